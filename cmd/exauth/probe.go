@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/exauth/exauth/smtpprobe"
+)
+
+// probeFlags are `exauth probe`'s flags (DESIGN.md "Command line").
+type probeFlags struct {
+	connect, mech, spn, tlsMode, ehlo           string
+	krb5Conf, realm, kdc, ccache, keytab, princ string
+	passwordFile, caFile, scenario              string
+	requireTrusted, jsonOut, verbose, secrets   bool
+	timeout                                     time.Duration
+}
+
+func (p *probeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&p.connect, "connect", "", "dial `ADDR` instead of resolving HOST; HOST still names the SPN and TLS server name")
+	fs.StringVar(&p.mech, "mech", "auto", "auto|xexps|auth: X-EXPS GSSAPI when offered, else AUTH GSSAPI")
+	fs.StringVar(&p.spn, "spn", "", "service principal (default SMTPSVC/HOST for X-EXPS, SMTP/HOST for AUTH)")
+	fs.StringVar(&p.tlsMode, "tls", "auto", "auto|anonymous|starttls|none")
+	fs.StringVar(&p.ehlo, "ehlo", "", "`NAME` sent in EHLO (default this host's name)")
+	fs.StringVar(&p.krb5Conf, "krb5-conf", "", "krb5.conf `FILE` (default $KRB5_CONFIG, then /etc/krb5.conf)")
+	fs.StringVar(&p.realm, "realm", "", "Kerberos `REALM` (overrides krb5.conf's default_realm)")
+	fs.StringVar(&p.kdc, "kdc", "", "KDC `HOST[:PORT]` for the realm")
+	fs.StringVar(&p.ccache, "ccache", "", "credentials cache `FILE` (default $KRB5CCNAME, then /tmp/krb5cc_UID)")
+	fs.StringVar(&p.keytab, "keytab", "", "authenticate from keytab `FILE` (with --principal), like kinit -k -t")
+	fs.StringVar(&p.princ, "principal", "", "client principal `NAME`, e.g. HUB02$@CONTOSO.COM")
+	fs.StringVar(&p.passwordFile, "password-file", "", "read the password for --principal from `FILE` (or set EXAUTH_PASSWORD)")
+	fs.StringVar(&p.caFile, "ca-file", "", "trust anchors for the server certificate (PEM `FILE`)")
+	fs.BoolVar(&p.requireTrusted, "require-trusted-cert", false, "make an untrusted certificate a failure")
+	fs.DurationVar(&p.timeout, "timeout", 30*time.Second, "bound for the whole probe")
+	fs.BoolVar(&p.jsonOut, "json", false, "print the report as one JSON object")
+	fs.BoolVar(&p.verbose, "verbose", false, "print the transcript")
+	fs.BoolVar(&p.secrets, "show-secrets", false, "include authentication tokens in the transcript")
+	fs.StringVar(&p.scenario, "scenario", "", "probe the bundled fake hub replaying scenario `NAME|FILE`")
+}
+
+// parseInterspersed parses flags that may come after positional
+// arguments, as users of kinit and swaks expect.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func cmdProbe(ctx context.Context, args []string, e env) int {
+	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var p probeFlags
+	p.register(fs)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 3
+	}
+	if p.scenario != "" {
+		return probeScenario(ctx, p, pos, e)
+	}
+	if len(pos) != 1 {
+		return usageError(e, "probe", errors.New("want exactly one HOST[:PORT] (or --scenario NAME)"))
+	}
+	cfg, err := p.config(pos[0], e)
+	if err != nil {
+		return usageError(e, "probe", err)
+	}
+	return printReport(e, smtpprobe.Probe(ctx, cfg), p)
+}
+
+func printReport(e env, r *smtpprobe.Report, p probeFlags) int {
+	if p.jsonOut {
+		if err := writeJSON(e.stdout, r); err != nil {
+			return usageError(e, "probe", err)
+		}
+	} else {
+		writeReport(e.stdout, r, p.verbose)
+	}
+	return r.ExitCode()
+}
+
+// config turns flags into a probe configuration. Secrets come from files
+// or the environment, never from argv.
+func (p probeFlags) config(host string, e env) (smtpprobe.Config, error) {
+	cfg := smtpprobe.Config{
+		Host: host, Connect: p.connect, EHLOName: p.ehlo,
+		Mech: smtpprobe.Mech(p.mech), TLS: smtpprobe.TLSMode(p.tlsMode), SPN: p.spn,
+		RequireTrustedCert: p.requireTrusted, Timeout: p.timeout, ShowSecrets: p.secrets,
+	}
+	if p.caFile != "" {
+		pool, err := loadCAFile(p.caFile)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.RootCAs = pool
+	}
+	ks := smtpprobe.KerberosSettings{
+		Krb5Conf: p.krb5Conf, Realm: p.realm, KDC: p.kdc, CCache: p.ccache,
+		Keytab: p.keytab, Principal: p.princ, Getenv: e.getenv,
+	}
+	switch {
+	case p.passwordFile != "":
+		b, err := os.ReadFile(p.passwordFile)
+		if err != nil {
+			return cfg, fmt.Errorf("--password-file: %w", err)
+		}
+		ks.Password = strings.TrimRight(string(b), "\r\n")
+		if ks.Password == "" {
+			return cfg, fmt.Errorf("--password-file %s is empty", p.passwordFile)
+		}
+	case e.getenv("EXAUTH_PASSWORD") != "":
+		ks.Password = e.getenv("EXAUTH_PASSWORD")
+	}
+	if ks.Password != "" && ks.Principal == "" {
+		return cfg, errors.New("a password needs --principal")
+	}
+	if ks.Keytab != "" && ks.Principal == "" {
+		return cfg, errors.New("--keytab needs --principal")
+	}
+	cfg.Kerberos = smtpprobe.NewKerberos(ks)
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+func loadCAFile(path string) (*x509.CertPool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file %s: %w", path, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("--ca-file %s: no PEM certificate found", path)
+	}
+	return pool, nil
+}

@@ -1,0 +1,321 @@
+// Package fakeserver is a bundled fake Exchange receive connector and a fake
+// KDC, for deterministic tests and lab rehearsal of Exchange server
+// authentication failures.
+//
+// The connector speaks SMTP the way an Exchange 2010-2019 Hub/Mailbox
+// transport receive connector does: its banner, its EHLO list and order,
+// X-ANONYMOUSTLS and STARTTLS, and X-EXPS GSSAPI / AUTH GSSAPI handed to a
+// pluggable Authenticator. It is written on net/textproto-style line handling
+// rather than on emersion/go-smtp's server because go-smtp cannot advertise
+// or dispatch X- verbs (upstream declined non-standard extensions, go-smtp
+// pull request 303); go-smtp is still used in the tests as an independent
+// client.
+//
+// The engine knows nothing about scenarios. A scenario configures
+// behaviours — the banner clock, the capability list, verb masking, a TLS
+// fault, the authenticator — and the engine consults them.
+package fakeserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/exauth/exauth/internal/clock"
+)
+
+// DefaultCapabilities is the EHLO list of an Exchange 2013+ default
+// receive connector, in Exchange's order, before TLS.
+var DefaultCapabilities = []string{
+	"SIZE 37748736",
+	"PIPELINING",
+	"DSN",
+	"ENHANCEDSTATUSCODES",
+	"STARTTLS",
+	"X-ANONYMOUSTLS",
+	"AUTH NTLM",
+	"X-EXPS GSSAPI NTLM",
+	"8BITMIME",
+	"BINARYMIME",
+	"CHUNKING",
+	"XRDST",
+}
+
+// Limits are the protections a real receive connector has. Zero values
+// mean the defaults, which follow Exchange's own defaults where it has one.
+type Limits struct {
+	MaxLineBytes    int           // longest command line; default 4000 (RFC 5321 says 512; Exchange accepts longer)
+	CommandTimeout  time.Duration // to finish one exchange (a DATA body, an AUTH step, a write); default 5m
+	IdleTimeout     time.Duration // waiting for the next command; default 5m (Exchange's ConnectionInactivityTimeout)
+	MaxConnections  int           // concurrent sessions; default 5000 (Exchange's MaxInboundConnection)
+	MaxBadCommands  int           // protocol errors before 421; default 10
+	MaxRecipients   int           // per message; default 200
+	MaxMessageBytes int64         // DATA size; default 36 MiB, as SIZE advertises
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defInt := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defInt(&l.MaxLineBytes, 4000)
+	def(&l.CommandTimeout, 5*time.Minute)
+	def(&l.IdleTimeout, 5*time.Minute)
+	defInt(&l.MaxConnections, 5000)
+	defInt(&l.MaxBadCommands, 10)
+	defInt(&l.MaxRecipients, 200)
+	if l.MaxMessageBytes <= 0 {
+		l.MaxMessageBytes = 37748736
+	}
+	return l
+}
+
+// Faults are the misbehaviours a scenario can switch on.
+type Faults struct {
+	// MaskVerbs lists EHLO keywords to overwrite with X characters, as a
+	// firewall's ESMTP inspection (Cisco "fixup smtp") does: the client sees
+	// "250-XXXXXXXA" and a command using the verb arrives masked too, so the
+	// server answers 500.
+	MaskVerbs []string
+	// DropVerbs lists EHLO keywords removed from the list, and whose
+	// commands are then refused as unknown.
+	DropVerbs []string
+	// FailTLSHandshake accepts STARTTLS / X-ANONYMOUSTLS with 220 and then
+	// answers the client's hello with a fatal handshake_failure alert.
+	FailTLSHandshake bool
+}
+
+// Config is a receive connector's configuration.
+type Config struct {
+	Host          string      // FQDN in the banner and EHLO answer, e.g. "hub01.lab.test"
+	ConnectorName string      // for logs, e.g. `Default HUB01`; default "Default <HOST>"
+	Addr          string      // listen address; default "127.0.0.1:0"
+	Clock         clock.Clock // the server's own clock (banner date); nil = system
+	// Capabilities is the EHLO list before TLS, in order; nil means
+	// DefaultCapabilities. After TLS, STARTTLS and X-ANONYMOUSTLS are
+	// removed, as Exchange does.
+	Capabilities []string
+	// Certificate is presented on STARTTLS / X-ANONYMOUSTLS. Without one,
+	// TLS verbs are not advertised.
+	Certificate   *tls.Certificate
+	Authenticator Authenticator // X-EXPS and AUTH; nil answers 504 5.7.4
+	// OnMessage receives each accepted message; nil discards it.
+	OnMessage func(Envelope) error
+	Limits    Limits
+	Faults    Faults
+	// Logf receives SMTP receive protocol-log lines and event texts; nil
+	// discards them.
+	Logf func(format string, args ...any)
+}
+
+// Envelope is one accepted message.
+type Envelope struct {
+	From       string
+	To         []string
+	Data       []byte
+	Principal  string // authenticated client, if any
+	RemoteAddr string
+}
+
+// Server is a running receive connector.
+type Server struct {
+	cfg      Config
+	limits   Limits
+	clock    clock.Clock
+	ln       net.Listener
+	tlsConf  *tls.Config
+	logf     func(string, ...any)
+	mu       sync.Mutex
+	conns    map[*session]struct{}
+	closing  bool
+	wg       sync.WaitGroup
+	sessions uint64
+	done     chan struct{}
+}
+
+// Start validates cfg, listens and serves in the background.
+func Start(cfg Config) (*Server, error) {
+	if cfg.Host == "" {
+		return nil, errors.New("fakeserver: Config.Host is required")
+	}
+	if strings.ContainsAny(cfg.Host, " \r\n") {
+		return nil, fmt.Errorf("fakeserver: invalid host name %q", cfg.Host)
+	}
+	if cfg.ConnectorName == "" {
+		cfg.ConnectorName = "Default " + strings.ToUpper(strings.SplitN(cfg.Host, ".", 2)[0])
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.Capabilities == nil {
+		cfg.Capabilities = DefaultCapabilities
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("fakeserver: listen %s: %w", cfg.Addr, err)
+	}
+	return Serve(ln, cfg), nil
+}
+
+// Serve serves on an existing listener (which it closes on shutdown).
+func Serve(ln net.Listener, cfg Config) *Server {
+	s := &Server{
+		cfg:    cfg,
+		limits: cfg.Limits.withDefaults(),
+		clock:  clock.Or(cfg.Clock),
+		ln:     ln,
+		logf:   cfg.Logf,
+		conns:  make(map[*session]struct{}),
+		done:   make(chan struct{}),
+	}
+	if s.logf == nil {
+		s.logf = func(string, ...any) {}
+	}
+	if cfg.Certificate != nil {
+		s.tlsConf = &tls.Config{
+			Certificates: []tls.Certificate{*cfg.Certificate},
+			MinVersion:   tls.VersionTLS12,
+		}
+	}
+	s.wg.Add(1)
+	go s.acceptLoop()
+	return s
+}
+
+// Addr is the address the connector listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Host is the connector's FQDN.
+func (s *Server) Host() string { return s.cfg.Host }
+
+func (s *Server) acceptLoop() {
+	defer s.wg.Done()
+	var delay time.Duration
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			// Temporary errors such as EMFILE: back off as net/http does,
+			// without sleeping past shutdown.
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+			} else if delay < time.Second {
+				delay *= 2
+			}
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-s.done:
+				t.Stop()
+				return
+			}
+			continue
+		}
+		delay = 0
+		s.startSession(c)
+	}
+}
+
+func (s *Server) startSession(c net.Conn) {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		c.Close()
+		return
+	}
+	s.sessions++
+	sess := newSession(s, c, s.sessions)
+	full := len(s.conns) >= s.limits.MaxConnections
+	s.conns[sess] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		defer func() {
+			s.mu.Lock()
+			delete(s.conns, sess)
+			s.mu.Unlock()
+		}()
+		if full {
+			sess.refuse()
+			return
+		}
+		sess.serve()
+	}()
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// Close stops listening and closes every connection at once.
+func (s *Server) Close() error {
+	err := s.stopListening()
+	s.mu.Lock()
+	for sess := range s.conns {
+		sess.conn.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return err
+}
+
+// Shutdown stops listening, tells idle sessions "421 4.3.2 Service not
+// available" and waits for every session to end, or closes them all when ctx
+// ends first. After it returns no goroutine of the server remains.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.stopListening()
+	s.mu.Lock()
+	for sess := range s.conns {
+		sess.shutdown()
+	}
+	s.mu.Unlock()
+	finished := make(chan struct{})
+	go func() { s.wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+		return err
+	case <-ctx.Done():
+		s.mu.Lock()
+		for sess := range s.conns {
+			sess.conn.Close()
+		}
+		s.mu.Unlock()
+		<-finished
+		return ctx.Err()
+	}
+}
+
+func (s *Server) stopListening() error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closing = true
+	close(s.done)
+	s.mu.Unlock()
+	if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,677 @@
+package fakeserver
+
+import (
+	"bufio"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/exauth/exauth/internal/smtpreply"
+)
+
+// session is one SMTP connection: a read loop over commands and one handler
+// per verb, as go-smtp's conn.go is laid out.
+type session struct {
+	srv  *Server
+	conn net.Conn
+	id   string
+	seq  int
+	r    *smtpreply.Reader
+	br   *bufio.Reader
+	w    *bufio.Writer
+
+	tls       bool
+	helo      string
+	esmtp     bool
+	principal string
+	from      *string
+	rcpts     []string
+	bad       int
+	stopping  atomic.Bool
+	quit      bool
+	bdat      []byte
+}
+
+func newSession(s *Server, c net.Conn, n uint64) *session {
+	sess := &session{srv: s, conn: c, id: fmt.Sprintf("08DE%012X", n)}
+	sess.setConn(c)
+	return sess
+}
+
+func (s *session) setConn(c net.Conn) {
+	s.conn = c
+	s.br = bufio.NewReaderSize(c, 1024)
+	s.r = smtpreply.NewReader(s.br, smtpreply.Limits{MaxLineBytes: s.srv.limits.MaxLineBytes})
+	if s.w == nil {
+		s.w = bufio.NewWriterSize(c, 1024)
+	} else {
+		s.w.Reset(c)
+	}
+}
+
+// log writes an Exchange SMTP receive protocol-log line:
+// date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context
+func (s *session) log(event, data, context string) {
+	s.srv.logf("%s,%s\\%s,%s,%d,%s,%s,%s,%s,%s",
+		s.srv.clock.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+		strings.ToUpper(strings.SplitN(s.srv.cfg.Host, ".", 2)[0]), s.srv.cfg.ConnectorName,
+		s.id, s.seq, s.conn.LocalAddr(), s.conn.RemoteAddr(), event, csvField(data), csvField(context))
+	s.seq++
+}
+
+func csvField(s string) string {
+	if strings.ContainsAny(s, ",\"") {
+		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+	}
+	return s
+}
+
+// reply writes one (possibly multi-line) reply. Replies are buffered and
+// flushed when the client has nothing more pipelined, as RFC 2920 allows.
+func (s *session) reply(code int, lines ...string) {
+	for i, l := range lines {
+		sep := " "
+		if i < len(lines)-1 {
+			sep = "-"
+		}
+		fmt.Fprintf(s.w, "%03d%s%s\r\n", code, sep, l)
+		s.log(">", fmt.Sprintf("%03d%s%s", code, sep, l), "")
+	}
+	if s.br.Buffered() == 0 {
+		s.flush()
+	}
+}
+
+func (s *session) replyErr(e *smtp.SMTPError) {
+	msg := e.Message
+	if e.EnhancedCode != (smtp.EnhancedCode{}) && e.EnhancedCode != smtp.NoEnhancedCode {
+		msg = fmt.Sprintf("%d.%d.%d %s", e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2], msg)
+	}
+	s.reply(e.Code, msg)
+}
+
+func (s *session) flush() {
+	s.conn.SetWriteDeadline(time.Now().Add(s.srv.limits.CommandTimeout))
+	s.w.Flush()
+}
+
+// refuse answers a connection over the limit the way Exchange does.
+func (s *session) refuse() {
+	s.log("+", "", "")
+	s.reply(421, "4.3.2 The maximum number of concurrent server connections has exceeded a limit, closing transmission channel")
+	s.flush()
+	s.conn.Close()
+}
+
+// shutdown asks the session to end at its next read.
+func (s *session) shutdown() {
+	s.stopping.Store(true)
+	s.conn.SetReadDeadline(time.Now())
+}
+
+func (s *session) serve() {
+	defer s.conn.Close()
+	defer func() {
+		// A bug in a handler must cost one session, not the process.
+		if r := recover(); r != nil {
+			s.srv.logf("fakeserver: session %s panic: %v", s.id, r)
+		}
+	}()
+	s.log("+", "", "")
+	s.reply(220, fmt.Sprintf("%s Microsoft ESMTP MAIL Service ready at %s",
+		s.srv.cfg.Host, s.srv.clock.Now().Format(time.RFC1123Z)))
+	for !s.quit {
+		line, err := s.readLine(s.srv.limits.IdleTimeout)
+		if err != nil {
+			s.endOnReadError(err)
+			return
+		}
+		s.handle(line)
+		if s.bad >= s.srv.limits.MaxBadCommands {
+			s.reply(421, "4.7.0 Too many errors on this connection, closing transmission channel")
+			s.flush()
+			s.log("-", "", "Local")
+			return
+		}
+	}
+	s.flush()
+	s.log("-", "", "Local")
+}
+
+func (s *session) readLine(timeout time.Duration) (string, error) {
+	if s.stopping.Load() {
+		return "", errStopping
+	}
+	s.conn.SetReadDeadline(time.Now().Add(timeout))
+	line, err := s.r.ReadLine()
+	if err != nil && s.stopping.Load() {
+		return "", errStopping
+	}
+	return line, err
+}
+
+var errStopping = errors.New("server shutting down")
+
+func (s *session) endOnReadError(err error) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, errStopping):
+		s.reply(421, "4.3.2 Service not available, closing transmission channel")
+	case errors.Is(err, smtpreply.ErrLineTooLong):
+		s.reply(500, "5.5.6 Line too long")
+		s.reply(421, "4.7.0 Too many errors on this connection, closing transmission channel")
+	case errors.As(err, &ne) && ne.Timeout():
+		s.reply(421, "4.4.1 Connection timed out. Total session time: "+time.Duration(0).String())
+	default:
+		s.log("-", "", "Remote")
+		return
+	}
+	s.flush()
+	s.log("-", "", "Local")
+}
+
+// handle dispatches one command line.
+func (s *session) handle(line string) {
+	verb, arg := parseCommand(line)
+	if verb == "AUTH" || verb == "X-EXPS" {
+		s.log("<", verb+" "+strings.SplitN(arg, " ", 2)[0], "")
+	} else {
+		s.log("<", line, "")
+	}
+	if s.verbBlocked(verb) {
+		s.bad++
+		s.reply(500, "5.3.3 Unrecognized command 'unknown'")
+		return
+	}
+	switch verb {
+	case "HELO", "EHLO":
+		s.handleHello(verb, arg)
+	case "STARTTLS", "X-ANONYMOUSTLS":
+		s.handleStartTLS(verb, arg)
+	case "AUTH", "X-EXPS":
+		s.handleAuth(verb, arg)
+	case "MAIL":
+		s.handleMail(arg)
+	case "RCPT":
+		s.handleRcpt(arg)
+	case "DATA":
+		s.handleData(arg)
+	case "BDAT":
+		s.handleBdat(arg)
+	case "RSET":
+		s.resetTransaction()
+		s.reply(250, "2.0.0 Resetting")
+	case "NOOP":
+		s.reply(250, "2.0.0 OK")
+	case "QUIT":
+		s.reply(221, "2.0.0 Service closing transmission channel")
+		s.quit = true
+	case "HELP":
+		s.reply(214, "This server supports the following commands:",
+			"HELO EHLO STARTTLS RCPT DATA RSET MAIL QUIT HELP AUTH BDAT")
+	case "VRFY":
+		s.reply(252, "2.1.5 Cannot VRFY user")
+	case "":
+		s.bad++
+		s.reply(500, "5.3.3 Unrecognized command")
+	default:
+		s.bad++
+		s.reply(500, "5.3.3 Unrecognized command '"+sanitize(verb)+"'")
+	}
+}
+
+// parseCommand splits "VERB arguments". Verbs are case-insensitive
+// (RFC 5321 2.4); arguments keep their case.
+func parseCommand(line string) (verb, arg string) {
+	line = strings.TrimRight(line, " \t")
+	verb, arg, _ = strings.Cut(line, " ")
+	return strings.ToUpper(verb), strings.TrimLeft(arg, " ")
+}
+
+// sanitize keeps echoed client text printable and short.
+func sanitize(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= 32 {
+			break
+		}
+		if r >= 0x21 && r < 0x7f && r != '\'' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// verbBlocked reports whether a middlebox or the configuration has taken
+// the verb away: the client's command would not reach a real server intact.
+func (s *session) verbBlocked(verb string) bool {
+	for _, v := range s.srv.cfg.Faults.MaskVerbs {
+		if strings.EqualFold(strings.Fields(v + " x")[0], verb) {
+			return true
+		}
+	}
+	for _, v := range s.srv.cfg.Faults.DropVerbs {
+		if strings.EqualFold(strings.Fields(v + " x")[0], verb) {
+			return true
+		}
+	}
+	return false
+}
+
+// capabilities is the EHLO list as the client will see it now.
+func (s *session) capabilities() []string {
+	var out []string
+	mask := 0
+	for _, c := range s.srv.cfg.Capabilities {
+		kw := strings.ToUpper(strings.Fields(c + " x")[0])
+		if kw == "STARTTLS" || kw == "X-ANONYMOUSTLS" {
+			if s.tls || s.srv.tlsConf == nil {
+				continue
+			}
+		}
+		if containsFold(s.srv.cfg.Faults.DropVerbs, kw) {
+			continue
+		}
+		if containsFold(s.srv.cfg.Faults.MaskVerbs, kw) {
+			// ESMTP inspection overwrites the line with X and a letter.
+			n := max(len(c), 4)
+			c = strings.Repeat("X", n-1) + string(rune('A'+mask%26))
+			mask++
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func containsFold(list []string, kw string) bool {
+	for _, v := range list {
+		if strings.EqualFold(strings.Fields(v + " x")[0], kw) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *session) offers(kw string) bool {
+	for _, c := range s.capabilities() {
+		if strings.EqualFold(strings.Fields(c + " x")[0], kw) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *session) handleHello(verb, arg string) {
+	if arg == "" || strings.ContainsAny(arg, " \t") && verb == "HELO" {
+		s.bad++
+		s.reply(501, "5.5.4 Invalid domain name")
+		return
+	}
+	s.resetTransaction()
+	s.helo = strings.Fields(arg)[0]
+	remote := s.conn.RemoteAddr().String()
+	if h, _, err := net.SplitHostPort(remote); err == nil {
+		remote = h
+	}
+	greeting := fmt.Sprintf("%s Hello [%s]", s.srv.cfg.Host, remote)
+	if verb == "HELO" {
+		s.esmtp = false
+		s.reply(250, greeting)
+		return
+	}
+	s.esmtp = true
+	s.reply(250, append([]string{greeting}, s.capabilities()...)...)
+}
+
+func (s *session) handleStartTLS(verb, arg string) {
+	switch {
+	case !s.offers(verb):
+		s.bad++
+		s.reply(500, "5.3.3 Unrecognized command '"+verb+"'")
+		return
+	case arg != "":
+		s.bad++
+		s.reply(501, "5.5.4 Invalid arguments")
+		return
+	case s.helo == "":
+		s.bad++
+		s.reply(503, "5.5.2 Send hello first")
+		return
+	}
+	// Discard anything pipelined after STARTTLS: it was sent in clear and
+	// must not be executed inside TLS (the CVE-2011-0411 class of bugs).
+	if n := s.br.Buffered(); n > 0 {
+		s.br.Discard(n)
+	}
+	s.reply(220, "2.0.0 SMTP server ready")
+	s.flush()
+	s.conn.SetDeadline(time.Now().Add(s.srv.limits.CommandTimeout))
+	if s.srv.cfg.Faults.FailTLSHandshake {
+		// A fatal handshake_failure(40) alert record, TLS 1.2 framing:
+		// what a client sees when the server's TLS stack rejects it.
+		s.conn.Write([]byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28})
+		s.log("*", "", "TLS negotiation failed with error HandshakeFailure")
+		s.quit = true
+		return
+	}
+	tc := tls.Server(s.conn, s.srv.tlsConf)
+	if err := tc.Handshake(); err != nil {
+		s.log("*", "", "TLS negotiation failed with error "+err.Error())
+		s.quit = true
+		return
+	}
+	s.conn.SetDeadline(time.Time{})
+	st := tc.ConnectionState()
+	s.log("*", "", fmt.Sprintf("Sending certificate; %s negotiated with cipher %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)))
+	s.setConn(tc)
+	s.tls = true
+	// RFC 3207 4.2: forget everything learnt before TLS.
+	s.helo = ""
+	s.resetTransaction()
+}
+
+func (s *session) handleAuth(verb, arg string) {
+	fields := strings.Fields(arg)
+	switch {
+	case s.helo == "" || !s.esmtp:
+		s.bad++
+		s.reply(503, "5.5.2 Send hello first")
+		return
+	case s.principal != "":
+		s.bad++
+		s.reply(503, "5.5.2 Already authenticated")
+		return
+	case s.from != nil:
+		s.bad++
+		s.reply(503, "5.5.2 Authentication not permitted during a mail transaction")
+		return
+	case len(fields) == 0 || len(fields) > 2:
+		s.bad++
+		s.reply(501, "5.5.4 Invalid arguments")
+		return
+	}
+	mech := strings.ToUpper(fields[0])
+	if !s.offersMechanism(verb, mech) {
+		s.replyErr(ReplyUnrecognized)
+		return
+	}
+	auth := s.srv.cfg.Authenticator
+	if auth == nil {
+		auth = RefuseAll{}
+	}
+	server, err := auth.Start(AuthRequest{
+		Verb: verb, Mechanism: mech, TLS: s.tls, RemoteAddr: s.conn.RemoteAddr(),
+		Host: s.srv.cfg.Host, ConnectorName: s.srv.cfg.ConnectorName, Logf: s.srv.logf,
+	})
+	if err != nil {
+		s.authFailed(err)
+		return
+	}
+	var response []byte
+	if len(fields) == 2 {
+		// RFC 4954 initial response; "=" is an empty one.
+		if fields[1] != "=" {
+			if response, err = base64.StdEncoding.DecodeString(fields[1]); err != nil {
+				s.bad++
+				s.reply(501, "5.5.2 Cannot Decode response")
+				return
+			}
+		}
+	}
+	for {
+		challenge, done, err := server.Next(response)
+		if err != nil {
+			s.authFailed(err)
+			return
+		}
+		if done {
+			if p, ok := server.(Principal); ok {
+				s.principal = p.Principal()
+			} else {
+				s.principal = "(authenticated)"
+			}
+			s.log("*", s.principal, "authenticated")
+			if len(challenge) > 0 {
+				// X-EXPS carries the acceptor's final token (the AP-REP) on
+				// the 235 line; see the package documentation.
+				s.reply(235, base64.StdEncoding.EncodeToString(challenge))
+			} else {
+				s.replyErr(ReplyAuthSuccessful)
+			}
+			return
+		}
+		s.reply(334, base64.StdEncoding.EncodeToString(challenge))
+		s.flush()
+		line, err := s.readLine(s.srv.limits.CommandTimeout)
+		if err != nil {
+			s.quit = true
+			return
+		}
+		s.log("<", "<authentication response>", "")
+		if line == "*" {
+			s.reply(501, "5.0.0 Authentication cancelled")
+			return
+		}
+		if response, err = base64.StdEncoding.DecodeString(strings.TrimSpace(line)); err != nil {
+			s.bad++
+			s.reply(501, "5.5.2 Cannot Decode response")
+			return
+		}
+	}
+}
+
+func (s *session) offersMechanism(verb, mech string) bool {
+	for _, c := range s.capabilities() {
+		f := strings.Fields(c)
+		if len(f) > 0 && strings.EqualFold(f[0], verb) {
+			for _, m := range f[1:] {
+				if strings.EqualFold(m, mech) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func (s *session) authFailed(err error) {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		s.replyErr(se)
+		return
+	}
+	s.replyErr(ReplyAuthTemporary)
+}
+
+func (s *session) resetTransaction() {
+	s.from = nil
+	s.rcpts = nil
+}
+
+func (s *session) handleMail(arg string) {
+	if s.helo == "" {
+		s.bad++
+		s.reply(503, "5.5.2 Send hello first")
+		return
+	}
+	if s.from != nil {
+		s.bad++
+		s.reply(503, "5.5.2 Sender already specified")
+		return
+	}
+	addr, ok := parsePath(arg, "FROM:")
+	if !ok {
+		s.bad++
+		s.reply(501, "5.5.4 Invalid arguments")
+		return
+	}
+	s.from = &addr
+	s.reply(250, "2.1.0 Sender OK")
+}
+
+func (s *session) handleRcpt(arg string) {
+	if s.from == nil {
+		s.bad++
+		s.reply(503, "5.5.2 Need mail command")
+		return
+	}
+	addr, ok := parsePath(arg, "TO:")
+	if !ok || addr == "" {
+		s.bad++
+		s.reply(501, "5.5.4 Invalid arguments")
+		return
+	}
+	if len(s.rcpts) >= s.srv.limits.MaxRecipients {
+		s.reply(452, "4.5.3 Too many recipients")
+		return
+	}
+	s.rcpts = append(s.rcpts, addr)
+	s.reply(250, "2.1.5 Recipient OK")
+}
+
+// parsePath parses `FROM:<addr> [params]`; the null path <> is allowed.
+func parsePath(arg, prefix string) (string, bool) {
+	if len(arg) < len(prefix) || !strings.EqualFold(arg[:len(prefix)], prefix) {
+		return "", false
+	}
+	rest := strings.TrimLeft(arg[len(prefix):], " ")
+	if !strings.HasPrefix(rest, "<") {
+		return "", false
+	}
+	end := strings.IndexByte(rest, '>')
+	if end < 0 {
+		return "", false
+	}
+	addr := rest[1:end]
+	if strings.ContainsAny(addr, " <>\t") {
+		return "", false
+	}
+	return addr, true
+}
+
+func (s *session) handleData(arg string) {
+	switch {
+	case arg != "":
+		s.bad++
+		s.reply(501, "5.5.4 Invalid arguments")
+		return
+	case s.from == nil:
+		s.bad++
+		s.reply(503, "5.5.2 Need mail command")
+		return
+	case len(s.rcpts) == 0:
+		s.bad++
+		s.reply(503, "5.5.2 Need rcpt command")
+		return
+	}
+	s.reply(354, "Start mail input; end with <CRLF>.<CRLF>")
+	s.flush()
+	var data []byte
+	tooBig := false
+	for {
+		line, err := s.readLine(s.srv.limits.CommandTimeout)
+		if err != nil {
+			s.quit = true
+			return
+		}
+		if line == "." {
+			break
+		}
+		line = strings.TrimPrefix(line, ".") // RFC 5321 4.5.2 dot-unstuffing
+		if int64(len(data)+len(line)+2) > s.srv.limits.MaxMessageBytes {
+			tooBig = true
+			continue
+		}
+		if !tooBig {
+			data = append(data, line...)
+			data = append(data, '\r', '\n')
+		}
+	}
+	s.deliver(data, tooBig)
+}
+
+// handleBdat implements CHUNKING (RFC 3030), which the EHLO list offers.
+func (s *session) handleBdat(arg string) {
+	f := strings.Fields(arg)
+	if len(f) == 0 || len(f) > 2 || (len(f) == 2 && !strings.EqualFold(f[1], "LAST")) {
+		s.bad++
+		s.reply(501, "5.5.4 Invalid arguments")
+		return
+	}
+	n, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil || n < 0 {
+		s.bad++
+		s.reply(501, "5.5.4 Invalid arguments")
+		return
+	}
+	if s.from == nil || len(s.rcpts) == 0 {
+		// The chunk must still be consumed, or it would be read as commands.
+		s.discard(n)
+		s.bad++
+		s.reply(503, "5.5.2 Need rcpt command")
+		return
+	}
+	if n > s.srv.limits.MaxMessageBytes {
+		s.discard(n)
+		s.reply(552, "5.3.4 Message size exceeds fixed maximum message size")
+		s.resetTransaction()
+		return
+	}
+	s.conn.SetReadDeadline(time.Now().Add(s.srv.limits.CommandTimeout))
+	chunk := make([]byte, n)
+	if _, err := io.ReadFull(s.br, chunk); err != nil {
+		s.quit = true
+		return
+	}
+	s.bdat = append(s.bdat, chunk...)
+	if int64(len(s.bdat)) > s.srv.limits.MaxMessageBytes {
+		s.bdat = nil
+		s.reply(552, "5.3.4 Message size exceeds fixed maximum message size")
+		s.resetTransaction()
+		return
+	}
+	if len(f) == 2 {
+		data := s.bdat
+		s.bdat = nil
+		s.deliver(data, false)
+		return
+	}
+	s.reply(250, fmt.Sprintf("2.0.0 %d bytes received", n))
+}
+
+func (s *session) discard(n int64) {
+	s.conn.SetReadDeadline(time.Now().Add(s.srv.limits.CommandTimeout))
+	if _, err := io.CopyN(io.Discard, s.br, n); err != nil {
+		s.quit = true
+	}
+}
+
+func (s *session) deliver(data []byte, tooBig bool) {
+	defer s.resetTransaction()
+	if tooBig {
+		s.reply(552, "5.3.4 Message size exceeds fixed maximum message size")
+		return
+	}
+	if cb := s.srv.cfg.OnMessage; cb != nil {
+		env := Envelope{From: *s.from, To: s.rcpts, Data: data, Principal: s.principal, RemoteAddr: s.conn.RemoteAddr().String()}
+		if err := cb(env); err != nil {
+			var se *smtp.SMTPError
+			if errors.As(err, &se) {
+				s.replyErr(se)
+			} else {
+				s.reply(451, "4.3.0 Message rejected: "+sanitize(err.Error()))
+			}
+			return
+		}
+	}
+	s.reply(250, fmt.Sprintf("2.6.0 <%s@%s> [InternalId=%d] Queued mail for delivery", s.id, s.srv.cfg.Host, s.seq))
+}

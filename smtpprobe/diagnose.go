@@ -1,0 +1,454 @@
+package smtpprobe
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/exauth/exauth/internal/smtpreply"
+)
+
+// Diagnosis is the judgement of one Observation.
+type Diagnosis struct {
+	Verdict     Verdict
+	Severity    Severity
+	Summary     string
+	Evidence    []string
+	Remediation []string
+}
+
+// MaxSkew is the clock difference Kerberos tolerates by default (RFC 4120
+// 1.6; Active Directory's "Maximum tolerance for computer clock
+// synchronization"); warnWithin is where "works, but look at this" begins.
+const (
+	MaxSkew    = 5 * time.Minute
+	warnSkew   = 2 * time.Minute
+	certExpiry = 14 * 24 * time.Hour
+)
+
+// Diagnose turns an Observation into a verdict. It is a pure function: no
+// network, no clock but the ones recorded in the Observation. The rules run
+// in the order a session runs, so the first thing that broke is what is
+// reported, and later facts are evidence.
+func Diagnose(o *Observation) Diagnosis {
+	j := &judgement{o: o}
+	j.collectEvidence()
+	v, summary := j.decide()
+	d := Diagnosis{Verdict: v, Severity: v.Severity(), Summary: summary, Evidence: j.evidence}
+	d.Remediation = append(append([]string{}, j.remediation...), verdictTable[v].remediation...)
+	if v == VerdictOK && len(j.warnings) > 0 {
+		d.Severity = SeverityWarning
+		d.Evidence = append(d.Evidence, j.warnings...)
+		d.Summary += "; but " + strings.Join(j.warningsShort, "; ")
+	}
+	return d
+}
+
+type judgement struct {
+	o             *Observation
+	evidence      []string
+	remediation   []string
+	warnings      []string
+	warningsShort []string
+	serverVsKDC   *time.Duration
+	localVsKDC    *time.Duration
+	serverVsLocal *time.Duration
+}
+
+func (j *judgement) add(format string, args ...any) {
+	j.evidence = append(j.evidence, fmt.Sprintf(format, args...))
+}
+
+func (j *judgement) warn(short, long string) {
+	j.warningsShort = append(j.warningsShort, short)
+	j.warnings = append(j.warnings, long)
+}
+
+// collectEvidence records the facts every verdict benefits from: the
+// clocks and the certificate.
+func (j *judgement) collectEvidence() {
+	o := j.o
+	if off, ok := o.Banner.ServerOffset(); ok {
+		j.serverVsLocal = &off
+	}
+	if k := o.Kerberos; k != nil && k.ClockSample != nil {
+		off := k.ClockSample.Offset()
+		j.localVsKDC = &off
+		if j.serverVsLocal != nil {
+			s := *j.serverVsLocal - off
+			j.serverVsKDC = &s
+		}
+	}
+	if o.Notes != nil && o.Notes.ServerClock != nil {
+		j.serverVsKDC = o.Notes.ServerClock
+	}
+	if o.TLS != nil && o.TLS.Version != "" {
+		j.add("TLS: %s via %s, %s, %s", o.TLS.Mode, o.TLS.Verb, o.TLS.Version, o.TLS.Cipher)
+	}
+	if c := o.TLS.peerCert(); c != nil {
+		if c.Trusted {
+			j.add("certificate %q (SAN %s) is trusted for %s, valid until %s", c.Subject, strings.Join(c.DNSNames, ", "), o.Target, c.NotAfter.UTC().Format(time.RFC3339))
+			if o.Banner != nil && c.NotAfter.Sub(o.Banner.ReceivedAt) < certExpiry {
+				j.warn("the certificate expires soon", fmt.Sprintf("certificate expires %s, in less than 14 days", c.NotAfter.UTC().Format(time.RFC3339)))
+			}
+		} else if !o.Options.RequireTrustedCert {
+			j.warn("the certificate is not trusted", fmt.Sprintf("certificate %q is not trusted for %s: %s (X-ANONYMOUSTLS does not require it; --require-trusted-cert makes this a failure)", c.Subject, o.Target, c.Error))
+		}
+	}
+}
+
+func (t *TLSObservation) peerCert() *CertObservation {
+	if t == nil {
+		return nil
+	}
+	return t.PeerCert
+}
+
+// decide walks the session in order and returns the first verdict that fits.
+func (j *judgement) decide() (Verdict, string) {
+	o := j.o
+	f := o.Failure
+	if f != nil && f.Kind == "local" {
+		j.add("probe configuration: %v", f.Err)
+		return VerdictUnknown, "the probe could not start: " + f.Err.Error()
+	}
+	if o.Notes != nil {
+		if v, s, ok := j.fromNotes(); ok {
+			return v, s
+		}
+	}
+	// Connect and banner.
+	if c := o.Connect; c != nil && c.Err != nil {
+		j.add("TCP connect to %s failed (%s): %v", o.Address, c.Kind, c.Err)
+		return VerdictConnectFailed, fmt.Sprintf("cannot connect to %s: %s", o.Address, connectWords(c.Kind))
+	}
+	if f != nil && f.Step == "banner" {
+		if b := o.Banner; b != nil && b.Reply.Code != 220 {
+			j.add("banner: %s", b.Reply.String())
+			return VerdictConnectFailed, fmt.Sprintf("%s refused the session: %s", o.Target, b.Reply.String())
+		}
+		return j.protocolError("before the banner")
+	}
+	if b := o.Banner; b != nil {
+		j.add("banner: %s", b.Reply.String())
+	}
+	if f != nil && f.Step == "ehlo" {
+		return j.protocolError("at EHLO")
+	}
+	caps := o.finalCapabilities()
+	if masked := o.maskedLines(); len(masked) > 0 {
+		j.add("EHLO shows masked lines %s: the signature of a firewall's ESMTP inspection", strings.Join(masked, ", "))
+		if !caps.Has("X-EXPS") || o.TLS == nil && !caps.Has("X-ANONYMOUSTLS") && !caps.Has("STARTTLS") {
+			return VerdictVerbsStripped, "a middlebox between here and " + o.Target + " masks ESMTP verbs (" + strings.Join(masked, ", ") + "); X-ANONYMOUSTLS/X-EXPS cannot pass"
+		}
+	}
+	// TLS.
+	if f != nil && f.Step == "tls" {
+		if f.Kind == "syntax" || f.Kind == "line-too-long" || f.Kind == "too-many-lines" {
+			return j.protocolError("at " + o.TLS.Verb)
+		}
+		if o.TLS.Reply != nil && o.TLS.Reply.Code != 220 {
+			j.add("%s answered %s", o.TLS.Verb, o.TLS.Reply.String())
+		} else {
+			j.add("TLS handshake after %s failed: %v", o.TLS.Verb, f.Err)
+		}
+		return VerdictTLSFailed, fmt.Sprintf("the TLS upgrade (%s) to %s failed: %s", o.TLS.Verb, o.Target, shortErr(f.Err))
+	}
+	if c := o.TLS.peerCert(); c != nil && !c.Trusted && o.Options.RequireTrustedCert {
+		j.add("certificate %q (SAN %s, issuer %q, expires %s) is not trusted: %s", c.Subject, strings.Join(c.DNSNames, ", "), c.Issuer, c.NotAfter.UTC().Format(time.RFC3339), c.Error)
+		return VerdictCertUntrusted, fmt.Sprintf("the certificate of %s is not trusted: %s", o.Target, c.Error)
+	}
+	if f != nil && f.Step == "ehlo-tls" {
+		return j.protocolError("at EHLO inside TLS")
+	}
+	// What the connector offers.
+	if o.Auth == nil {
+		return j.noAuthOffered(caps)
+	}
+	j.add("%s offered mechanisms: %s", o.Auth.Verb, strings.Join(o.Auth.Offered, " "))
+	// Kerberos on the client side.
+	if v, s, ok := j.kerberos(); ok {
+		return v, s
+	}
+	// The authentication exchange.
+	return j.authResult()
+}
+
+func (o *Observation) finalCapabilities() smtpreply.Capabilities {
+	if o.EHLOTLS != nil {
+		return o.EHLOTLS.Capabilities
+	}
+	if o.EHLO != nil {
+		return o.EHLO.Capabilities
+	}
+	return nil
+}
+
+func (o *Observation) maskedLines() []string {
+	var out []string
+	for _, e := range []*EHLOObservation{o.EHLO, o.EHLOTLS} {
+		if e == nil {
+			continue
+		}
+		for _, c := range e.Capabilities.Masked() {
+			out = append(out, c.String())
+		}
+	}
+	return out
+}
+
+func (j *judgement) protocolError(where string) (Verdict, string) {
+	f := j.o.Failure
+	words := map[string]string{
+		"timeout":        "no reply in time",
+		"closed":         "the server closed the connection",
+		"syntax":         "a reply that is not SMTP",
+		"line-too-long":  "a reply line longer than any SMTP server sends",
+		"too-many-lines": "a reply that never ends",
+		"reply":          "an unexpected reply",
+	}[f.Kind]
+	if words == "" {
+		words = "an I/O error"
+	}
+	j.add("%s %s: %v", f.Step, where, f.Err)
+	return VerdictProtocolError, fmt.Sprintf("%s broke the SMTP dialogue %s: %s", j.o.Target, where, words)
+}
+
+func (j *judgement) noAuthOffered(caps smtpreply.Capabilities) (Verdict, string) {
+	o := j.o
+	x := caps.Mechanisms("X-EXPS")
+	auth := caps.Mechanisms("AUTH")
+	j.add("EHLO%s: %s", map[bool]string{true: " inside TLS", false: ""}[o.EHLOTLS != nil], strings.Join(caps.Strings(), " | "))
+	switch {
+	case len(x) > 0 && o.Options.Mech != string(MechAUTH):
+		j.add("X-EXPS offers %s but not GSSAPI", strings.Join(x, " "))
+		return VerdictNTLMOnly, fmt.Sprintf("%s offers X-EXPS %s only: Kerberos (GSSAPI) cannot be used", o.Target, strings.Join(x, " "))
+	case o.Options.Mech == string(MechAUTH) && len(auth) > 0:
+		j.add("AUTH offers %s but not GSSAPI", strings.Join(auth, " "))
+		return VerdictNTLMOnly, fmt.Sprintf("%s offers AUTH %s only: Kerberos (GSSAPI) cannot be used", o.Target, strings.Join(auth, " "))
+	}
+	j.add("X-EXPS is not offered: the receive connector does not have Exchange Server authentication")
+	return VerdictExchangeAuthDisabled, fmt.Sprintf("%s does not offer X-EXPS: Exchange Server authentication is off on the receive connector (or a firewall strips it)", o.Target)
+}
+
+// kerberos judges the client side: credentials and the KDC exchanges.
+func (j *judgement) kerberos() (Verdict, string, bool) {
+	k := j.o.Kerberos
+	if k == nil {
+		return "", "", false
+	}
+	if k.Client != "" {
+		j.add("Kerberos client %s, realm %s, SPN %s", k.Client, k.Realm, k.SPN)
+	}
+	if k.CredentialsProblem != "" {
+		j.add("credentials: %s", k.CredentialsProblem)
+		return VerdictNoCredentials, "no usable Kerberos credentials: " + k.CredentialsProblem, true
+	}
+	if len(k.Unreachable) > 0 && k.KDCError == nil && !k.TicketObtained {
+		var parts []string
+		for _, a := range k.Unreachable {
+			parts = append(parts, fmt.Sprintf("%s/%s %s", a.Addr, a.Transport, a.Result))
+		}
+		j.add("no KDC answered: %s", strings.Join(parts, "; "))
+		return VerdictKDCUnreachable, fmt.Sprintf("no KDC for %s answered on 88/TCP or 88/UDP (%s)", k.Realm, strings.Join(parts, "; ")), true
+	}
+	if e := k.KDCError; e != nil {
+		j.add("KDC answered the %s request with %s (%d)%s", e.Exchange, e.Name, e.Code, textSuffix(e.Text))
+		if k.ClockSample != nil {
+			j.add("KDC clock %s vs this host %s (%s)", k.ClockSample.KDC.UTC().Format(time.RFC3339), k.ClockSample.Local.UTC().Format(time.RFC3339), k.ClockSample.Source)
+		}
+		switch e.Code {
+		case krbAPErrSkew:
+			off := "unknown"
+			if j.localVsKDC != nil {
+				off = signed(*j.localVsKDC)
+			}
+			j.add("this host's clock vs the KDC: the KDC is %s from this host", off)
+			return VerdictClockSkew, fmt.Sprintf("this host's clock and the KDC's differ by %s, more than the 5 minutes Kerberos allows", off), true
+		case kdcErrSPrincipalUnknown:
+			return VerdictSPNUnknown, fmt.Sprintf("the KDC does not know %s (KDC_ERR_S_PRINCIPAL_UNKNOWN): the SPN is missing, or duplicated (a Windows KDC answers a duplicate this way and logs event 11)", k.SPN), true
+		case kdcErrPrincipalNotUnique:
+			return VerdictSPNDuplicate, fmt.Sprintf("%s is registered on more than one account (KDC_ERR_PRINCIPAL_NOT_UNIQUE)", k.SPN), true
+		case kdcErrETypeNoSupp:
+			return VerdictETypeUnsupported, fmt.Sprintf("no encryption type is common to this client and %s (KDC_ERR_ETYPE_NOSUPP)", k.SPN), true
+		case kdcErrCPrincipalUnknown, kdcErrPreauthFailed, kdcErrClientRevoked, kdcErrKeyExpired:
+			return VerdictNoCredentials, fmt.Sprintf("the KDC refused the probe's own credentials (%s)", e.Name), true
+		}
+		return VerdictUnknown, fmt.Sprintf("the KDC answered %s (%d)", e.Name, e.Code), true
+	}
+	if k.Err != nil && !k.TicketObtained {
+		j.add("Kerberos: %v", k.Err)
+		return VerdictUnknown, "Kerberos failed before a ticket was obtained: " + shortErr(k.Err), true
+	}
+	if k.TicketObtained {
+		kv := "unknown"
+		if k.KVNO != nil {
+			kv = fmt.Sprint(*k.KVNO)
+		}
+		j.add("service ticket for %s issued by %s over %s: etype %s, kvno %s", k.SPN, k.KDC, k.Transport, ETypeName(k.EType), kv)
+	}
+	return "", "", false
+}
+
+// authResult judges the server's answer to X-EXPS / AUTH.
+func (j *judgement) authResult() (Verdict, string) {
+	o := j.o
+	a := o.Auth
+	j.clockEvidence()
+	if a.Final == nil {
+		if o.Failure != nil && o.Failure.Step == "auth" {
+			return j.protocolError("during " + a.Verb + " GSSAPI")
+		}
+		if a.Err != nil {
+			j.add("the GSSAPI exchange failed on this side: %v", a.Err)
+			return VerdictProtocolError, "the server's GSSAPI data could not be used: " + shortErr(a.Err)
+		}
+		return VerdictUnknown, "the authentication exchange ended without a reply"
+	}
+	r := *a.Final
+	j.add("%s GSSAPI answered: %s", a.Verb, r.String())
+	skewed := j.skewed()
+	switch {
+	case r.Code == 235:
+		if a.Err != nil {
+			j.add("the server's mutual-authentication data did not verify: %v", a.Err)
+			return VerdictKeyMismatch, "the server accepted the ticket but its mutual-authentication reply did not verify: " + shortErr(a.Err)
+		}
+		if !a.Mutual {
+			j.warn("the server sent no mutual-authentication data", "the server accepted authentication without returning an AP-REP (no mutual authentication)")
+		} else {
+			j.add("mutual authentication verified (AP-REP)")
+		}
+		j.clockWarnings()
+		return VerdictOK, fmt.Sprintf("%s accepted %s GSSAPI from %s", o.Target, a.Verb, orUnknown(o.Kerberos))
+	case skewed != "":
+		return VerdictClockSkew, skewed
+	case r.Code == 454 && (r.Enhanced == "4.7.0" || r.Enhanced == ""):
+		return j.temporaryFailure(r)
+	case r.Code == 535 || r.Code == 530 || (r.Code == 554 && strings.HasPrefix(r.Enhanced, "5.7.")):
+		return VerdictAuthRejected, fmt.Sprintf("%s refused the credentials: %s", o.Target, r.String())
+	case r.Code == 504 || (r.Code == 451 && r.Enhanced == "5.7.3"):
+		return VerdictExchangeAuthDisabled, fmt.Sprintf("%s answered %s: Exchange Server authentication is not available on the connector (or ESMTP inspection interferes)", o.Target, r.String())
+	case r.Code == 500 || r.Code == 502:
+		if len(o.maskedLines()) > 0 {
+			return VerdictVerbsStripped, fmt.Sprintf("%s did not recognise %s after a middlebox masked it: %s", o.Target, a.Verb, r.String())
+		}
+		return VerdictExchangeAuthDisabled, fmt.Sprintf("%s does not accept %s: %s", o.Target, a.Verb, r.String())
+	case r.Code == 454 && r.Enhanced == "4.7.5", r.Code == 530 && r.Enhanced == "5.7.0":
+		return VerdictTLSFailed, fmt.Sprintf("%s wants TLS first: %s", o.Target, r.String())
+	}
+	return VerdictUnknown, fmt.Sprintf("%s answered %s", o.Target, r.String())
+}
+
+// temporaryFailure explains a 454 4.7.0. With a valid ticket and clocks
+// that agree, the remaining KB 979174 cause that fits is that the receiving
+// server could not decrypt the ticket: its key differs from the one the KDC
+// used (SPN on another account, stale key version, replication).
+func (j *judgement) temporaryFailure(r smtpreply.Reply) (Verdict, string) {
+	o := j.o
+	k := o.Kerberos
+	if k != nil && k.TicketObtained && j.serverVsKDC != nil {
+		j.add("a valid ticket was issued and the clocks agree (receiving server %s from the KDC), so the receiving server most likely could not decrypt the ticket: the key it holds for %s differs from the KDC's", signed(*j.serverVsKDC), k.SPN)
+		return VerdictKeyMismatch, fmt.Sprintf("%s could not use a valid ticket for %s (454 4.7.0 with clocks in step): its key for the SPN differs from the KDC's — SPN on the wrong account or a key version not replicated", o.Target, k.SPN)
+	}
+	j.add("candidate causes, most likely first (KB 979174): 1) clocks more than 5 minutes apart; 2) the receiving server cannot decrypt the ticket (SPN on another account, AD replication); 3) SMTPSVC SPN missing or duplicated; 4) 88/TCP+UDP blocked between the servers and the DCs")
+	return VerdictAuthTemporaryFailure, fmt.Sprintf("%s answered %s and nothing observed singles out one cause", o.Target, r.String())
+}
+
+// clockEvidence adds the clock offsets to the evidence.
+func (j *judgement) clockEvidence() {
+	if j.serverVsLocal != nil {
+		j.add("receiving server clock (banner date) is %s from this host", signed(*j.serverVsLocal))
+	}
+	if j.localVsKDC != nil {
+		j.add("KDC clock is %s from this host", signed(*j.localVsKDC))
+	}
+	if j.serverVsKDC != nil {
+		j.add("receiving server clock is %s from the KDC (banner date vs %s)", signed(*j.serverVsKDC), j.o.Kerberos.ClockSample.Source)
+	}
+}
+
+// skewed returns a summary when a clock is beyond MaxSkew.
+func (j *judgement) skewed() string {
+	if j.serverVsKDC != nil && abs(*j.serverVsKDC) > MaxSkew {
+		return fmt.Sprintf("the receiving server's clock is %s from the KDC's, more than the 5 minutes Kerberos allows", signed(*j.serverVsKDC))
+	}
+	if j.localVsKDC != nil && abs(*j.localVsKDC) > MaxSkew {
+		return fmt.Sprintf("this host's clock is %s from the KDC's, more than the 5 minutes Kerberos allows", signed(-*j.localVsKDC))
+	}
+	return ""
+}
+
+func (j *judgement) clockWarnings() {
+	for _, c := range []struct {
+		off  *time.Duration
+		what string
+	}{{j.serverVsKDC, "the receiving server's clock"}, {j.localVsKDC, "the KDC's clock"}} {
+		if c.off != nil && abs(*c.off) > warnSkew {
+			j.warn(c.what+" is "+signed(*c.off)+" off", fmt.Sprintf("%s is %s off (Kerberos allows 5m)", c.what, signed(*c.off)))
+		}
+	}
+}
+
+func orUnknown(k *KerberosObservation) string {
+	if k == nil || k.Client == "" {
+		return "the probe"
+	}
+	return k.Client
+}
+
+func connectWords(kind string) string {
+	switch kind {
+	case "dns":
+		return "the name does not resolve"
+	case "refused":
+		return "connection refused (nothing listens on the port, or a firewall rejects it)"
+	case "timeout":
+		return "no answer (a firewall drops the connection, or the host is down)"
+	case "unreachable":
+		return "no route to the host"
+	}
+	return "connection failed"
+}
+
+func textSuffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return ": " + s
+}
+
+func shortErr(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := err.Error()
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
+
+func abs(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// signed renders an offset as "+7m00s" / "-10m00s".
+func signed(d time.Duration) string {
+	sign := "+"
+	if d < 0 {
+		sign = "-"
+		d = -d
+	}
+	d = d.Round(100 * time.Millisecond)
+	m := int(d / time.Minute)
+	s := (d - time.Duration(m)*time.Minute).Seconds()
+	if m >= 60 {
+		return sign + d.Round(time.Second).String()
+	}
+	return fmt.Sprintf("%s%dm%04.1fs", sign, m, math.Abs(s))
+}

@@ -1,0 +1,538 @@
+package smtpprobe
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/exauth/exauth/internal/smtpreply"
+)
+
+// Observe runs the dialogue against cfg.Host and records what it saw. It
+// never fails: every problem is part of the Observation.
+func Observe(ctx context.Context, cfg Config) *Observation {
+	cfg = cfg.withDefaults()
+	host, addr, err := cfg.hostPort()
+	obs := &Observation{
+		Target:  host,
+		Address: addr,
+		Options: ObservedOptions{
+			Mech: string(cfg.Mech), TLS: string(cfg.TLS), SPN: cfg.SPN,
+			RequireTrustedCert: cfg.RequireTrustedCert, HasCredentials: cfg.Kerberos != nil,
+		},
+	}
+	if err != nil {
+		obs.Failure = &StepFailure{Step: "connect", Err: err, Kind: "local"}
+		return obs
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	d := &dialogue{cfg: cfg, obs: obs, host: host, start: cfg.Clock.Now()}
+	d.run(ctx, addr)
+	obs.Timings.Total = d.since()
+	return obs
+}
+
+// dialogue is one probe's connection state. Each step is a method that does
+// one exchange, records it, and reports whether the dialogue can go on.
+type dialogue struct {
+	cfg    Config
+	obs    *Observation
+	host   string
+	start  time.Time
+	conn   net.Conn
+	r      *smtpreply.Reader
+	inTLS  bool
+	redact bool // received authentication data is a secret
+}
+
+func (d *dialogue) since() time.Duration { return d.cfg.Clock.Now().Sub(d.start) }
+
+func (d *dialogue) run(ctx context.Context, addr string) {
+	if !d.connect(ctx, addr) {
+		return
+	}
+	defer d.conn.Close()
+	// Cancelling ctx (the overall --timeout) interrupts any blocked read.
+	stop := context.AfterFunc(ctx, func() { d.conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	if !d.greet(ctx) {
+		return
+	}
+	caps, ok := d.ehlo(ctx, false)
+	if !ok {
+		return
+	}
+	if verb := d.tlsVerb(caps); verb != "" {
+		if !d.upgradeTLS(ctx, verb) {
+			return
+		}
+		if caps, ok = d.ehlo(ctx, true); !ok {
+			return
+		}
+		if d.cfg.RequireTrustedCert && d.obs.TLS.PeerCert != nil && !d.obs.TLS.PeerCert.Trusted {
+			// A sender that insists on a trusted certificate stops here.
+			d.quit(ctx)
+			return
+		}
+	}
+	if d.authenticate(ctx, caps) {
+		d.quit(ctx)
+	}
+}
+
+// step sets the deadline for one network exchange: the step bound, never
+// past the overall deadline.
+func (d *dialogue) step(ctx context.Context) {
+	deadline := time.Now().Add(d.cfg.StepTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	d.conn.SetDeadline(deadline)
+}
+
+func (d *dialogue) record(dir, line string) {
+	d.obs.Transcript = append(d.obs.Transcript, TranscriptLine{
+		TMillis: float64(d.since().Microseconds()) / 1000, Dir: dir, Line: line, TLS: d.inTLS,
+	})
+}
+
+func (d *dialogue) setConn(c net.Conn) {
+	d.conn = c
+	d.r = smtpreply.NewReader(bufio.NewReaderSize(c, 4096), smtpreply.Limits{})
+	d.r.OnLine = func(line string) {
+		if d.redact && !d.cfg.ShowSecrets {
+			line = redactReply(line)
+		}
+		d.record("<", line)
+	}
+}
+
+// send writes one command line; secret lines are recorded as a placeholder.
+func (d *dialogue) send(line string, secret bool) error {
+	shown := line
+	if secret && !d.cfg.ShowSecrets {
+		shown = redactLine(line)
+	}
+	d.record(">", shown)
+	_, err := io.WriteString(d.conn, line+"\r\n")
+	return err
+}
+
+// fail ends the dialogue at step with err.
+func (d *dialogue) fail(step string, err error) bool {
+	d.obs.Failure = &StepFailure{Step: step, Err: err, Kind: classify(err)}
+	return false
+}
+
+// classify names the kind of a step error, for Diagnose.
+func classify(err error) string {
+	var se *smtpreply.SyntaxError
+	var ne net.Error
+	switch {
+	case errors.As(err, &se):
+		return "syntax"
+	case errors.Is(err, smtpreply.ErrLineTooLong):
+		return "line-too-long"
+	case errors.Is(err, smtpreply.ErrTooManyLines):
+		return "too-many-lines"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed):
+		return "closed"
+	case errors.As(err, new(*replyError)):
+		return "reply"
+	default:
+		return "io"
+	}
+}
+
+// replyError is an unexpected reply code at a step.
+type replyError struct {
+	Want  string
+	Reply smtpreply.Reply
+}
+
+func (e *replyError) Error() string {
+	return fmt.Sprintf("expected %s, got %q", e.Want, e.Reply.String())
+}
+
+func (d *dialogue) connect(ctx context.Context, addr string) bool {
+	began := time.Now()
+	dctx, cancel := context.WithTimeout(ctx, d.cfg.StepTimeout)
+	defer cancel()
+	dial := d.cfg.Dial
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	c, err := dial(dctx, "tcp", addr)
+	d.obs.Timings.Connect = time.Since(began)
+	if err != nil {
+		d.obs.Connect = &ConnectObservation{Err: err, Kind: connectKind(err)}
+		return d.fail("connect", err)
+	}
+	d.obs.Connect = &ConnectObservation{}
+	d.setConn(c)
+	return true
+}
+
+func connectKind(err error) string {
+	var dnsErr *net.DNSError
+	var ne net.Error
+	switch {
+	case errors.As(err, &dnsErr):
+		return "dns"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "unreachable"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	default:
+		return "other"
+	}
+}
+
+// greet reads the banner and the server's clock written in it.
+func (d *dialogue) greet(ctx context.Context) bool {
+	d.step(ctx)
+	reply, err := d.r.ReadReply()
+	if err != nil {
+		return d.fail("banner", err)
+	}
+	b := &BannerObservation{Reply: reply, ReceivedAt: d.cfg.Clock.Now()}
+	if t, ok := ParseBannerDate(reply.Text()); ok {
+		b.Date = &t
+	}
+	d.obs.Banner = b
+	if reply.Code != 220 {
+		return d.fail("banner", &replyError{Want: "220", Reply: reply})
+	}
+	return true
+}
+
+func (d *dialogue) ehlo(ctx context.Context, inTLS bool) (smtpreply.Capabilities, bool) {
+	step := "ehlo"
+	if inTLS {
+		step = "ehlo-tls"
+	}
+	d.step(ctx)
+	if err := d.send("EHLO "+d.cfg.EHLOName, false); err != nil {
+		return nil, d.fail(step, err)
+	}
+	reply, err := d.r.ReadReply()
+	if err != nil {
+		return nil, d.fail(step, err)
+	}
+	e := &EHLOObservation{Reply: reply, Capabilities: smtpreply.ParseEHLO(reply)}
+	if inTLS {
+		d.obs.EHLOTLS = e
+	} else {
+		d.obs.EHLO = e
+	}
+	if reply.Code != 250 {
+		return nil, d.fail(step, &replyError{Want: "250", Reply: reply})
+	}
+	return e.Capabilities, true
+}
+
+// tlsVerb picks the upgrade verb: X-ANONYMOUSTLS first, as Exchange's
+// sending side does between servers of the same organisation.
+func (d *dialogue) tlsVerb(caps smtpreply.Capabilities) string {
+	switch d.cfg.TLS {
+	case TLSNone:
+		return ""
+	case TLSAnonymous:
+		return "X-ANONYMOUSTLS"
+	case TLSStartTLS:
+		return "STARTTLS"
+	}
+	switch {
+	case caps.Has("X-ANONYMOUSTLS"):
+		return "X-ANONYMOUSTLS"
+	case caps.Has("STARTTLS"):
+		return "STARTTLS"
+	}
+	return ""
+}
+
+func (d *dialogue) upgradeTLS(ctx context.Context, verb string) bool {
+	began := time.Now()
+	defer func() { d.obs.Timings.TLS = time.Since(began) }()
+	mode := "starttls"
+	if verb == "X-ANONYMOUSTLS" {
+		mode = "anonymous"
+	}
+	t := &TLSObservation{Mode: mode, Verb: verb}
+	d.obs.TLS = t
+	d.step(ctx)
+	if err := d.send(verb, false); err != nil {
+		return d.fail("tls", err)
+	}
+	reply, err := d.r.ReadReply()
+	if err != nil {
+		return d.fail("tls", err)
+	}
+	t.Reply = &reply
+	if reply.Code != 220 {
+		return d.fail("tls", &replyError{Want: "220", Reply: reply})
+	}
+	if d.r.Buffered() > 0 {
+		// Plaintext after the 220 would be read as if it came over TLS.
+		return d.fail("tls", errors.New("server sent data after its 220 reply to "+verb))
+	}
+	// Verification is done by hand after the handshake: X-ANONYMOUSTLS is
+	// anonymous by design and Exchange's certificates are often
+	// self-signed, so an untrusted certificate is evidence, not a failure.
+	tc := tls.Client(d.conn, &tls.Config{
+		ServerName:         d.host,
+		InsecureSkipVerify: true,
+		MinVersion:         tls.VersionTLS12,
+	})
+	d.step(ctx)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		t.Err = err
+		return d.fail("tls", err)
+	}
+	st := tc.ConnectionState()
+	t.Version = tls.VersionName(st.Version)
+	t.Cipher = tls.CipherSuiteName(st.CipherSuite)
+	if len(st.PeerCertificates) > 0 {
+		t.PeerCert = d.verifyCert(st.PeerCertificates)
+	}
+	d.inTLS = true
+	d.setConn(tc)
+	return true
+}
+
+func (d *dialogue) verifyCert(chain []*x509.Certificate) *CertObservation {
+	leaf := chain[0]
+	c := &CertObservation{
+		Subject: leaf.Subject.String(), Issuer: leaf.Issuer.String(), DNSNames: leaf.DNSNames,
+		NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter,
+	}
+	inter := x509.NewCertPool()
+	for _, ic := range chain[1:] {
+		inter.AddCert(ic)
+	}
+	_, err := leaf.Verify(x509.VerifyOptions{
+		DNSName:       d.host,
+		Roots:         d.cfg.RootCAs,
+		Intermediates: inter,
+		CurrentTime:   d.cfg.Clock.Now(),
+	})
+	if err != nil {
+		c.Error = err.Error()
+	} else {
+		c.Trusted = true
+	}
+	return c
+}
+
+// authenticate runs X-EXPS GSSAPI or AUTH GSSAPI. It returns false when the
+// connection is no longer usable.
+func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities) bool {
+	verb := d.authVerb(caps)
+	if verb == "" {
+		// Nothing to authenticate with: Diagnose reads why from the EHLO.
+		return true
+	}
+	a := &AuthObservation{Verb: verb, Mechanism: "GSSAPI", Offered: caps.Mechanisms(verb)}
+	d.obs.Auth = a
+	spn := d.cfg.SPN
+	if spn == "" {
+		service := "SMTPSVC"
+		if verb == "AUTH" {
+			service = "SMTP"
+		}
+		spn = service + "/" + d.host
+	}
+	d.obs.Options.SPN = spn
+	if d.cfg.Kerberos == nil {
+		d.obs.Kerberos = &KerberosObservation{SPN: spn, CredentialsProblem: "no Kerberos credentials were configured (no ccache, keytab or password)"}
+		return true
+	}
+	d.obs.Kerberos = &KerberosObservation{SPN: spn}
+	began := time.Now()
+	client, err := d.cfg.Kerberos.GSSAPIClient(ctx, spn, verb == "X-EXPS", d.obs.Kerberos)
+	d.obs.Timings.KDC = time.Since(began)
+	if err != nil {
+		d.obs.Kerberos.Err = err
+		return true
+	}
+	began = time.Now()
+	defer func() { d.obs.Timings.Auth = time.Since(began) }()
+
+	_, initial, err := client.Start()
+	if err != nil {
+		a.Err = err
+		return true
+	}
+	d.step(ctx)
+	if verb == "X-EXPS" {
+		// Exchange's sending side sends the verb alone and the token after
+		// the 334 (see the package documentation of internal/gssapi).
+		if err := d.send("X-EXPS GSSAPI", false); err != nil {
+			return d.fail("auth", err)
+		}
+		reply, err := d.r.ReadReply()
+		if err != nil {
+			return d.fail("auth", err)
+		}
+		if reply.Code != 334 {
+			a.Final = &reply
+			return true
+		}
+		d.redact = true
+		if err := d.send(base64.StdEncoding.EncodeToString(initial), true); err != nil {
+			return d.fail("auth", err)
+		}
+	} else {
+		d.redact = true
+		if err := d.send("AUTH GSSAPI "+base64.StdEncoding.EncodeToString(initial), true); err != nil {
+			return d.fail("auth", err)
+		}
+	}
+	defer func() { d.redact = false }()
+	for range 8 {
+		d.step(ctx)
+		reply, err := d.r.ReadReply()
+		if err != nil {
+			return d.fail("auth", err)
+		}
+		switch reply.Code {
+		case 334:
+			challenge, err := base64.StdEncoding.DecodeString(strings.TrimSpace(reply.Text()))
+			if err != nil {
+				a.Final = &reply
+				return d.fail("auth", &smtpreply.SyntaxError{Line: reply.String(), Reason: "334 challenge is not base64"})
+			}
+			if len(challenge) > 0 {
+				a.ServerData = true
+			}
+			resp, err := client.Next(challenge)
+			if err != nil {
+				a.Err = err
+				d.send("*", false) // RFC 4954: cancel the exchange
+				if r, err := d.r.ReadReply(); err == nil {
+					a.Final = &r
+				}
+				return true
+			}
+			if err := d.send(base64.StdEncoding.EncodeToString(resp), true); err != nil {
+				return d.fail("auth", err)
+			}
+		case 235:
+			a.Final = &reply
+			if data, ok := serverToken(reply); ok {
+				a.ServerData = true
+				if _, err := client.Next(data); err != nil {
+					a.Err = err
+				}
+			}
+			if m, ok := client.(interface{ Mutual() bool }); ok {
+				a.Mutual = m.Mutual()
+			}
+			return true
+		default:
+			a.Final = &reply
+			return true
+		}
+	}
+	return d.fail("auth", errors.New("authentication exchange did not end after 8 steps"))
+}
+
+// serverToken finds Kerberos data on a 235 line ("235 <base64>"), which
+// is how Exchange returns the AP-REP for X-EXPS. Only data that decodes to
+// an ASN.1 GSS-API, Kerberos or SPNEGO token counts.
+func serverToken(r smtpreply.Reply) ([]byte, bool) {
+	f := strings.Fields(r.Text())
+	if len(f) == 0 {
+		return nil, false
+	}
+	b, err := base64.StdEncoding.DecodeString(f[len(f)-1])
+	if err != nil || len(b) < 2 {
+		return nil, false
+	}
+	switch b[0] {
+	case 0x60, 0x6f, 0xa1:
+		return b, true
+	}
+	return nil, false
+}
+
+// authVerb chooses X-EXPS or AUTH from what the server offers and --mech.
+func (d *dialogue) authVerb(caps smtpreply.Capabilities) string {
+	offersGSSAPI := func(verb string) bool {
+		for _, m := range caps.Mechanisms(verb) {
+			if m == "GSSAPI" {
+				return true
+			}
+		}
+		return false
+	}
+	switch d.cfg.Mech {
+	case MechXEXPS:
+		if caps.Has("X-EXPS") {
+			return "X-EXPS"
+		}
+	case MechAUTH:
+		if caps.Has("AUTH") {
+			return "AUTH"
+		}
+	default:
+		if offersGSSAPI("X-EXPS") {
+			return "X-EXPS"
+		}
+		if offersGSSAPI("AUTH") {
+			return "AUTH"
+		}
+	}
+	return ""
+}
+
+func (d *dialogue) quit(ctx context.Context) {
+	d.step(ctx)
+	if d.send("QUIT", false) == nil {
+		d.r.ReadReply()
+	}
+}
+
+func redactLine(line string) string {
+	verb, rest, found := strings.Cut(line, " ")
+	if found && (verb == "AUTH" || verb == "X-EXPS") {
+		mech, tok, _ := strings.Cut(rest, " ")
+		return verb + " " + mech + " " + tokenPlaceholder(tok)
+	}
+	return tokenPlaceholder(line)
+}
+
+func redactReply(line string) string {
+	if len(line) > 4 && (strings.HasPrefix(line, "334") || strings.HasPrefix(line, "235")) {
+		f := strings.Fields(line[4:])
+		if len(f) == 1 {
+			if _, err := base64.StdEncoding.DecodeString(f[0]); err == nil && len(f[0]) > 8 {
+				return line[:4] + tokenPlaceholder(f[0])
+			}
+		}
+	}
+	return line
+}
+
+func tokenPlaceholder(b64 string) string {
+	if b64 == "" {
+		return ""
+	}
+	return fmt.Sprintf("<token, %d bytes, redacted; --show-secrets shows it>", base64.StdEncoding.DecodedLen(len(b64)))
+}

@@ -1,0 +1,193 @@
+package smtpprobe
+
+import (
+	"time"
+
+	"github.com/exauth/exauth/internal/smtpreply"
+)
+
+// Observation is everything a probe saw, and nothing it concluded. The
+// probe fills it step by step; `exauth explain` fills the parts it can
+// recognise in pasted text; Diagnose turns either into a verdict. Fields are
+// plain data so that the judgement needs no network and no Kerberos library.
+type Observation struct {
+	Target  string // host name the probe was asked about (SPN and TLS name)
+	Address string // address dialled, "" when not dialled
+	Options ObservedOptions
+
+	Connect *ConnectObservation
+	Banner  *BannerObservation
+	EHLO    *EHLOObservation // first EHLO, before TLS
+	TLS     *TLSObservation
+	EHLOTLS *EHLOObservation // second EHLO, inside TLS
+	// Kerberos is the client side: credentials, AS and TGS exchanges.
+	Kerberos *KerberosObservation
+	Auth     *AuthObservation
+	// Failure is the step at which the dialogue stopped early, if any.
+	Failure *StepFailure
+	// Notes are facts recognised in pasted text that have no dialogue step
+	// (explain): a KDC event 11, an event 1035, a Kerberos error name.
+	Notes *TextObservation
+
+	Transcript []TranscriptLine
+	Timings    Timings
+}
+
+// ObservedOptions are the probe settings that change what an observation
+// means.
+type ObservedOptions struct {
+	Mech               string // auto, xexps, auth
+	TLS                string // auto, anonymous, starttls, none
+	SPN                string
+	RequireTrustedCert bool
+	HasCredentials     bool
+}
+
+// ConnectObservation is the TCP connect.
+type ConnectObservation struct {
+	Err  error
+	Kind string // "", "dns", "refused", "timeout", "unreachable", "other"
+}
+
+// BannerObservation is the server's greeting.
+type BannerObservation struct {
+	Reply smtpreply.Reply
+	// Date is the server's own clock as written in an Exchange banner
+	// ("... ready at Mon, 23 Nov 2026 12:13:41 +0000"); nil when absent.
+	Date *time.Time
+	// ReceivedAt is this host's clock when the banner arrived.
+	ReceivedAt time.Time
+}
+
+// ServerOffset is the receiving server's clock minus this host's clock, from
+// the banner date (one-second resolution).
+func (b *BannerObservation) ServerOffset() (time.Duration, bool) {
+	if b == nil || b.Date == nil {
+		return 0, false
+	}
+	return b.Date.Sub(b.ReceivedAt.Truncate(time.Second)), true
+}
+
+// EHLOObservation is one EHLO exchange.
+type EHLOObservation struct {
+	Reply        smtpreply.Reply
+	Capabilities smtpreply.Capabilities
+}
+
+// TLSObservation is the TLS upgrade.
+type TLSObservation struct {
+	Mode     string           // "anonymous" (X-ANONYMOUSTLS), "starttls", or "none"
+	Verb     string           // the command sent
+	Reply    *smtpreply.Reply // the answer to the verb
+	Err      error            // handshake error
+	Version  string           // e.g. "TLS 1.3"
+	Cipher   string
+	PeerCert *CertObservation
+}
+
+// CertObservation is the server's certificate and its verification.
+type CertObservation struct {
+	Subject   string
+	Issuer    string
+	DNSNames  []string
+	NotBefore time.Time
+	NotAfter  time.Time
+	Trusted   bool   // chains to the trust anchors and matches the host name
+	Error     string // why not trusted
+}
+
+// KerberosObservation is the client side of Kerberos. The probe copies what
+// its Kerberos client saw into plain fields; typed errors stay in Err for
+// callers that branch on them.
+type KerberosObservation struct {
+	Realm     string
+	Client    string // principal@REALM
+	SPN       string
+	KDC       string // the KDC that answered
+	Transport string // tcp or udp
+	EType     int32  // service ticket session key etype; 0 when unknown
+	KVNO      *int   // service ticket kvno
+	Err       error
+
+	// CredentialsProblem is set when no usable credentials were found.
+	CredentialsProblem string
+	// KDCError is the KRB-ERROR a KDC answered, with the exchange (AS or TGS).
+	KDCError *KRBError
+	// Unreachable lists KDC transports that did not answer.
+	Unreachable []KDCAttempt
+	// ClockSample pairs the KDC's clock with ours at the same moment.
+	ClockSample *ClockSample
+	// TicketObtained is true when a service ticket for SPN was issued.
+	TicketObtained bool
+}
+
+// KRBError is a Kerberos error as observed: its code keeps its meaning.
+type KRBError struct {
+	Exchange string // "AS", "TGS", "AP" (from the acceptor), or "" when unknown
+	Code     int32
+	Name     string // e.g. KDC_ERR_S_PRINCIPAL_UNKNOWN
+	Text     string
+}
+
+// KDCAttempt is one reachability check of a KDC transport.
+type KDCAttempt struct {
+	Addr      string
+	Transport string // tcp or udp
+	Result    string // "answered", "refused", "no answer", or an error text
+}
+
+// ClockSample is a KDC time reading and this host's time at that moment.
+type ClockSample struct {
+	KDC    time.Time
+	Local  time.Time
+	Source string // "KRB-ERROR stime", "ticket starttime", ...
+}
+
+// Offset is the KDC's clock minus ours.
+func (c *ClockSample) Offset() time.Duration { return c.KDC.Sub(c.Local) }
+
+// AuthObservation is the X-EXPS / AUTH exchange.
+type AuthObservation struct {
+	Verb       string // "X-EXPS" or "AUTH"
+	Mechanism  string
+	Offered    []string // mechanisms the server offered for Verb
+	Final      *smtpreply.Reply
+	Mutual     bool // the server's AP-REP was verified
+	ServerData bool // the server sent mutual-authentication data at all
+	Err        error
+}
+
+// StepFailure records the step at which the dialogue ended early.
+type StepFailure struct {
+	Step string // connect, banner, ehlo, tls, ehlo-tls, kerberos, auth, quit
+	Err  error
+	// Kind classifies Err: "timeout", "closed", "syntax", "line-too-long",
+	// "too-many-lines", "reply" (an unexpected reply code), "io", "local".
+	Kind string
+}
+
+// TextObservation holds what explain recognised in free text.
+type TextObservation struct {
+	Reply       *smtpreply.Reply // the (inner) reply classified
+	Outer       *smtpreply.Reply // the sending side's wrapper, when unwrapped
+	Phrases     []string         // recognised phrases, for evidence
+	Facts       []string         // recognised fact IDs, e.g. "event-1035", "kdc-event-11"
+	ServerClock *time.Duration   // a skew stated in the text
+}
+
+// TranscriptLine is one line on the wire.
+type TranscriptLine struct {
+	TMillis float64 `json:"t_ms"`
+	Dir     string  `json:"dir"` // ">" sent, "<" received
+	Line    string  `json:"line"`
+	TLS     bool    `json:"tls,omitempty"`
+}
+
+// Timings of the probe's phases.
+type Timings struct {
+	Connect time.Duration
+	TLS     time.Duration
+	KDC     time.Duration
+	Auth    time.Duration
+	Total   time.Duration
+}

@@ -1,0 +1,170 @@
+// Package smtpprobe probes an Exchange receive connector the way a sending
+// Exchange server does — EHLO, X-ANONYMOUSTLS or STARTTLS, EHLO again,
+// X-EXPS GSSAPI (or AUTH GSSAPI) with real Kerberos — records everything it
+// saw in an Observation, and turns that into one verdict with evidence and
+// remediation.
+//
+// Observing and judging are separate: Observe talks to the network and
+// records; Diagnose is a pure function of an Observation. `exauth explain`
+// builds Observations from pasted text and calls the same Diagnose.
+//
+// The dialogue is written on a small line layer rather than on
+// emersion/go-smtp's client, because go-smtp cannot send Exchange's X- verbs
+// (upstream declined non-standard extensions, go-smtp pull request 303);
+// replies are parsed by exauth's one reply parser, internal/smtpreply.
+package smtpprobe
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+
+	"github.com/exauth/exauth/internal/clock"
+)
+
+// Mech selects the authentication verb.
+type Mech string
+
+// Mechanisms of --mech.
+const (
+	MechAuto  Mech = "auto"  // X-EXPS GSSAPI when offered, else AUTH GSSAPI
+	MechXEXPS Mech = "xexps" // X-EXPS GSSAPI (Exchange Server authentication)
+	MechAUTH  Mech = "auth"  // AUTH GSSAPI (RFC 4954 + RFC 4752)
+)
+
+// TLSMode selects the TLS upgrade.
+type TLSMode string
+
+// Modes of --tls.
+const (
+	TLSAuto      TLSMode = "auto"      // X-ANONYMOUSTLS when offered (as Exchange does), else STARTTLS
+	TLSAnonymous TLSMode = "anonymous" // X-ANONYMOUSTLS
+	TLSStartTLS  TLSMode = "starttls"  // STARTTLS
+	TLSNone      TLSMode = "none"      // stay in clear text
+)
+
+// Config is one probe's settings: data, as a blackbox_exporter module is.
+type Config struct {
+	// Host is the receiving server's name: it names the SPN and the TLS
+	// server name. It may carry a port ("hub01.contoso.com:2525").
+	Host string
+	// Connect, when set, is dialled instead of resolving Host (curl's
+	// --connect-to).
+	Connect  string
+	EHLOName string // default: this host's name
+	Mech     Mech
+	TLS      TLSMode
+	SPN      string // default SMTPSVC/HOST for X-EXPS, SMTP/HOST for AUTH
+	// RootCAs are the trust anchors for the server certificate; nil means
+	// the system roots.
+	RootCAs            *x509.CertPool
+	RequireTrustedCert bool
+	Timeout            time.Duration // whole probe; default 30s
+	StepTimeout        time.Duration // each network step; default 10s, never past Timeout
+	Clock              clock.Clock   // this host's clock; nil = system
+	// Kerberos supplies the GSSAPI client; nil means the probe has no
+	// credentials (verdict no-credentials when authentication is reached).
+	Kerberos Kerberos
+	// ShowSecrets puts authentication tokens in the transcript.
+	ShowSecrets bool
+	// Dial replaces net.Dialer.DialContext (tests, proxies).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Kerberos obtains a GSSAPI SASL client for a service principal and
+// records what its Kerberos exchanges saw in obs, whether or not it
+// succeeds.
+type Kerberos interface {
+	GSSAPIClient(ctx context.Context, spn string, exchangeMode bool, obs *KerberosObservation) (sasl.Client, error)
+}
+
+const (
+	defaultTimeout     = 30 * time.Second
+	defaultStepTimeout = 10 * time.Second
+	defaultPort        = "25"
+)
+
+// hostPort splits Config.Host into the name and the address to dial.
+func (c *Config) hostPort() (host, addr string, err error) {
+	host, port := c.Host, defaultPort
+	if h, p, err := net.SplitHostPort(c.Host); err == nil {
+		host, port = h, p
+	}
+	if host == "" {
+		return "", "", errors.New("no host given")
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return "", "", fmt.Errorf("invalid port %q", port)
+	}
+	addr = net.JoinHostPort(host, port)
+	if c.Connect != "" {
+		addr = c.Connect
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			addr = net.JoinHostPort(addr, defaultPort)
+		}
+	}
+	return host, addr, nil
+}
+
+// Validate reports configuration errors before any network traffic.
+func (c *Config) Validate() error {
+	if _, _, err := c.hostPort(); err != nil {
+		return err
+	}
+	switch c.Mech {
+	case "", MechAuto, MechXEXPS, MechAUTH:
+	default:
+		return fmt.Errorf("unknown --mech %q (want auto, xexps or auth)", c.Mech)
+	}
+	switch c.TLS {
+	case "", TLSAuto, TLSAnonymous, TLSStartTLS, TLSNone:
+	default:
+		return fmt.Errorf("unknown --tls %q (want auto, anonymous, starttls or none)", c.TLS)
+	}
+	if c.Timeout < 0 || c.StepTimeout < 0 {
+		return errors.New("timeouts must be positive")
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.Mech == "" {
+		c.Mech = MechAuto
+	}
+	if c.TLS == "" {
+		c.TLS = TLSAuto
+	}
+	if c.Timeout == 0 {
+		c.Timeout = defaultTimeout
+	}
+	if c.StepTimeout == 0 {
+		c.StepTimeout = defaultStepTimeout
+	}
+	if c.EHLOName == "" {
+		c.EHLOName = localName()
+	}
+	c.Clock = clock.Or(c.Clock)
+	return c
+}
+
+func localName() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" || strings.ContainsAny(h, " \t") {
+		return "localhost"
+	}
+	return h
+}
+
+// Probe observes the target and diagnoses what it saw.
+func Probe(ctx context.Context, cfg Config) *Report {
+	obs := Observe(ctx, cfg)
+	return NewReport(obs, Diagnose(obs))
+}

@@ -1,0 +1,167 @@
+package smtpprobe
+
+import (
+	"math"
+	"time"
+)
+
+// Report is what `exauth probe --json` prints (DESIGN.md "Probe report").
+// Unknown values are null, never invented.
+type Report struct {
+	Target       string           `json:"target"`
+	Address      *string          `json:"address"`
+	Verdict      Verdict          `json:"verdict"`
+	Severity     Severity         `json:"severity"`
+	Summary      string           `json:"summary"`
+	Evidence     []string         `json:"evidence"`
+	Remediation  []string         `json:"remediation"`
+	Capabilities []string         `json:"capabilities"`
+	TLS          *ReportTLS       `json:"tls"`
+	Kerberos     *ReportKerberos  `json:"kerberos"`
+	Clocks       ReportClocks     `json:"clocks"`
+	Transcript   []TranscriptLine `json:"transcript"`
+	Timings      ReportTimings    `json:"timings"`
+	// Observation is the raw material, for callers in Go.
+	Observation *Observation `json:"-"`
+}
+
+// ReportTLS is the report's tls object.
+type ReportTLS struct {
+	Mode            string      `json:"mode"`
+	Version         *string     `json:"version"`
+	Cipher          *string     `json:"cipher"`
+	PeerCertificate *ReportCert `json:"peer_certificate"`
+	Error           *string     `json:"error"`
+}
+
+// ReportCert is the peer certificate.
+type ReportCert struct {
+	Subject  string   `json:"subject"`
+	Issuer   string   `json:"issuer"`
+	DNSNames []string `json:"dns_names"`
+	NotAfter string   `json:"not_after"`
+	Trusted  bool     `json:"trusted"`
+	Error    *string  `json:"error"`
+}
+
+// ReportKerberos is the report's kerberos object.
+type ReportKerberos struct {
+	Realm      *string `json:"realm"`
+	Client     *string `json:"client"`
+	SPN        *string `json:"spn"`
+	KDC        *string `json:"kdc"`
+	EType      *string `json:"etype"`
+	TicketKVNO *int    `json:"ticket_kvno"`
+	ErrorCode  *int32  `json:"error_code"`
+	ErrorName  *string `json:"error_name"`
+}
+
+// ReportClocks are the offsets between the three clocks, in seconds.
+type ReportClocks struct {
+	LocalVsKDC    *float64 `json:"local_vs_kdc_seconds"`
+	ServerVsKDC   *float64 `json:"server_vs_kdc_seconds"`
+	ServerVsLocal *float64 `json:"server_vs_local_seconds"`
+}
+
+// ReportTimings are the phase durations in milliseconds.
+type ReportTimings struct {
+	Connect *float64 `json:"connect_ms"`
+	TLS     *float64 `json:"tls_ms"`
+	KDC     *float64 `json:"kdc_ms"`
+	Auth    *float64 `json:"auth_ms"`
+	Total   float64  `json:"total_ms"`
+}
+
+// NewReport assembles the report of an observation and its diagnosis.
+func NewReport(o *Observation, d Diagnosis) *Report {
+	r := &Report{
+		Target:       o.Target,
+		Address:      strPtr(o.Address),
+		Verdict:      d.Verdict,
+		Severity:     d.Severity,
+		Summary:      d.Summary,
+		Evidence:     nonNil(d.Evidence),
+		Remediation:  nonNil(d.Remediation),
+		Capabilities: nonNil(o.finalCapabilities().Strings()),
+		Transcript:   o.Transcript,
+		Observation:  o,
+	}
+	if r.Transcript == nil {
+		r.Transcript = []TranscriptLine{}
+	}
+	if t := o.TLS; t != nil {
+		rt := &ReportTLS{Mode: t.Mode, Version: strPtr(t.Version), Cipher: strPtr(t.Cipher)}
+		if t.Err != nil {
+			rt.Error = strPtr(t.Err.Error())
+		}
+		if c := t.PeerCert; c != nil {
+			rt.PeerCertificate = &ReportCert{
+				Subject: c.Subject, Issuer: c.Issuer, DNSNames: nonNil(c.DNSNames),
+				NotAfter: c.NotAfter.UTC().Format(time.RFC3339), Trusted: c.Trusted, Error: strPtr(c.Error),
+			}
+		}
+		r.TLS = rt
+	}
+	if k := o.Kerberos; k != nil {
+		rk := &ReportKerberos{
+			Realm: strPtr(k.Realm), Client: strPtr(k.Client), SPN: strPtr(k.SPN), KDC: strPtr(k.KDC),
+			TicketKVNO: k.KVNO,
+		}
+		if k.EType != 0 {
+			rk.EType = strPtr(ETypeName(k.EType))
+		}
+		if e := k.KDCError; e != nil {
+			code := e.Code
+			rk.ErrorCode = &code
+			rk.ErrorName = strPtr(e.Name)
+		}
+		r.Kerberos = rk
+	}
+	j := &judgement{o: o}
+	j.collectEvidence()
+	r.Clocks = ReportClocks{LocalVsKDC: seconds(j.localVsKDC), ServerVsKDC: seconds(j.serverVsKDC), ServerVsLocal: seconds(j.serverVsLocal)}
+	tm := o.Timings
+	r.Timings = ReportTimings{
+		Connect: ms(tm.Connect, o.Connect != nil),
+		TLS:     ms(tm.TLS, o.TLS != nil),
+		KDC:     ms(tm.KDC, o.Kerberos != nil && o.Kerberos.CredentialsProblem == ""),
+		Auth:    ms(tm.Auth, o.Auth != nil && o.Auth.Final != nil),
+		Total:   round3(float64(tm.Total.Microseconds()) / 1000),
+	}
+	return r
+}
+
+// ExitCode is the process exit code for the report.
+func (r *Report) ExitCode() int { return r.Severity.ExitCode() }
+
+func strPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func seconds(d *time.Duration) *float64 {
+	if d == nil {
+		return nil
+	}
+	v := round3(d.Seconds())
+	return &v
+}
+
+func ms(d time.Duration, known bool) *float64 {
+	if !known {
+		return nil
+	}
+	v := round3(float64(d.Microseconds()) / 1000)
+	return &v
+}
+
+func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
