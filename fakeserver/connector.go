@@ -126,6 +126,7 @@ type Envelope struct {
 	Data       []byte
 	Principal  string // authenticated client, if any
 	RemoteAddr string
+	TLS        bool // received inside TLS
 }
 
 // Server is a running receive connector.

@@ -170,7 +170,7 @@ func (s *session) endOnReadError(err error) {
 		s.reply(500, "5.5.6 Line too long")
 		s.reply(421, "4.7.0 Too many errors on this connection, closing transmission channel")
 	case errors.As(err, &ne) && ne.Timeout():
-		s.reply(421, "4.4.1 Connection timed out. Total session time: "+time.Duration(0).String())
+		s.reply(421, "4.4.1 Connection timed out")
 	default:
 		s.log("-", "", "Remote")
 		return
@@ -356,8 +356,10 @@ func (s *session) handleStartTLS(verb, arg string) {
 	s.flush()
 	s.conn.SetDeadline(time.Now().Add(s.srv.limits.CommandTimeout))
 	if s.srv.cfg.Faults.FailTLSHandshake {
-		// A fatal handshake_failure(40) alert record, TLS 1.2 framing:
-		// what a client sees when the server's TLS stack rejects it.
+		// Read the ClientHello, then answer with a fatal
+		// handshake_failure(40) alert record in TLS 1.2 framing: what a
+		// client sees when the server's TLS stack rejects it.
+		s.br.Peek(5)
 		s.conn.Write([]byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28})
 		s.log("*", "", "TLS negotiation failed with error HandshakeFailure")
 		s.quit = true
@@ -662,7 +664,7 @@ func (s *session) deliver(data []byte, tooBig bool) {
 		return
 	}
 	if cb := s.srv.cfg.OnMessage; cb != nil {
-		env := Envelope{From: *s.from, To: s.rcpts, Data: data, Principal: s.principal, RemoteAddr: s.conn.RemoteAddr().String()}
+		env := Envelope{From: *s.from, To: s.rcpts, Data: data, Principal: s.principal, RemoteAddr: s.conn.RemoteAddr().String(), TLS: s.tls}
 		if err := cb(env); err != nil {
 			var se *smtp.SMTPError
 			if errors.As(err, &se) {

@@ -37,9 +37,9 @@ func Diagnose(o *Observation) Diagnosis {
 	v, summary := j.decide()
 	d := Diagnosis{Verdict: v, Severity: v.Severity(), Summary: summary, Evidence: j.evidence}
 	d.Remediation = append(append([]string{}, j.remediation...), verdictTable[v].remediation...)
+	d.Evidence = append(d.Evidence, j.warnings...)
 	if v == VerdictOK && len(j.warnings) > 0 {
 		d.Severity = SeverityWarning
-		d.Evidence = append(d.Evidence, j.warnings...)
 		d.Summary += "; but " + strings.Join(j.warningsShort, "; ")
 	}
 	return d

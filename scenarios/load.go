@@ -1,0 +1,440 @@
+package scenarios
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/exauth/exauth/smtpprobe"
+)
+
+//go:embed catalogue/*.yaml
+var catalogue embed.FS
+
+// maxFileBytes bounds a scenario file: the largest bundled one is a few KiB.
+const maxFileBytes = 1 << 20
+
+// LoadError is a scenario that cannot be used: it names the file, the
+// field and the line.
+type LoadError struct {
+	Source string
+	Line   int    // 0 when unknown
+	Field  string // dotted path, e.g. "hub.clock_offset"; "" for the file
+	Msg    string
+}
+
+func (e *LoadError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Source)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Names lists the bundled scenarios, sorted.
+func Names() []string {
+	entries, _ := fs.ReadDir(catalogue, "catalogue")
+	var names []string
+	for _, e := range entries {
+		names = append(names, strings.TrimSuffix(e.Name(), ".yaml"))
+	}
+	sort.Strings(names)
+	return names
+}
+
+// All loads every bundled scenario.
+func All() ([]*Scenario, error) {
+	var out []*Scenario
+	for _, n := range Names() {
+		sc, err := Bundled(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sc)
+	}
+	return out, nil
+}
+
+// Bundled loads a bundled scenario by name.
+func Bundled(name string) (*Scenario, error) {
+	data, err := catalogue.ReadFile("catalogue/" + name + ".yaml")
+	if err != nil {
+		return nil, fmt.Errorf("no bundled scenario %q (exauth scenarios lists them)", name)
+	}
+	sc, err := Parse("scenarios/catalogue/"+name+".yaml", data)
+	if err == nil && sc.Name != name {
+		return nil, &LoadError{Source: sc.source, Field: "name", Msg: fmt.Sprintf("bundled file %s.yaml names itself %q", name, sc.Name)}
+	}
+	return sc, err
+}
+
+// Lookup loads NAME|FILE: a path when it names a file (contains a slash or
+// ends in .yaml/.yml), else a bundled name.
+func Lookup(nameOrFile string) (*Scenario, error) {
+	if strings.ContainsRune(nameOrFile, os.PathSeparator) || strings.HasSuffix(nameOrFile, ".yaml") || strings.HasSuffix(nameOrFile, ".yml") {
+		return LoadFile(nameOrFile)
+	}
+	return Bundled(nameOrFile)
+}
+
+// LoadFile loads a user-written scenario file.
+func LoadFile(file string) (*Scenario, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, &LoadError{Source: file, Msg: err.Error()}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err != nil {
+		return nil, &LoadError{Source: file, Msg: err.Error()}
+	}
+	if len(data) > maxFileBytes {
+		return nil, &LoadError{Source: file, Msg: "file larger than 1 MiB"}
+	}
+	return Parse(file, data)
+}
+
+var lineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// Parse decodes and validates a scenario. Unknown fields, bad durations,
+// unknown verdicts and impossible combinations are errors; nothing is
+// silently defaulted except what the schema documents as a default.
+func Parse(source string, data []byte) (*Scenario, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlError(source, err)
+	}
+	if len(root.Content) == 0 {
+		return nil, &LoadError{Source: source, Msg: "empty file"}
+	}
+	if root.Content[0].Kind != yaml.MappingNode {
+		return nil, &LoadError{Source: source, Line: root.Content[0].Line, Msg: "a scenario is a mapping of fields (name:, description:, expect:, hub:, kdc:, ...)"}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var sc Scenario
+	if err := dec.Decode(&sc); err != nil {
+		return nil, yamlError(source, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, &LoadError{Source: source, Line: extra.Line, Msg: "more than one YAML document; one scenario per file"}
+	}
+	sc.source = source
+	v := validator{src: source, root: root.Content[0]}
+	v.scenario(&sc)
+	if len(v.errs) > 0 {
+		return nil, v.errs[0]
+	}
+	return &sc, nil
+}
+
+func yamlError(source string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg := te.Errors[0]
+		if m := lineRE.FindStringSubmatch(msg); m != nil {
+			var line int
+			fmt.Sscan(m[1], &line)
+			return &LoadError{Source: source, Line: line, Msg: friendlyYAML(m[2])}
+		}
+		return &LoadError{Source: source, Msg: msg}
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := lineRE.FindStringSubmatch(msg); m != nil {
+		var line int
+		fmt.Sscan(m[1], &line)
+		return &LoadError{Source: source, Line: line, Msg: m[2]}
+	}
+	return &LoadError{Source: source, Msg: msg}
+}
+
+var notFoundRE = regexp.MustCompile(`^field (\S+) not found in type scenarios\.(\w+)$`)
+
+func friendlyYAML(msg string) string {
+	if m := notFoundRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("unknown field %q (in %s; see scenarios/SCHEMA.md)", m[1], strings.ToLower(m[2]))
+	}
+	return msg
+}
+
+// validator collects semantic errors with their lines.
+type validator struct {
+	src  string
+	root *yaml.Node
+	errs []*LoadError
+}
+
+func (v *validator) fail(field, format string, args ...any) {
+	v.errs = append(v.errs, &LoadError{Source: v.src, Line: v.line(field), Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// line finds the line of a dotted field path ("kdc.accounts.1.etypes").
+func (v *validator) line(field string) int {
+	n := v.root
+	line := n.Line
+	for _, part := range strings.Split(field, ".") {
+		if n == nil {
+			break
+		}
+		switch n.Kind {
+		case yaml.MappingNode:
+			var next *yaml.Node
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == part {
+					line = n.Content[i].Line
+					next = n.Content[i+1]
+				}
+			}
+			n = next
+		case yaml.SequenceNode:
+			var idx int
+			if _, err := fmt.Sscan(part, &idx); err != nil || idx >= len(n.Content) {
+				return line
+			}
+			n = n.Content[idx]
+			line = n.Line
+		default:
+			return line
+		}
+	}
+	return line
+}
+
+var (
+	nameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	hostRE  = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))+$`)
+	realmRE = regexp.MustCompile(`^[A-Z0-9][A-Z0-9.-]{0,253}$`)
+	spnRE   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*/[A-Za-z0-9.-]+(:\d+)?$`)
+	acctRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._$-]{0,63}$`)
+)
+
+// ETypeIDs are the encryption type names a scenario may use.
+var ETypeIDs = map[string]int32{
+	"aes256-cts-hmac-sha1-96": 18,
+	"aes128-cts-hmac-sha1-96": 17,
+	"arcfour-hmac":            23,
+	"rc4-hmac":                23,
+}
+
+const maxOffset = 48 * 3600 * 1e9 // 48h in nanoseconds
+
+func (v *validator) scenario(sc *Scenario) {
+	if !nameRE.MatchString(sc.Name) {
+		v.fail("name", "required: lower-case letters, digits and hyphens (got %q)", sc.Name)
+	}
+	if strings.TrimSpace(sc.Description) == "" {
+		v.fail("description", "required: one line saying what the scenario replays")
+	}
+	if sc.Expect == "" {
+		v.fail("expect", "required: the verdict a correct probe reaches")
+	} else if !smtpprobe.Verdict(sc.Expect).Valid() {
+		v.fail("expect", "unknown verdict %q (want one of %s)", sc.Expect, verdictList())
+	}
+	v.hub(sc)
+	v.kdc(sc)
+	v.probe(sc)
+	v.combinations(sc)
+}
+
+func verdictList() string {
+	var s []string
+	for _, vd := range smtpprobe.Verdicts() {
+		s = append(s, string(vd))
+	}
+	return strings.Join(s, ", ")
+}
+
+func (v *validator) hub(sc *Scenario) {
+	h := &sc.Hub
+	if !hostRE.MatchString(h.Host) {
+		v.fail("hub.host", "required: the receiving server's FQDN, e.g. hub01.lab.test (got %q)", h.Host)
+	}
+	if abs(h.ClockOffset.D()) > maxOffset {
+		v.fail("hub.clock_offset", "%s is more than 48h: not a clock skew anyone replays", h.ClockOffset)
+	}
+	for i, c := range h.Capabilities {
+		if strings.TrimSpace(c) == "" || strings.ContainsAny(c, "\r\n") {
+			v.fail(fmt.Sprintf("hub.capabilities.%d", i), "an EHLO keyword line, e.g. \"X-EXPS GSSAPI NTLM\" (got %q)", c)
+		}
+	}
+	for i, m := range h.MaskVerbs {
+		if containsFold(h.DropVerbs, m) {
+			v.fail(fmt.Sprintf("hub.mask_verbs.%d", i), "%q is both masked and dropped", m)
+		}
+	}
+	switch h.TLS.Certificate {
+	case "", "trusted", "untrusted", "expired", "wrong-name", "none":
+	default:
+		v.fail("hub.tls.certificate", "unknown value %q (want trusted, untrusted, expired, wrong-name or none)", h.TLS.Certificate)
+	}
+	for i, m := range h.Mechanisms {
+		if !strings.EqualFold(m, "GSSAPI") {
+			v.fail(fmt.Sprintf("hub.mechanisms.%d", i), "the acceptor implements GSSAPI only (got %q); list NTLM in capabilities to advertise it", m)
+		}
+	}
+	if h.Keytab.KVNOBehind < 0 {
+		v.fail("hub.keytab.kvno_behind", "must not be negative")
+	}
+}
+
+func (v *validator) kdc(sc *Scenario) {
+	k := &sc.KDC
+	if !realmRE.MatchString(k.Realm) {
+		v.fail("kdc.realm", "required: an upper-case realm, e.g. LAB.TEST (got %q)", k.Realm)
+	}
+	if abs(k.ClockOffset.D()) > maxOffset {
+		v.fail("kdc.clock_offset", "%s is more than 48h", k.ClockOffset)
+	}
+	if len(k.Accounts) == 0 {
+		v.fail("kdc.accounts", "required: at least the client account and the receiving hub's account")
+	}
+	seen := map[string]bool{}
+	for i, a := range k.Accounts {
+		f := fmt.Sprintf("kdc.accounts.%d", i)
+		if !acctRE.MatchString(a.Name) {
+			v.fail(f+".name", "required: an account name such as HUB01$ (got %q)", a.Name)
+		}
+		if seen[strings.ToUpper(a.Name)] {
+			v.fail(f+".name", "account %q is listed twice", a.Name)
+		}
+		seen[strings.ToUpper(a.Name)] = true
+		if a.KVNO < 0 || a.KVNO > 1000 {
+			v.fail(f+".kvno", "key version %d out of range 1..1000", a.KVNO)
+		}
+		for j, e := range a.ETypes {
+			if _, ok := ETypeIDs[strings.ToLower(e)]; !ok {
+				v.fail(fmt.Sprintf("%s.etypes.%d", f, j), "unknown encryption type %q (want aes256-cts-hmac-sha1-96, aes128-cts-hmac-sha1-96 or arcfour-hmac)", e)
+			}
+		}
+		for j, s := range a.SPNs {
+			if !spnRE.MatchString(s) {
+				v.fail(fmt.Sprintf("%s.spns.%d", f, j), "not a service principal name like SMTPSVC/hub01.lab.test: %q", s)
+			}
+		}
+	}
+	if k.Client == "" {
+		v.fail("kdc.client", "required: the sending hub's account, e.g. HUB02$")
+	} else if !seen[strings.ToUpper(k.Client)] {
+		v.fail("kdc.client", "account %q is not in kdc.accounts", k.Client)
+	}
+	switch k.DuplicateSPN {
+	case "", "principal-unknown", "not-unique", "wrong-account":
+	default:
+		v.fail("kdc.duplicate_spn", "unknown value %q (want principal-unknown, not-unique or wrong-account)", k.DuplicateSPN)
+	}
+	if acc := sc.Hub.Keytab.Account; acc != "" && !seen[strings.ToUpper(acc)] {
+		v.fail("hub.keytab.account", "account %q is not in kdc.accounts", acc)
+	}
+}
+
+func (v *validator) probe(sc *Scenario) {
+	switch sc.Probe.Mech {
+	case "", "auto", "xexps", "auth":
+	default:
+		v.fail("probe.mech", "unknown value %q (want auto, xexps or auth)", sc.Probe.Mech)
+	}
+	switch sc.Probe.TLS {
+	case "", "auto", "anonymous", "starttls", "none":
+	default:
+		v.fail("probe.tls", "unknown value %q (want auto, anonymous, starttls or none)", sc.Probe.TLS)
+	}
+	if sc.Probe.Timeout.D() < 0 || sc.Probe.Timeout.D() > 10*60*1e9 {
+		v.fail("probe.timeout", "%s out of range (0 to 10m)", sc.Probe.Timeout)
+	}
+}
+
+// combinations rejects settings that cannot happen together.
+func (v *validator) combinations(sc *Scenario) {
+	h := sc.Hub
+	if h.TLS.Certificate == "none" && h.TLS.FailHandshake {
+		v.fail("hub.tls.fail_handshake", "a hub without a certificate (certificate: none) offers no TLS to fail")
+	}
+	if h.TLS.Certificate == "none" && sc.Probe.RequireTrustedCert {
+		v.fail("probe.require_trusted_cert", "the hub has no certificate (hub.tls.certificate: none)")
+	}
+	if sc.Probe.TLS == "none" && (h.TLS.FailHandshake || sc.Probe.RequireTrustedCert) {
+		v.fail("probe.tls", "probe.tls none never reaches the TLS behaviour this scenario sets")
+	}
+	if sc.KDC.DuplicateSPN != "" && !sc.hasDuplicateSPN() {
+		v.fail("kdc.duplicate_spn", "set, but no SPN is listed on two accounts")
+	}
+	if b := h.Keytab.KVNOBehind; b > 0 {
+		if acc := sc.hubAccount(); acc != nil && b >= max(acc.KVNO, 1) {
+			v.fail("hub.keytab.kvno_behind", "%d versions behind kvno %d leaves no key version", b, max(acc.KVNO, 1))
+		}
+	}
+	if sc.Expect == "ok" && sc.KDC.Reachable != nil && !*sc.KDC.Reachable {
+		v.fail("expect", "ok is impossible with kdc.reachable: false")
+	}
+}
+
+func (sc *Scenario) hasDuplicateSPN() bool {
+	seen := map[string]bool{}
+	for _, a := range sc.KDC.Accounts {
+		for _, s := range a.SPNs {
+			k := strings.ToLower(s)
+			if seen[k] {
+				return true
+			}
+			seen[k] = true
+		}
+	}
+	return false
+}
+
+// hubAccount is the account whose keys the hub holds: hub.keytab.account,
+// else the first owner of SMTPSVC/<host>, else the account named after the
+// host's first label ("HUB01$").
+func (sc *Scenario) hubAccount() *Account {
+	want := sc.Hub.Keytab.Account
+	if want == "" {
+		spn := "smtpsvc/" + strings.ToLower(sc.Hub.Host)
+		for i, a := range sc.KDC.Accounts {
+			for _, s := range a.SPNs {
+				if strings.ToLower(s) == spn {
+					return &sc.KDC.Accounts[i]
+				}
+			}
+		}
+		want = strings.ToUpper(strings.SplitN(sc.Hub.Host, ".", 2)[0]) + "$"
+	}
+	for i, a := range sc.KDC.Accounts {
+		if strings.EqualFold(a.Name, want) {
+			return &sc.KDC.Accounts[i]
+		}
+	}
+	return nil
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func abs(d interface{ Nanoseconds() int64 }) float64 {
+	n := float64(d.Nanoseconds())
+	if n < 0 {
+		return -n
+	}
+	return n
+}
