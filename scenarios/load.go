@@ -438,3 +438,26 @@ func abs(d interface{ Nanoseconds() int64 }) float64 {
 	}
 	return n
 }
+
+// Validate checks a scenario value (for example one built in Go) with the
+// rules a file is loaded with.
+func (s *Scenario) Validate() error {
+	src := s.source
+	if src == "" {
+		src = "scenario " + s.Name
+	}
+	data, err := yaml.Marshal(s)
+	if err != nil {
+		return &LoadError{Source: src, Msg: err.Error()}
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return &LoadError{Source: src, Msg: err.Error()}
+	}
+	v := validator{src: src, root: root.Content[0]}
+	v.scenario(s)
+	if len(v.errs) > 0 {
+		return v.errs[0]
+	}
+	return nil
+}

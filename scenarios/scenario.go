@@ -17,103 +17,113 @@
 package scenarios
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
 
 // Scenario is one replayable situation.
 type Scenario struct {
-	Name        string `yaml:"name"`
-	Description string `yaml:"description"`
+	Name        string `yaml:"name" json:"name"`
+	Description string `yaml:"description" json:"description"`
 	// Expect is the verdict a correct probe reaches.
-	Expect string `yaml:"expect"`
-	Hub    Hub    `yaml:"hub"`
-	KDC    KDC    `yaml:"kdc"`
-	Probe  Probe  `yaml:"probe"`
+	Expect string `yaml:"expect" json:"expect"`
+	Hub    Hub    `yaml:"hub" json:"hub,omitempty"`
+	KDC    KDC    `yaml:"kdc" json:"kdc,omitempty"`
+	Probe  Probe  `yaml:"probe" json:"probe,omitempty"`
 	// Evidence is a fragment the probe's evidence or summary must contain
 	// (the catalogue test checks it).
-	Evidence string `yaml:"evidence"`
+	Evidence string `yaml:"evidence" json:"evidence,omitempty"`
 	// Logs are what the real systems show for this failure.
-	Logs Logs `yaml:"logs"`
+	Logs Logs `yaml:"logs" json:"logs,omitempty"`
 
 	// source is where the scenario came from, for error messages.
 	source string
 }
 
+// MarshalJSON adds the source to the JSON form.
+func (s *Scenario) MarshalJSON() ([]byte, error) {
+	type plain Scenario
+	return json.Marshal(struct {
+		*plain
+		Source string `json:"source"`
+	}{(*plain)(s), s.source})
+}
+
 // Hub is the receiving Exchange server's behaviour.
 type Hub struct {
-	Host string `yaml:"host"`
+	Host string `yaml:"host" json:"host,omitempty"`
 	// ClockOffset is the hub's clock against the probing host ("7m").
-	ClockOffset Duration `yaml:"clock_offset"`
+	ClockOffset Duration `yaml:"clock_offset" json:"clock_offset,omitempty"`
 	// Capabilities is the EHLO list before TLS; empty means Exchange's
 	// defaults.
-	Capabilities []string `yaml:"capabilities"`
-	MaskVerbs    []string `yaml:"mask_verbs"` // ESMTP inspection (XXXXXXXA)
-	DropVerbs    []string `yaml:"drop_verbs"`
-	TLS          HubTLS   `yaml:"tls"`
+	Capabilities []string `yaml:"capabilities" json:"capabilities,omitempty"`
+	MaskVerbs    []string `yaml:"mask_verbs" json:"mask_verbs,omitempty"` // ESMTP inspection (XXXXXXXA)
+	DropVerbs    []string `yaml:"drop_verbs" json:"drop_verbs,omitempty"`
+	TLS          HubTLS   `yaml:"tls" json:"tls,omitempty"`
 	// Mechanisms are what the acceptor takes ("GSSAPI"); empty means GSSAPI.
-	Mechanisms []string  `yaml:"mechanisms"`
-	Keytab     HubKeytab `yaml:"keytab"`
+	Mechanisms []string  `yaml:"mechanisms" json:"mechanisms,omitempty"`
+	Keytab     HubKeytab `yaml:"keytab" json:"keytab,omitempty"`
 }
 
 // HubTLS is the hub's TLS behaviour.
 type HubTLS struct {
 	// Certificate: "trusted" (issued by the scenario CA the probe is given),
 	// "untrusted" (issued by another CA), "expired", "wrong-name", "none".
-	Certificate   string `yaml:"certificate"`
-	FailHandshake bool   `yaml:"fail_handshake"`
+	Certificate   string `yaml:"certificate" json:"certificate,omitempty"`
+	FailHandshake bool   `yaml:"fail_handshake" json:"fail_handshake,omitempty"`
 }
 
 // HubKeytab is the service keytab the hub holds.
 type HubKeytab struct {
 	// Account whose keys the hub holds; default the owner of SMTPSVC/<host>.
-	Account string `yaml:"account"`
+	Account string `yaml:"account" json:"account,omitempty"`
 	// KVNOBehind makes the hub hold keys that many password changes behind
 	// the KDC (a password change not replicated, a stale keytab).
-	KVNOBehind int `yaml:"kvno_behind"`
+	KVNOBehind int `yaml:"kvno_behind" json:"kvno_behind,omitempty"`
 }
 
 // KDC is the domain controller's behaviour.
 type KDC struct {
-	Realm       string    `yaml:"realm"`
-	ClockOffset Duration  `yaml:"clock_offset"`
-	Accounts    []Account `yaml:"accounts"`
+	Realm       string    `yaml:"realm" json:"realm,omitempty"`
+	ClockOffset Duration  `yaml:"clock_offset" json:"clock_offset,omitempty"`
+	Accounts    []Account `yaml:"accounts" json:"accounts,omitempty"`
 	// Client is the probing host's account (the sending hub), e.g. "HUB02$".
-	Client string `yaml:"client"`
+	Client string `yaml:"client" json:"client,omitempty"`
 	// DuplicateSPN: principal-unknown (as Windows, with event 11),
 	// not-unique, wrong-account.
-	DuplicateSPN string `yaml:"duplicate_spn"`
+	DuplicateSPN string `yaml:"duplicate_spn" json:"duplicate_spn,omitempty"`
 	// Reachable false closes 88/TCP and 88/UDP.
-	Reachable *bool `yaml:"reachable"`
-	SilentUDP bool  `yaml:"silent_udp"`
+	Reachable *bool `yaml:"reachable" json:"reachable,omitempty"`
+	SilentUDP bool  `yaml:"silent_udp" json:"silent_udp,omitempty"`
 }
 
 // Account is a directory account. Passwords are never in files: every run
 // generates random ones.
 type Account struct {
-	Name   string   `yaml:"name"`
-	KVNO   int      `yaml:"kvno"`
-	ETypes []string `yaml:"etypes"`
-	SPNs   []string `yaml:"spns"`
+	Name   string   `yaml:"name" json:"name"`
+	KVNO   int      `yaml:"kvno" json:"kvno,omitempty"`
+	ETypes []string `yaml:"etypes" json:"etypes,omitempty"`
+	SPNs   []string `yaml:"spns" json:"spns,omitempty"`
 }
 
 // Probe is the probe settings the scenario is meant for.
 type Probe struct {
-	Mech               string   `yaml:"mech"`
-	TLS                string   `yaml:"tls"`
-	RequireTrustedCert bool     `yaml:"require_trusted_cert"`
-	Timeout            Duration `yaml:"timeout"`
+	Mech               string   `yaml:"mech" json:"mech,omitempty"`
+	TLS                string   `yaml:"tls" json:"tls,omitempty"`
+	RequireTrustedCert bool     `yaml:"require_trusted_cert" json:"require_trusted_cert,omitempty"`
+	Timeout            Duration `yaml:"timeout" json:"timeout,omitempty"`
 }
 
 // Logs are what the systems involved would show, for people reading
 // `exauth scenarios --json`.
 type Logs struct {
 	// Hub: SMTP receive protocol-log lines and event texts of the receiver.
-	Hub []string `yaml:"hub"`
+	Hub []string `yaml:"hub" json:"hub,omitempty"`
 	// KDC: domain controller events.
-	KDC []string `yaml:"kdc"`
+	KDC []string `yaml:"kdc" json:"kdc,omitempty"`
 	// Queue: the "Last error" the sending server's queue shows.
-	Queue string `yaml:"queue"`
+	Queue string `yaml:"queue" json:"queue,omitempty"`
 }
 
 // Duration is a time.Duration written as "7m", "-10m", "90s".

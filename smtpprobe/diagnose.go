@@ -163,13 +163,18 @@ func (j *judgement) decide() (Verdict, string) {
 		return j.protocolError("at EHLO inside TLS")
 	}
 	// What the connector offers.
-	if o.Auth == nil {
+	if o.Auth == nil && o.EHLO != nil {
 		return j.noAuthOffered(caps)
 	}
-	j.add("%s offered mechanisms: %s", o.Auth.Verb, strings.Join(o.Auth.Offered, " "))
+	if o.Auth != nil && len(o.Auth.Offered) > 0 {
+		j.add("%s offered mechanisms: %s", o.Auth.Verb, strings.Join(o.Auth.Offered, " "))
+	}
 	// Kerberos on the client side.
 	if v, s, ok := j.kerberos(); ok {
 		return v, s
+	}
+	if o.Auth == nil {
+		return VerdictUnknown, "nothing recognised points at an Exchange authentication problem"
 	}
 	// The authentication exchange.
 	return j.authResult()
@@ -220,7 +225,18 @@ func (j *judgement) noAuthOffered(caps smtpreply.Capabilities) (Verdict, string)
 	x := caps.Mechanisms("X-EXPS")
 	auth := caps.Mechanisms("AUTH")
 	j.add("EHLO%s: %s", map[bool]string{true: " inside TLS", false: ""}[o.EHLOTLS != nil], strings.Join(caps.Strings(), " | "))
+	offers := func(list []string) bool {
+		for _, m := range list {
+			if m == "GSSAPI" {
+				return true
+			}
+		}
+		return false
+	}
 	switch {
+	case offers(x) || offers(auth):
+		// Only explain gets here: a probe would have authenticated.
+		return VerdictUnknown, "the EHLO offers GSSAPI: nothing here shows a failure"
 	case len(x) > 0 && o.Options.Mech != string(MechAUTH):
 		j.add("X-EXPS offers %s but not GSSAPI", strings.Join(x, " "))
 		return VerdictNTLMOnly, fmt.Sprintf("%s offers X-EXPS %s only: Kerberos (GSSAPI) cannot be used", o.Target, strings.Join(x, " "))
@@ -254,12 +270,16 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 		return VerdictKDCUnreachable, fmt.Sprintf("no KDC for %s answered on 88/TCP or 88/UDP (%s)", k.Realm, strings.Join(parts, "; ")), true
 	}
 	if e := k.KDCError; e != nil {
-		j.add("KDC answered the %s request with %s (%d)%s", e.Exchange, e.Name, e.Code, textSuffix(e.Text))
+		if e.Exchange != "" {
+			j.add("KDC answered the %s request with %s (%d)%s", e.Exchange, e.Name, e.Code, textSuffix(e.Text))
+		} else {
+			j.add("Kerberos error %s (%d)%s", e.Name, e.Code, textSuffix(e.Text))
+		}
 		if k.ClockSample != nil {
 			j.add("KDC clock %s vs this host %s (%s)", k.ClockSample.KDC.UTC().Format(time.RFC3339), k.ClockSample.Local.UTC().Format(time.RFC3339), k.ClockSample.Source)
 		}
 		switch e.Code {
-		case krbAPErrSkew:
+		case krbAPErrSkew, krbAPErrTktNYV:
 			off := "unknown"
 			if j.localVsKDC != nil {
 				off = signed(*j.localVsKDC)
@@ -273,7 +293,9 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 		case kdcErrETypeNoSupp:
 			return VerdictETypeUnsupported, fmt.Sprintf("no encryption type is common to this client and %s (KDC_ERR_ETYPE_NOSUPP)", k.SPN), true
 		case kdcErrCPrincipalUnknown, kdcErrPreauthFailed, kdcErrClientRevoked, kdcErrKeyExpired:
-			return VerdictNoCredentials, fmt.Sprintf("the KDC refused the probe's own credentials (%s)", e.Name), true
+			return VerdictAuthRejected, fmt.Sprintf("the KDC refused the client's credentials (%s)", e.Name), true
+		case krbAPErrModified, krbAPErrBadKeyVer, krbAPErrBadIntegrity:
+			return VerdictKeyMismatch, fmt.Sprintf("the ticket could not be decrypted by the receiving server (%s): its key for %s differs from the KDC's", e.Name, orSPN(k.SPN)), true
 		}
 		return VerdictUnknown, fmt.Sprintf("the KDC answered %s (%d)", e.Name, e.Code), true
 	}
@@ -326,7 +348,9 @@ func (j *judgement) authResult() (Verdict, string) {
 		return VerdictClockSkew, skewed
 	case r.Code == 454 && (r.Enhanced == "4.7.0" || r.Enhanced == ""):
 		return j.temporaryFailure(r)
-	case r.Code == 535 || r.Code == 530 || (r.Code == 554 && strings.HasPrefix(r.Enhanced, "5.7.")):
+	case (r.Code == 530 || r.Code == 454 || r.Code == 451) && strings.Contains(strings.ToUpper(r.Text()), "STARTTLS"):
+		return VerdictTLSFailed, fmt.Sprintf("%s wants TLS first: %s", o.Target, r.String())
+	case r.Code == 535 || r.Code == 530 || r.Enhanced == "5.7.30" || r.Enhanced == "5.7.57":
 		return VerdictAuthRejected, fmt.Sprintf("%s refused the credentials: %s", o.Target, r.String())
 	case r.Code == 504 || (r.Code == 451 && r.Enhanced == "5.7.3"):
 		return VerdictExchangeAuthDisabled, fmt.Sprintf("%s answered %s: Exchange Server authentication is not available on the connector (or ESMTP inspection interferes)", o.Target, r.String())
@@ -335,7 +359,7 @@ func (j *judgement) authResult() (Verdict, string) {
 			return VerdictVerbsStripped, fmt.Sprintf("%s did not recognise %s after a middlebox masked it: %s", o.Target, a.Verb, r.String())
 		}
 		return VerdictExchangeAuthDisabled, fmt.Sprintf("%s does not accept %s: %s", o.Target, a.Verb, r.String())
-	case r.Code == 454 && r.Enhanced == "4.7.5", r.Code == 530 && r.Enhanced == "5.7.0":
+	case r.Code == 454 && r.Enhanced == "4.7.5":
 		return VerdictTLSFailed, fmt.Sprintf("%s wants TLS first: %s", o.Target, r.String())
 	}
 	return VerdictUnknown, fmt.Sprintf("%s answered %s", o.Target, r.String())
@@ -389,6 +413,13 @@ func (j *judgement) clockWarnings() {
 			j.warn(c.what+" is "+signed(*c.off)+" off", fmt.Sprintf("%s is %s off (Kerberos allows 5m)", c.what, signed(*c.off)))
 		}
 	}
+}
+
+func orSPN(spn string) string {
+	if spn == "" {
+		return "the SPN"
+	}
+	return spn
 }
 
 func orUnknown(k *KerberosObservation) string {

@@ -17,7 +17,11 @@ const (
 	kdcErrClientRevoked      = errorcode.KDC_ERR_CLIENT_REVOKED       // 18
 	kdcErrKeyExpired         = errorcode.KDC_ERR_KEY_EXPIRED          // 23
 	kdcErrPreauthFailed      = errorcode.KDC_ERR_PREAUTH_FAILED       // 24
+	krbAPErrBadIntegrity     = errorcode.KRB_AP_ERR_BAD_INTEGRITY     // 31
+	krbAPErrTktNYV           = errorcode.KRB_AP_ERR_TKT_NYV           // 33
 	krbAPErrSkew             = errorcode.KRB_AP_ERR_SKEW              // 37
+	krbAPErrModified         = errorcode.KRB_AP_ERR_MODIFIED          // 41
+	krbAPErrBadKeyVer        = errorcode.KRB_AP_ERR_BADKEYVER         // 44
 )
 
 // KRBErrorName is the RFC 4120 name of a Kerberos error code.

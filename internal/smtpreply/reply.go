@@ -191,22 +191,19 @@ func ParseLine(s string) (Line, error) {
 	default:
 		return Line{}, &SyntaxError{Line: s, Reason: "code not followed by space or hyphen"}
 	}
-	l.Enhanced, l.Text = SplitEnhanced(rest, l.Code)
+	l.Enhanced, l.Text = SplitEnhanced(rest)
 	return l, nil
 }
 
 var enhancedRE = regexp.MustCompile(`^([245])\.(\d{1,3})\.(\d{1,3})(?:\s+|$)`)
 
 // SplitEnhanced splits an RFC 3463 enhanced status code (class.subject.detail,
-// e.g. "4.7.0" or "4.4.397") from the start of text. The class must match the
-// reply code's class, as RFC 3463 requires; otherwise the text is returned
-// whole. code 0 accepts any class (free text).
-func SplitEnhanced(text string, code int) (enhanced, rest string) {
+// e.g. "4.7.0" or "4.4.397") from the start of text. RFC 3463 wants the
+// class to match the reply code's, but Exchange itself answers "451 5.7.3
+// Cannot achieve Exchange Server authentication", so any class is accepted.
+func SplitEnhanced(text string) (enhanced, rest string) {
 	m := enhancedRE.FindStringSubmatchIndex(text)
 	if m == nil {
-		return "", text
-	}
-	if code != 0 && int(text[m[2]]-'0') != code/100 {
 		return "", text
 	}
 	return text[m[2]:m[7]], text[m[1]:]

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/exauth/exauth/internal/explain"
+	"github.com/exauth/exauth/smtpprobe"
+)
+
+// explainReport is `exauth explain --json` (DESIGN.md "exauth explain").
+type explainReport struct {
+	Verdict     smtpprobe.Verdict  `json:"verdict"`
+	Severity    smtpprobe.Severity `json:"severity"`
+	Summary     string             `json:"summary"`
+	Evidence    []string           `json:"evidence"`
+	Remediation []string           `json:"remediation"`
+	InnerReply  *string            `json:"inner_reply"`
+	OuterReply  *string            `json:"outer_reply"`
+	Codes       *explainCodes      `json:"codes"`
+	Recognised  []string           `json:"recognised"`
+	Truncated   bool               `json:"truncated,omitempty"`
+}
+
+type explainCodes struct {
+	Basic    int     `json:"basic"`
+	Enhanced *string `json:"enhanced"`
+}
+
+func cmdExplain(_ context.Context, args []string, e env) int {
+	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	jsonOut := fs.Bool("json", false, "print the result as one JSON object")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 3
+	}
+	var text string
+	switch {
+	case len(pos) == 0 || len(pos) == 1 && pos[0] == "-":
+		b, err := io.ReadAll(io.LimitReader(e.stdin, explain.MaxInput+1))
+		if err != nil {
+			return usageError(e, "explain", err)
+		}
+		text = string(b)
+	default:
+		text = strings.Join(pos, " ")
+	}
+	if strings.TrimSpace(text) == "" {
+		return usageError(e, "explain", errors.New("nothing to explain: give TEXT, or - and the text on stdin"))
+	}
+	res := explain.Explain(text)
+	out := explainReport{
+		Verdict: res.Verdict, Severity: res.Severity, Summary: res.Summary,
+		Evidence: nonNil(res.Evidence), Remediation: nonNil(res.Remediation),
+		Recognised: nonNil(res.Recognised), Truncated: res.Truncated,
+	}
+	if r := res.InnerReply; r != nil {
+		s := r.String()
+		out.InnerReply = &s
+		out.Codes = &explainCodes{Basic: r.Code}
+		if r.Enhanced != "" {
+			enh := r.Enhanced
+			out.Codes.Enhanced = &enh
+		}
+	}
+	if r := res.Outer; r != nil {
+		s := r.String()
+		out.OuterReply = &s
+	}
+	if *jsonOut {
+		if err := writeJSON(e.stdout, out); err != nil {
+			return usageError(e, "explain", err)
+		}
+		return res.Severity.ExitCode()
+	}
+	fmt.Fprintf(e.stdout, "%s [%s]\n  %s\n", strings.ToUpper(string(res.Verdict)), res.Severity, res.Summary)
+	if out.InnerReply != nil {
+		fmt.Fprintf(e.stdout, "reply: %s\n", *out.InnerReply)
+	}
+	if out.OuterReply != nil {
+		fmt.Fprintf(e.stdout, "wrapped by the sending server in: %s\n", *out.OuterReply)
+	}
+	if len(out.Evidence) > 0 {
+		fmt.Fprintln(e.stdout, "evidence:")
+		for _, l := range out.Evidence {
+			fmt.Fprintf(e.stdout, "  - %s\n", l)
+		}
+	}
+	if len(out.Remediation) > 0 {
+		fmt.Fprintln(e.stdout, "what to do:")
+		for i, l := range out.Remediation {
+			fmt.Fprintf(e.stdout, "  %d. %s\n", i+1, l)
+		}
+	}
+	if res.Truncated {
+		fmt.Fprintf(e.stdout, "(input truncated to %d bytes)\n", explain.MaxInput)
+	}
+	return res.Severity.ExitCode()
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/exauth/exauth/scenarios"
+	"github.com/exauth/exauth/smtpprobe"
+)
+
+func cmdScenarios(_ context.Context, args []string, e env) int {
+	fs := flag.NewFlagSet("scenarios", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	jsonOut := fs.Bool("json", false, "print every scenario with its logs and queue text as JSON")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 3
+	}
+	all, err := scenarios.All()
+	if err != nil {
+		return usageError(e, "scenarios", err)
+	}
+	if *jsonOut {
+		if err := writeJSON(e.stdout, all); err != nil {
+			return usageError(e, "scenarios", err)
+		}
+		return 0
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCENARIO\tEXPECTED VERDICT\tWHAT IT REPLAYS")
+	for _, sc := range all {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", sc.Name, sc.Expect, sc.Description)
+	}
+	tw.Flush()
+	return 0
+}
+
+// probeScenario starts a scenario in-process and probes it: the one-command
+// demonstration.
+func probeScenario(ctx context.Context, p probeFlags, pos []string, e env) int {
+	if len(pos) != 0 {
+		return usageError(e, "probe", errors.New("--scenario takes no HOST: the scenario names its own hub"))
+	}
+	sc, err := scenarios.Lookup(p.scenario)
+	if err != nil {
+		return usageError(e, "probe", err)
+	}
+	lab, err := scenarios.Run(sc, scenarios.Options{})
+	if err != nil {
+		return usageError(e, "probe", err)
+	}
+	defer lab.Close()
+	cfg := lab.ProbeConfig()
+	cfg.ShowSecrets = p.secrets
+	if p.timeout != 30*time.Second {
+		cfg.Timeout = p.timeout
+	}
+	r := smtpprobe.Probe(ctx, cfg)
+	if !p.jsonOut {
+		fmt.Fprintf(e.stdout, "scenario %s: %s\n(expected verdict: %s)\n\n", sc.Name, sc.Description, sc.Expect)
+	}
+	return printReport(e, r, p)
+}
+
+func cmdServe(ctx context.Context, args []string, e env) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	name := fs.String("scenario", "healthy", "scenario `NAME|FILE` to replay")
+	stateDir := fs.String("state-dir", "", "where to write krb5.conf, the client keytab and the CA (default: a temporary directory)")
+	readyFile := fs.String("ready-file", "", "also write the ready JSON line to `FILE`")
+	smtpAddr := fs.String("smtp", "127.0.0.1:0", "SMTP listen `ADDR`")
+	kdcAddr := fs.String("kdc", "127.0.0.1:0", "KDC listen `ADDR` (TCP and UDP)")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 3
+	}
+	sc, err := scenarios.Lookup(*name)
+	if err != nil {
+		return usageError(e, "serve", err)
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(e.stderr, format+"\n", a...) }
+	lab, err := scenarios.Run(sc, scenarios.Options{StateDir: *stateDir, Logf: logf, SMTPAddr: *smtpAddr, KDCAddr: *kdcAddr})
+	if err != nil {
+		return usageError(e, "serve", err)
+	}
+	ready, err := json.Marshal(lab.Ready())
+	if err != nil {
+		lab.Close()
+		return usageError(e, "serve", err)
+	}
+	if *readyFile != "" {
+		if err := writeFileAtomic(*readyFile, append(ready, '\n')); err != nil {
+			lab.Close()
+			return usageError(e, "serve", err)
+		}
+	}
+	fmt.Fprintf(e.stdout, "%s\n", ready)
+	if f, ok := e.stdout.(interface{ Sync() error }); ok {
+		f.Sync()
+	}
+	if e.ready != nil {
+		close(e.ready)
+	}
+	<-ctx.Done()
+	fmt.Fprintln(e.stderr, "exauth serve: shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := lab.Shutdown(sctx); err != nil {
+		fmt.Fprintf(e.stderr, "exauth serve: shutdown: %v\n", err)
+	}
+	return 0
+}
+
+// writeFileAtomic writes through a temporary file so that a script polling
+// for the ready file never reads half a line.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".exauth-ready-*")
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(tmp, bytesReader(data)); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,121 @@
+package explain
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/exauth/exauth/smtpprobe"
+)
+
+type corpusEntry struct {
+	Text   string `yaml:"text"`
+	Lang   string `yaml:"lang"`
+	Source string `yaml:"source"`
+	Expect string `yaml:"expect"`
+	Note   string `yaml:"note"`
+}
+
+func loadCorpus(t testing.TB) []corpusEntry {
+	b, err := os.ReadFile("testdata/corpus.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c []corpusEntry
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestCorpus runs every real string of testdata/corpus.yaml. A miss on a
+// non-unknown verdict is a precision bug; the test reports precision.
+func TestCorpus(t *testing.T) {
+	corpus := loadCorpus(t)
+	langs := map[string]bool{}
+	var confident, correct int
+	for i, e := range corpus {
+		if e.Source == "" || e.Lang == "" {
+			t.Errorf("entry %d has no source or language", i)
+		}
+		if !smtpprobe.Verdict(e.Expect).Valid() {
+			t.Errorf("entry %d: unknown expected verdict %q", i, e.Expect)
+			continue
+		}
+		langs[e.Lang] = true
+		got := Explain(e.Text)
+		if got.Verdict != smtpprobe.VerdictUnknown {
+			confident++
+			if string(got.Verdict) == e.Expect {
+				correct++
+			}
+		}
+		if string(got.Verdict) != e.Expect {
+			t.Errorf("entry %d (%s): got %s, want %s\n  text: %.200s\n  summary: %s", i, e.Lang, got.Verdict, e.Expect, e.Text, got.Summary)
+		}
+	}
+	if len(corpus) < 80 || len(langs) < 8 {
+		t.Errorf("corpus has %d strings in %d languages; want at least 80 in 8", len(corpus), len(langs))
+	}
+	t.Logf("corpus: %d strings, %d languages; precision on confident verdicts %d/%d", len(corpus), len(langs), correct, confident)
+}
+
+func TestExplain_UnwrapsAndReportsCodes(t *testing.T) {
+	r := Explain(`451 4.4.0 Primary target IP address responded with: „454 4.7.0 Temporary authentication failure.“ Attempted failover to alternate host, but that did not succeed.`)
+	if r.Verdict != smtpprobe.VerdictAuthTemporaryFailure || r.InnerReply == nil || r.InnerReply.Code != 454 || r.InnerReply.Enhanced != "4.7.0" || r.Outer == nil || r.Outer.Enhanced != "4.4.0" {
+		t.Fatalf("got %s inner %v outer %v", r.Verdict, r.InnerReply, r.Outer)
+	}
+	r = Explain("451 4.4.397 Error communicating with target host. -> 421 4.2.1 Unable to connect -> SocketError: Connection refused")
+	if r.Verdict != smtpprobe.VerdictConnectFailed || r.InnerReply.Enhanced != "4.2.1" {
+		t.Fatalf("2013 chain: got %s inner %v", r.Verdict, r.InnerReply)
+	}
+}
+
+func TestExplain_UnrelatedInputIsUnknown(t *testing.T) {
+	for _, s := range []string{
+		"250 2.6.0 <abc@hub01> [InternalId=1] Queued mail for delivery",
+		"Lorem ipsum dolor sit amet, consectetur adipiscing elit.",
+		"\x00\x01\x02\xff\xfe binary",
+		strings.Repeat("lorem ipsum 12345 ", 600000), // ~10 MB
+	} {
+		if r := Explain(s); r.Verdict != smtpprobe.VerdictUnknown {
+			t.Errorf("%.40q: got %s", s, r.Verdict)
+		}
+	}
+}
+
+func FuzzExplain(f *testing.F) {
+	for _, e := range loadCorpus(f) {
+		f.Add(e.Text)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r := Explain(s)
+		if !r.Verdict.Valid() {
+			t.Fatalf("invalid verdict %q", r.Verdict)
+		}
+	})
+}
+
+// BenchmarkExplain10MB measures lines per second on a 10 MB paste.
+func BenchmarkExplain10MB(b *testing.B) {
+	var sb strings.Builder
+	lines := 0
+	for sb.Len() < 10<<20-4096 {
+		sb.WriteString("2026-11-23T12:00:00.000Z,HUB01\\Default HUB01,08DE000000000001,9,10.0.0.11:25,10.0.0.12:41234,<,EHLO hub02.lab.test,\n")
+		lines++
+	}
+	sb.WriteString(`451 4.4.0 Primary target IP address responded with: "454 4.7.0 Temporary authentication failure."` + "\n")
+	text := sb.String()
+	b.SetBytes(int64(len(text)))
+	b.ResetTimer()
+	for b.Loop() {
+		if r := Explain(text); r.Verdict != smtpprobe.VerdictAuthTemporaryFailure {
+			b.Fatalf("got %s", r.Verdict)
+		}
+	}
+	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}

@@ -1,0 +1,59 @@
+package scenarios
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/exauth/exauth/smtpprobe"
+)
+
+// Env is a scenario started for one Go test: everything a test needs to
+// point its own code, or the probe, at the fake hub and KDC.
+type Env struct {
+	*Lab
+	// SMTPAddr is the hub's address; KDCAddr the KDC's (TCP).
+	SMTPAddr, KDCAddr string
+	// Probe is a ready probe configuration for the scenario.
+	Probe smtpprobe.Config
+}
+
+// Start starts the bundled scenario name on loopback for the test and stops
+// it with t.Cleanup. Logs go to t.Log.
+func Start(t testing.TB, name string) *Env {
+	t.Helper()
+	sc, err := Bundled(name)
+	if err != nil {
+		t.Fatalf("scenarios.Start: %v", err)
+	}
+	return StartScenario(t, sc)
+}
+
+// StartFile starts a scenario written in a file.
+func StartFile(t testing.TB, path string) *Env {
+	t.Helper()
+	sc, err := LoadFile(path)
+	if err != nil {
+		t.Fatalf("scenarios.StartFile: %v", err)
+	}
+	return StartScenario(t, sc)
+}
+
+// StartScenario starts a scenario value, e.g. one built in Go or a bundled
+// one modified by the test. It is validated like a file.
+func StartScenario(t testing.TB, sc *Scenario) *Env {
+	t.Helper()
+	if err := sc.Validate(); err != nil {
+		t.Fatalf("scenarios.StartScenario: %v", err)
+	}
+	lab, err := Run(sc, Options{StateDir: t.TempDir(), Logf: func(f string, a ...any) { t.Logf(f, a...) }})
+	if err != nil {
+		t.Fatalf("scenarios.StartScenario: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		lab.Shutdown(ctx)
+	})
+	return &Env{Lab: lab, SMTPAddr: lab.Hub.Addr(), KDCAddr: lab.KDC.TCPAddr(), Probe: lab.ProbeConfig()}
+}
