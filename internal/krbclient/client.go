@@ -1,0 +1,335 @@
+package krbclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jcmturner/gokrb5/v8/config"
+	"github.com/jcmturner/gokrb5/v8/messages"
+	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/exauth/exauth/internal/clock"
+)
+
+// Client obtains a ticket-granting ticket once and service tickets for many
+// SPNs, recording every exchange with the KDC. It is safe for concurrent use:
+// concurrent callers share one AS exchange, and one TGS exchange per SPN.
+//
+// A Client is one observation session: it asks the KDC each question once and
+// remembers the answer, failures included, so that a plan of 500 targets
+// against a KDC that is down costs one round of timeouts, not 500. Only an
+// outcome cut short by the caller's context, or a ticket that has expired
+// (by Config.Clock), is asked again.
+type Client struct {
+	krb5 *config.Config
+	// verifyCfg is krb5 with gokrb5's clock-skew check disabled: a KDC whose
+	// clock is off is an observation (Exchange.KDCTime) for the diagnosis to
+	// judge, not a reason to throw the reply away. MIT kinit also accepts
+	// such a reply (kdc_timesync) and records the offset.
+	verifyCfg *config.Config
+	realm     string
+	kdcs      []kdcAddr
+	udpLimit  int
+	clock     clock.Clock
+	tr        transport
+	creds     Credentials
+	cname     types.PrincipalName
+	client    string  // cname@realm, for messages and observations
+	etypes    []int32 // etypes offered in AS-REQs
+	tgsETypes []int32
+
+	mu        sync.Mutex
+	logins    map[string]*flight[*tgt]
+	tickets   map[string]*flight[*ServiceTicket]
+	exchanges []Exchange
+	nAS, nTGS int
+}
+
+// ServiceTicket is a ticket for one SPN, with what the diagnosis needs to know
+// about it. The caller must not modify it: it is shared between callers.
+type ServiceTicket struct {
+	Ticket     messages.Ticket
+	SessionKey types.EncryptionKey
+	Client     types.PrincipalName
+	Realm      string // the client's realm
+	SPN        string // as asked for
+	// EType and KVNO describe the service key the ticket is encrypted in:
+	// the key the receiving server must hold (key-mismatch, etype-unsupported).
+	EType                                   int32
+	KVNO                                    int
+	AuthTime, StartTime, EndTime, RenewTill time.Time
+	KDC                                     string // address that answered
+	Transport                               string // TCP or UDP
+}
+
+// String describes the ticket without its key or its encrypted parts.
+func (t *ServiceTicket) String() string {
+	return fmt.Sprintf("ticket for %s (client %s@%s, etype %d, kvno %d, until %s, from %s/%s)",
+		t.SPN, t.Client.PrincipalNameString(), t.Realm, t.EType, t.KVNO, t.EndTime.Format(time.RFC3339), t.KDC, t.Transport)
+}
+
+// GoString is String, so that %#v does not print the session key.
+func (t *ServiceTicket) GoString() string { return "&krbclient.ServiceTicket{" + t.String() + "}" }
+
+// Exchange is one request to a KDC and what came back: an observation, never
+// a verdict.
+type Exchange struct {
+	Kind    string // KindAS or KindTGS
+	Preauth bool   // the AS-REQ carried PA-ENC-TIMESTAMP
+	Client  string // e.g. "HUB02$@LAB.TEST"
+	SPN     string // service asked for; "krbtgt/REALM" for AS
+	// KDC and Transport name who answered; empty when nobody did.
+	KDC       string
+	Transport string
+	// Attempts lists every KDC/transport tried, the answering one last.
+	Attempts []Attempt
+	// SentAt and ReceivedAt are this host's clock (Config.Clock) around the
+	// attempt that was answered; Duration is that round trip measured on the
+	// monotonic clock.
+	SentAt, ReceivedAt time.Time
+	Duration           time.Duration
+	// KDCTime is the KDC's clock as the reply shows it: a KRB-ERROR's stime,
+	// an AS-REP's authtime, a TGS-REP's starttime. Zero when unknown.
+	KDCTime time.Time
+	// Err is nil on success, else typed: *KDCError (also for the expected
+	// KDC_ERR_PREAUTH_REQUIRED), *UnreachableError, *ProtocolError,
+	// *CredentialsError.
+	Err error
+}
+
+// ClockOffset is how far the KDC's clock is ahead of this host's (negative:
+// behind): KDCTime minus the midpoint of SentAt and ReceivedAt. ok is false
+// when the exchange shows no KDC time.
+func (e Exchange) ClockOffset() (offset time.Duration, ok bool) {
+	if e.KDCTime.IsZero() || e.SentAt.IsZero() {
+		return 0, false
+	}
+	mid := e.SentAt.Add(e.ReceivedAt.Sub(e.SentAt) / 2)
+	return e.KDCTime.Sub(mid), true
+}
+
+// New checks the configuration and the credentials and returns a Client; it
+// does not talk to the network. The client realm is the principal's own
+// (NAME@REALM), else cfg.Realm, else krb5.conf's default_realm; a ccache
+// brings its own. Problems are a *ConfigError or a *CredentialsError.
+func New(cfg Config, creds Credentials) (*Client, error) {
+	krb5 := cfg.Krb5
+	if krb5 == nil {
+		krb5 = ConfigFor(cfg.Realm, "")
+	}
+	c := &Client{
+		krb5:     krb5,
+		clock:    clock.Or(cfg.Clock),
+		creds:    creds,
+		udpLimit: krb5.LibDefaults.UDPPreferenceLimit,
+		logins:   map[string]*flight[*tgt]{},
+		tickets:  map[string]*flight[*ServiceTicket]{},
+	}
+	if c.udpLimit <= 0 {
+		c.udpLimit = 1465 // MIT's default
+	}
+	vc := *krb5
+	vc.LibDefaults.Clockskew = time.Duration(1 << 62)
+	c.verifyCfg = &vc
+
+	step := cfg.StepTimeout
+	if step <= 0 {
+		step = DefaultStepTimeout
+	}
+	udp := cfg.UDPTimeout
+	if udp <= 0 {
+		udp = DefaultUDPTimeout
+	}
+	c.tr = transport{clock: c.clock, stepTimeout: step, udpTimeout: min(udp, step)}
+
+	var realm string
+	switch creds.kind {
+	case credNone:
+		return nil, &CredentialsError{Source: "credentials", Err: errors.New("none given"), Hint: "pass --keytab and --principal, --principal with --password-file, or --ccache after kinit"}
+	case credCCache:
+		c.cname, realm = creds.tgt.cname, creds.tgt.realm
+	default:
+		name, r, err := parsePrincipal(creds.principal)
+		if err != nil {
+			return nil, &CredentialsError{Source: creds.source, Err: err, Hint: "write the principal as NAME@REALM, e.g. HUB02$@LAB.TEST"}
+		}
+		c.cname, realm = name, r
+	}
+	if realm == "" {
+		realm = cfg.Realm
+	}
+	if realm == "" {
+		realm = krb5.LibDefaults.DefaultRealm
+	}
+	if realm == "" {
+		return nil, &ConfigError{Err: errors.New("no Kerberos realm: the principal names none and there is no default_realm"), Hint: "write the principal as NAME@REALM, or pass --realm or --krb5-conf"}
+	}
+	c.realm = realm
+	c.client = c.cname.PrincipalNameString() + "@" + realm
+
+	list := cfg.KDCs
+	if len(list) == 0 {
+		list = realmKDCs(krb5, realm)
+	}
+	kdcs, err := parseKDCs(list)
+	if err != nil {
+		return nil, &ConfigError{Err: err, Hint: "give KDCs as host[:port]"}
+	}
+	c.kdcs = kdcs
+
+	c.etypes = krb5.LibDefaults.DefaultTktEnctypeIDs
+	c.tgsETypes = krb5.LibDefaults.DefaultTGSEnctypeIDs
+	if len(c.etypes) == 0 || len(c.tgsETypes) == 0 {
+		return nil, &ConfigError{Err: errors.New("no supported encryption types in default_tkt_enctypes/default_tgs_enctypes"), Hint: "list aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96 (and arcfour-hmac for old domains) in krb5.conf"}
+	}
+	switch creds.kind {
+	case credKeytab:
+		// Offer only etypes the keytab can answer, as MIT does for kinit -k.
+		c.etypes = keytabETypes(creds.keytab, c.cname, realm, c.etypes)
+		if len(c.etypes) == 0 {
+			return nil, &CredentialsError{Source: creds.source, Err: fmt.Errorf("no key for %s with an enctype from default_tkt_enctypes; %s", c.client, keytabSummary(creds.keytab)), Hint: "export a keytab for this principal (ktpass /princ ... /crypto AES256-SHA1), or pass the --principal the keytab holds"}
+		}
+	case credPassword:
+		if creds.password == "" {
+			return nil, &CredentialsError{Source: creds.source, Err: errors.New("the password is empty"), Hint: "put the password in --password-file or EXAUTH_PASSWORD"}
+		}
+	}
+	return c, nil
+}
+
+// Realm is the client's realm (and the realm whose KDCs are asked).
+func (c *Client) Realm() string { return c.realm }
+
+// Principal is the client principal, NAME@REALM.
+func (c *Client) Principal() string { return c.client }
+
+// Login obtains the ticket-granting ticket (or checks the ccache's), unless
+// the Client already has one. ServiceTicket logs in by itself; Login is for
+// callers that want the AS observation alone.
+func (c *Client) Login(ctx context.Context) error {
+	_, err := c.loginOnce(ctx)
+	return err
+}
+
+// loginOnce is login, shared by concurrent callers and remembered.
+func (c *Client) loginOnce(ctx context.Context) (*tgt, error) {
+	return share(ctx, &c.mu, c.logins, "", freshness(c.clock, tgtEnd), c.login)
+}
+
+// ServiceTicket returns a ticket for spn ("SMTPSVC/hub01.lab.test", optionally
+// "@REALM" of the client's realm): logs in if needed (AS exchange with
+// pre-authentication when the KDC asks for it), then asks the KDC for the
+// ticket (TGS exchange). Errors are typed: *KDCError, *UnreachableError,
+// *ProtocolError, *CredentialsError, *ConfigError; a cancelled ctx gives an
+// error that errors.Is recognises as ctx.Err().
+func (c *Client) ServiceTicket(ctx context.Context, spn string) (*ServiceTicket, error) {
+	sname, srealm := types.ParseSPNString(spn)
+	if spn == "" || slices.Contains(sname.NameString, "") {
+		return nil, &ConfigError{Err: fmt.Errorf("malformed SPN %q", spn), Hint: "write it as SERVICE/host.fqdn, e.g. SMTPSVC/hub01.lab.test"}
+	}
+	if srealm != "" && srealm != c.realm {
+		return nil, &ConfigError{Err: fmt.Errorf("SPN %q is in realm %s, the client in %s; cross-realm referrals are not followed", spn, srealm, c.realm), Hint: "probe with a principal of the server's realm"}
+	}
+	t, err := c.loginOnce(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name := sname.PrincipalNameString()
+	return share(ctx, &c.mu, c.tickets, name, freshness(c.clock, ticketEnd),
+		func(ctx context.Context) (*ServiceTicket, error) { return c.serviceTicket(ctx, t, name, sname) })
+}
+
+// Exchanges returns every exchange so far, in the order they ended.
+func (c *Client) Exchanges() []Exchange {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.exchanges)
+}
+
+// Stats counts the logins (AS exchanges: one or two AS-REQs each, two when
+// the KDC asks for pre-authentication) and TGS exchanges this Client
+// performed. A ccache login performs no AS exchange.
+func (c *Client) Stats() (as, tgs int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nAS, c.nTGS
+}
+
+// freshness says whether a remembered outcome still answers the question:
+// yes, unless it was cut short by its caller's context or the ticket has
+// expired by this host's clock.
+func freshness[T any](clk clock.Clock, end func(T) (time.Time, bool)) func(T, error) bool {
+	return func(v T, err error) bool {
+		if err != nil {
+			return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+		}
+		e, ok := end(v)
+		return ok && e.After(clk.Now())
+	}
+}
+
+func tgtEnd(t *tgt) (time.Time, bool) {
+	if t == nil {
+		return time.Time{}, false
+	}
+	return t.endTime, true
+}
+
+func ticketEnd(t *ServiceTicket) (time.Time, bool) {
+	if t == nil {
+		return time.Time{}, false
+	}
+	return t.EndTime, true
+}
+
+// flight is one question to the KDC, asked by one caller and awaited by the
+// others.
+type flight[T any] struct {
+	done chan struct{}
+	val  T
+	err  error
+}
+
+// share returns the remembered outcome for key if it is fresh, waits for the
+// caller already asking, or asks (fn) on behalf of everyone. A waiter whose
+// ctx ends stops waiting without disturbing the asker; when the asker's own
+// ctx cut its question short, the next waiter asks again.
+func share[T any](ctx context.Context, mu *sync.Mutex, m map[string]*flight[T], key string, fresh func(T, error) bool, fn func(context.Context) (T, error)) (T, error) {
+	for {
+		mu.Lock()
+		f := m[key]
+		if f != nil {
+			select {
+			case <-f.done:
+				if fresh(f.val, f.err) {
+					mu.Unlock()
+					return f.val, f.err
+				}
+				f = nil
+			default:
+			}
+		}
+		if f != nil {
+			mu.Unlock()
+			select {
+			case <-f.done:
+				continue
+			case <-ctx.Done():
+				var zero T
+				return zero, ctx.Err()
+			}
+		}
+		f = &flight[T]{done: make(chan struct{})}
+		m[key] = f
+		mu.Unlock()
+		func() {
+			defer close(f.done)
+			f.val, f.err = fn(ctx)
+		}()
+		return f.val, f.err
+	}
+}

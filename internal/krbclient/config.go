@@ -1,0 +1,177 @@
+package krbclient
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jcmturner/gokrb5/v8/config"
+
+	"github.com/exauth/exauth/internal/clock"
+)
+
+// Defaults for Config.
+const (
+	DefaultStepTimeout = 5 * time.Second
+	// DefaultUDPTimeout is how long one UDP attempt waits before the next KDC
+	// or TCP is tried. MIT krb5 waits one second before moving on, so that a
+	// firewall that drops 88/UDP costs one second, not a whole step.
+	DefaultUDPTimeout = time.Second
+	// MaxReplySize caps a KDC's TCP reply. RFC 4120 7.2.2 allows 2^31 bytes;
+	// real replies (a TGS-REP with a large Windows PAC) stay well below 64 KiB.
+	MaxReplySize = 1 << 20
+	kdcPort      = "88"
+)
+
+// Config is where and how the client talks to the KDCs.
+type Config struct {
+	// Krb5 is the Kerberos configuration (LoadKrb5Conf or ConfigFor). Nil
+	// means gokrb5's defaults, with KDCs found through DNS SRV records.
+	Krb5 *config.Config
+	// Realm overrides krb5.conf's default_realm. A principal that names its
+	// own realm (HUB02$@LAB.TEST) keeps it.
+	Realm string
+	// KDCs overrides the realm's kdc lines: host[:port], port 88 by default;
+	// "tcp/" or "udp/" in front restricts an address to one transport, as in
+	// MIT krb5.conf.
+	KDCs []string
+	// Clock is this host's clock (nil: the system clock). It stamps
+	// requests (PA-ENC-TIMESTAMP, authenticators, till) and observations.
+	Clock clock.Clock
+	// StepTimeout bounds each network exchange with one KDC (default 5s);
+	// the context's deadline bounds it too.
+	StepTimeout time.Duration
+	// UDPTimeout bounds one UDP attempt (default 1s, never above
+	// StepTimeout) before falling back to the next KDC or to TCP.
+	UDPTimeout time.Duration
+}
+
+// DefaultKrb5Conf is the krb5.conf MIT krb5 would read: the first file of
+// $KRB5_CONFIG, else /etc/krb5.conf.
+func DefaultKrb5Conf() string {
+	if v := os.Getenv("KRB5_CONFIG"); v != "" {
+		first, _, _ := strings.Cut(v, string(filepath.ListSeparator))
+		if first != "" {
+			return first
+		}
+	}
+	return "/etc/krb5.conf"
+}
+
+// LoadKrb5Conf reads a krb5.conf. Directives gokrb5 does not support (v4
+// settings, for instance) are ignored, as MIT ignores what it does not know;
+// a missing, unreadable or unparsable file is a *ConfigError that names the
+// file and what to do.
+func LoadKrb5Conf(path string) (*config.Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		hint := "pass --krb5-conf FILE, or --realm and --kdc"
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, &ConfigError{Err: fmt.Errorf("krb5.conf %s does not exist", path), Hint: hint}
+		case errors.Is(err, fs.ErrPermission):
+			return nil, &ConfigError{Err: fmt.Errorf("krb5.conf %s is not readable: %w", path, err), Hint: "check the file's permissions, or " + hint}
+		}
+		return nil, &ConfigError{Err: fmt.Errorf("krb5.conf %s: %w", path, err), Hint: hint}
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return nil, &ConfigError{Err: fmt.Errorf("krb5.conf %s is a directory", path), Hint: "pass the file itself with --krb5-conf"}
+	}
+	c, err := config.NewFromReader(f)
+	if err != nil {
+		var unsupported config.UnsupportedDirective
+		if errors.As(err, &unsupported) && c != nil {
+			return c, nil
+		}
+		return nil, &ConfigError{Err: fmt.Errorf("krb5.conf %s cannot be parsed: %w", path, err), Hint: "fix the file, or pass --realm and --kdc instead"}
+	}
+	return c, nil
+}
+
+// ConfigFor builds the configuration kinit would use with only a realm and a
+// KDC (the --realm and --kdc flags): gokrb5's defaults, default_realm =
+// realm, and kdc as the realm's only KDC (port 88 unless given). With kdc
+// empty the KDCs are looked up in DNS (_kerberos._tcp.REALM), as MIT does by
+// default.
+func ConfigFor(realm, kdc string) *config.Config {
+	c := config.New()
+	c.LibDefaults.DefaultRealm = realm
+	if kdc == "" {
+		c.LibDefaults.DNSLookupKDC = true
+		return c
+	}
+	c.Realms = append(c.Realms, config.Realm{Realm: realm, KDC: []string{kdc}})
+	return c
+}
+
+// kdcAddr is one KDC address and the transport it is restricted to, if any.
+type kdcAddr struct {
+	addr string // host:port
+	only string // "", TCP or UDP
+}
+
+// parseKDC reads a kdc line or --kdc value: [tcp/|udp/]host[:port][*].
+func parseKDC(s string) (kdcAddr, error) {
+	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "*"))
+	var k kdcAddr
+	lower := strings.ToLower(s)
+	switch {
+	case strings.HasPrefix(lower, "tcp/"):
+		k.only, s = TCP, s[4:]
+	case strings.HasPrefix(lower, "udp/"):
+		k.only, s = UDP, s[4:]
+	}
+	if s == "" {
+		return k, errors.New("empty KDC address")
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		// host without port; a bare IPv6 address too.
+		host, port = strings.Trim(s, "[]"), kdcPort
+		if strings.Contains(host, ":") && net.ParseIP(host) == nil {
+			return k, fmt.Errorf("bad KDC address %q", s)
+		}
+	}
+	if host == "" {
+		return k, fmt.Errorf("bad KDC address %q: no host", s)
+	}
+	if port == "" {
+		port = kdcPort
+	}
+	k.addr = net.JoinHostPort(host, port)
+	return k, nil
+}
+
+func parseKDCs(list []string) ([]kdcAddr, error) {
+	var out []kdcAddr
+	seen := map[kdcAddr]bool{}
+	for _, s := range list {
+		k, err := parseKDC(s)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+// realmKDCs returns the realm's kdc lines in the order krb5.conf lists them.
+// (gokrb5's Config.GetKDCs shuffles them; MIT tries them in order, and a
+// diagnosis should be repeatable.)
+func realmKDCs(c *config.Config, realm string) []string {
+	for _, r := range c.Realms {
+		if r.Realm == realm {
+			return r.KDC
+		}
+	}
+	return nil
+}

@@ -1,0 +1,275 @@
+package krbclient
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jcmturner/gokrb5/v8/credentials"
+	"github.com/jcmturner/gokrb5/v8/iana/nametype"
+	"github.com/jcmturner/gokrb5/v8/keytab"
+	"github.com/jcmturner/gokrb5/v8/messages"
+	"github.com/jcmturner/gokrb5/v8/types"
+)
+
+// credKind says where a Credentials' secret comes from.
+type credKind int
+
+const (
+	credNone credKind = iota
+	credKeytab
+	credPassword
+	credCCache
+)
+
+// Credentials are what the client logs in with: a keytab and a principal
+// (kinit -k -t), a password and a principal (kinit), or a FILE ccache holding
+// a ticket-granting ticket (what kinit left behind). Build one with
+// FromKeytab, FromPassword or FromCCache. The zero value has no credentials.
+//
+// Credentials never print their secret: String and GoString show only where
+// they come from.
+type Credentials struct {
+	kind      credKind
+	source    string // for messages: "keytab /path", "ccache FILE:/path", "password"
+	principal string // as given, e.g. "HUB02$@LAB.TEST"; for a ccache its default principal
+	keytab    *keytab.Keytab
+	password  string
+	tgt       *tgt // ccache only
+}
+
+// FromKeytab reads a keytab for principal ("HUB02$@LAB.TEST", or without
+// realm: the configured default realm applies). An unreadable or malformed
+// keytab is a *CredentialsError.
+func FromKeytab(path, principal string) (Credentials, error) {
+	src := "keytab " + path
+	kt, err := loadKeytab(path)
+	if err != nil {
+		hint := "pass a keytab readable by this user with --keytab, or use --ccache after kinit"
+		if errors.Is(err, fs.ErrNotExist) {
+			hint = "check the --keytab path; export one with ktpass (Windows) or ktutil/kadmin (MIT)"
+		}
+		return Credentials{}, &CredentialsError{Source: src, Err: err, Hint: hint}
+	}
+	if principal == "" {
+		return Credentials{}, &CredentialsError{Source: src, Err: errors.New("no principal given"), Hint: "pass --principal NAME@REALM with --keytab"}
+	}
+	return Credentials{kind: credKeytab, source: src, principal: principal, keytab: kt}, nil
+}
+
+// loadKeytab is keytab.Load that turns a parser panic on a truncated file
+// into an error.
+func loadKeytab(path string) (kt *keytab.Keytab, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 0 {
+		return nil, errors.New("keytab is empty")
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			kt, err = nil, fmt.Errorf("malformed keytab: %v", r)
+		}
+	}()
+	kt = keytab.New()
+	if err := kt.Unmarshal(b); err != nil {
+		return nil, fmt.Errorf("malformed keytab: %w", err)
+	}
+	return kt, nil
+}
+
+// FromPassword logs in as principal with a password. The password is kept
+// only in memory and never printed.
+func FromPassword(principal, password string) Credentials {
+	return Credentials{kind: credPassword, source: "password for " + principal, principal: principal, password: password}
+}
+
+// ccacheHint is the fix for a ccache exauth cannot read: gokrb5 reads only
+// the FILE type, and Linux distributions default to KEYRING: or KCM:.
+const ccacheHint = "exauth reads FILE ccaches only: run `KRB5CCNAME=FILE:/tmp/krb5cc_exauth kinit NAME@REALM` and pass --ccache /tmp/krb5cc_exauth, or use --keytab/--principal"
+
+// DefaultCCache is the ccache kinit would use: $KRB5CCNAME, else
+// FILE:/tmp/krb5cc_<uid>.
+func DefaultCCache() string {
+	if v := os.Getenv("KRB5CCNAME"); v != "" {
+		return v
+	}
+	return "FILE:/tmp/krb5cc_" + strconv.Itoa(os.Getuid())
+}
+
+// FromCCache reads a FILE ccache ("FILE:/tmp/krb5cc_0" or a plain path) and
+// takes its ticket-granting ticket. Other ccache types (KEYRING:, KCM:, API:,
+// DIR:, MEMORY:), a missing or malformed file, or a ccache without a TGT are
+// a *CredentialsError whose Hint names the fix. Whether the TGT has expired is
+// checked at use, against Config.Clock.
+func FromCCache(name string) (Credentials, error) {
+	src := "ccache " + name
+	path := name
+	if typ, rest, ok := strings.Cut(name, ":"); ok && isCCacheType(typ) {
+		if !strings.EqualFold(typ, "FILE") {
+			return Credentials{}, &CredentialsError{Source: src, Err: fmt.Errorf("ccache type %s is not supported", strings.ToUpper(typ)), Hint: ccacheHint}
+		}
+		path = rest
+	}
+	if path == "" {
+		return Credentials{}, &CredentialsError{Source: src, Err: errors.New("no file named"), Hint: ccacheHint}
+	}
+	cc, err := loadCCache(path)
+	if err != nil {
+		hint := "run kinit first, or pass --ccache FILE, or --keytab/--principal"
+		if errors.Is(err, fs.ErrPermission) {
+			hint = "the ccache belongs to another user; run kinit as this user"
+		}
+		return Credentials{}, &CredentialsError{Source: src, Err: err, Hint: hint}
+	}
+	realm := cc.GetClientRealm()
+	cname := cc.GetClientPrincipalName()
+	principal := cname.PrincipalNameString() + "@" + realm
+	t, err := tgtFromCCache(cc, realm)
+	if err != nil {
+		return Credentials{}, &CredentialsError{Source: src, Err: err, Hint: "run kinit " + principal + " again"}
+	}
+	return Credentials{kind: credCCache, source: src, principal: principal, tgt: t}, nil
+}
+
+func isCCacheType(s string) bool {
+	switch strings.ToUpper(s) {
+	case "FILE", "KEYRING", "KCM", "API", "DIR", "MEMORY", "MSLSA":
+		return true
+	}
+	return false
+}
+
+// loadCCache is credentials.LoadCCache that turns a parser panic on a
+// truncated file into an error.
+func loadCCache(path string) (cc *credentials.CCache, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseCCache(b)
+}
+
+func parseCCache(b []byte) (cc *credentials.CCache, err error) {
+	if len(b) < 2 {
+		return nil, errors.New("malformed ccache: too short")
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			cc, err = nil, fmt.Errorf("malformed ccache: %v", r)
+		}
+	}()
+	cc = new(credentials.CCache)
+	if err := cc.Unmarshal(b); err != nil {
+		return nil, fmt.Errorf("malformed ccache: %w", err)
+	}
+	return cc, nil
+}
+
+// tgtFromCCache finds krbtgt/REALM@REALM among a ccache's credentials.
+func tgtFromCCache(cc *credentials.CCache, realm string) (*tgt, error) {
+	want := types.PrincipalName{NameType: nametype.KRB_NT_SRV_INST, NameString: []string{"krbtgt", realm}}
+	for _, e := range cc.GetEntries() {
+		if e.Server.Realm != realm || !e.Server.PrincipalName.Equal(want) {
+			continue
+		}
+		var tkt messages.Ticket
+		if err := tkt.Unmarshal(e.Ticket); err != nil {
+			return nil, fmt.Errorf("ticket-granting ticket in the ccache is malformed: %w", err)
+		}
+		return &tgt{
+			ticket:    tkt,
+			key:       e.Key,
+			cname:     cc.GetClientPrincipalName(),
+			realm:     realm,
+			authTime:  e.AuthTime,
+			endTime:   e.EndTime,
+			fromCache: true,
+		}, nil
+	}
+	return nil, fmt.Errorf("no ticket-granting ticket (krbtgt/%s@%s) in the ccache", realm, realm)
+}
+
+// String says where the credentials come from, never the secret.
+func (c Credentials) String() string {
+	switch c.kind {
+	case credKeytab:
+		return c.source + " (" + c.principal + ")"
+	case credPassword, credCCache:
+		return c.source
+	}
+	return "no credentials"
+}
+
+// GoString is String, so that %#v does not print the password either.
+func (c Credentials) GoString() string { return "krbclient.Credentials{" + c.String() + "}" }
+
+// Principal is the client principal as given (keytab, password) or as the
+// ccache names it.
+func (c Credentials) Principal() string { return c.principal }
+
+// parsePrincipal splits "a/b@REALM" into a name and a realm ("" when absent).
+func parsePrincipal(s string) (types.PrincipalName, string, error) {
+	name, realm := s, ""
+	if i := strings.LastIndex(s, "@"); i >= 0 {
+		name, realm = s[:i], s[i+1:]
+		if realm == "" {
+			return types.PrincipalName{}, "", fmt.Errorf("principal %q has an empty realm", s)
+		}
+	}
+	if name == "" || slices.Contains(strings.Split(name, "/"), "") {
+		return types.PrincipalName{}, "", fmt.Errorf("malformed principal %q", s)
+	}
+	return types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, name), realm, nil
+}
+
+// keytabETypes lists, in the order of want, the etypes for which kt holds a
+// key of cname@realm.
+func keytabETypes(kt *keytab.Keytab, cname types.PrincipalName, realm string, want []int32) []int32 {
+	var out []int32
+	for _, et := range want {
+		if _, _, err := kt.GetEncryptionKey(cname, realm, 0, et); err == nil {
+			out = append(out, et)
+		}
+	}
+	return out
+}
+
+// keytabSummary lists a keytab's principals for error messages (names,
+// kvnos and etypes; never keys).
+func keytabSummary(kt *keytab.Keytab) string {
+	var parts []string
+	seen := map[string]bool{}
+	for _, e := range kt.Entries {
+		s := fmt.Sprintf("%s@%s kvno %d etype %d", strings.Join(e.Principal.Components, "/"), e.Principal.Realm, e.KVNO, e.Key.KeyType)
+		if !seen[s] {
+			seen[s] = true
+			parts = append(parts, s)
+		}
+	}
+	if len(parts) == 0 {
+		return "the keytab is empty"
+	}
+	return "the keytab holds " + strings.Join(parts, ", ")
+}
+
+// tgt is a ticket-granting ticket and what goes with it.
+type tgt struct {
+	ticket    messages.Ticket
+	key       types.EncryptionKey
+	cname     types.PrincipalName
+	realm     string
+	authTime  time.Time
+	endTime   time.Time
+	fromCache bool
+}
+
+func (t *tgt) String() string {
+	return fmt.Sprintf("TGT %s@%s until %s", t.cname.PrincipalNameString(), t.realm, t.endTime.Format(time.RFC3339))
+}

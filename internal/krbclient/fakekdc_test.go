@@ -1,0 +1,244 @@
+package krbclient_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jcmturner/gokrb5/v8/config"
+	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
+
+	"github.com/exauth/exauth/fakeserver"
+	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/internal/krbclient"
+)
+
+// Integration with the bundled fake KDC (package fakeserver): the client and
+// the KDC share nothing but the wire.
+
+const (
+	realm    = "LAB.TEST"
+	client   = "HUB02$@LAB.TEST"
+	clientPW = "hub02-machine-password"
+	spn      = "SMTPSVC/hub01.lab.test"
+)
+
+var epoch = time.Date(2025, 6, 2, 9, 30, 0, 0, time.UTC)
+
+func startKDC(t *testing.T, mod func(*fakeserver.KDCConfig)) *fakeserver.KDC {
+	t.Helper()
+	cfg := fakeserver.KDCConfig{
+		Realm: realm,
+		Accounts: []fakeserver.Account{
+			{Name: "HUB02$", Password: clientPW, KVNO: 1},
+			{Name: "HUB01$", Password: "hub01-machine-password", KVNO: 3, SPNs: []string{spn, "SMTP/hub01.lab.test"}},
+		},
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	k, err := fakeserver.StartKDC(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+	return k
+}
+
+func krb5Conf(t *testing.T, k *fakeserver.KDC) *config.Config {
+	t.Helper()
+	c, err := config.NewFromString(string(k.Krb5Conf()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func clientKeytab(t *testing.T, k *fakeserver.KDC) krbclient.Credentials {
+	t.Helper()
+	kt, err := k.Keytab("HUB02$", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := kt.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "hub02.keytab")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	creds, err := krbclient.FromKeytab(p, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return creds
+}
+
+func newClient(t *testing.T, cfg krbclient.Config, creds krbclient.Credentials) *krbclient.Client {
+	t.Helper()
+	c, err := krbclient.New(cfg, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestFakeKDC_Logins(t *testing.T) {
+	k := startKDC(t, nil)
+	for _, tc := range []struct {
+		name  string
+		creds krbclient.Credentials
+	}{
+		{"keytab", clientKeytab(t, k)},
+		{"password", krbclient.FromPassword(client, clientPW)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClient(t, krbclient.Config{Krb5: krb5Conf(t, k)}, tc.creds)
+			st, err := c.ServiceTicket(context.Background(), spn)
+			if err != nil {
+				t.Fatalf("ServiceTicket: %v", err)
+			}
+			if st.KVNO != 3 || st.EType != 18 || st.SPN != spn || st.Client.PrincipalNameString() != "HUB02$" || st.Transport != krbclient.TCP {
+				t.Errorf("ticket = %v", st)
+			}
+			ex := c.Exchanges()
+			if len(ex) != 3 || ex[1].Err != nil || !ex[1].Preauth || ex[2].Err != nil {
+				t.Fatalf("exchanges = %+v", ex)
+			}
+			for i, e := range ex {
+				if off, ok := e.ClockOffset(); !ok || off > 2*time.Second || off < -2*time.Second {
+					t.Errorf("exchange %d: clock offset %v, %v; want about 0", i, off, ok)
+				}
+			}
+		})
+	}
+}
+
+func TestFakeKDC_OneASForManySPNsAndConcurrentCallers(t *testing.T) {
+	var spns []string
+	k := startKDC(t, func(cfg *fakeserver.KDCConfig) {
+		for i := range 10 {
+			name := fmt.Sprintf("HUB%02d$", 10+i)
+			s := fmt.Sprintf("SMTPSVC/hub%02d.lab.test", 10+i)
+			spns = append(spns, s)
+			cfg.Accounts = append(cfg.Accounts, fakeserver.Account{Name: name, Password: name + "-pw", SPNs: []string{s}})
+		}
+	})
+	c := newClient(t, krbclient.Config{Krb5: krb5Conf(t, k)}, krbclient.FromPassword(client, clientPW))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range spns {
+				if _, err := c.ServiceTicket(context.Background(), spns[(i+j)%len(spns)]); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if as, tgs := c.Stats(); as != 1 || tgs != len(spns) {
+		t.Errorf("client Stats = %d, %d; want 1, %d", as, tgs, len(spns))
+	}
+	if s := k.Stats(); s.ASRequests != 2 || s.TGSRequests != int64(len(spns)) {
+		t.Errorf("KDC saw %+v; want 2 AS-REQs (pre-authentication) and %d TGS-REQs", s, len(spns))
+	}
+}
+
+func TestFakeKDC_KDCClockTenMinutesAhead(t *testing.T) {
+	local := clock.NewFake(epoch)
+	k := startKDC(t, func(cfg *fakeserver.KDCConfig) { cfg.Clock = clock.Offset{Base: local, By: 10 * time.Minute} })
+	c := newClient(t, krbclient.Config{Krb5: krb5Conf(t, k), Clock: local}, clientKeytab(t, k))
+	_, err := c.ServiceTicket(context.Background(), spn)
+	var kerr *krbclient.KDCError
+	if !errors.As(err, &kerr) || kerr.Code != errorcode.KRB_AP_ERR_SKEW || kerr.Name != "KRB_AP_ERR_SKEW" || kerr.Exchange != krbclient.KindAS {
+		t.Fatalf("err = %v, want KRB_AP_ERR_SKEW from the AS exchange", err)
+	}
+	if want := epoch.Add(10 * time.Minute); !kerr.STime.Equal(want) || !kerr.LocalTime.Equal(epoch) || kerr.ClockOffset() != 10*time.Minute {
+		t.Errorf("STime %v, LocalTime %v; want %v, %v", kerr.STime, kerr.LocalTime, want, epoch)
+	}
+	for i, e := range c.Exchanges() {
+		if off, ok := e.ClockOffset(); !ok || off != 10*time.Minute {
+			t.Errorf("exchange %d: offset %v, %v; want 10m", i, off, ok)
+		}
+	}
+}
+
+func TestFakeKDC_UnknownAndDuplicateSPN(t *testing.T) {
+	k := startKDC(t, func(cfg *fakeserver.KDCConfig) {
+		cfg.Faults.DuplicateSPN = fakeserver.DuplicateSPNNotUnique
+		cfg.Accounts = append(cfg.Accounts,
+			fakeserver.Account{Name: "HUB07$", Password: "a", SPNs: []string{"SMTPSVC/dup.lab.test"}},
+			fakeserver.Account{Name: "HUB08$", Password: "b", SPNs: []string{"SMTPSVC/dup.lab.test"}})
+	})
+	c := newClient(t, krbclient.Config{Krb5: krb5Conf(t, k)}, clientKeytab(t, k))
+	for _, tc := range []struct {
+		spn  string
+		code int32
+	}{
+		{"SMTPSVC/hub99.lab.test", errorcode.KDC_ERR_S_PRINCIPAL_UNKNOWN},
+		{"SMTPSVC/dup.lab.test", errorcode.KDC_ERR_PRINCIPAL_NOT_UNIQUE},
+	} {
+		_, err := c.ServiceTicket(context.Background(), tc.spn)
+		var kerr *krbclient.KDCError
+		if !errors.As(err, &kerr) || kerr.Code != tc.code || kerr.Exchange != krbclient.KindTGS || kerr.SPN != tc.spn {
+			t.Errorf("%s: err = %v, want code %d", tc.spn, err, tc.code)
+		}
+	}
+}
+
+func TestFakeKDC_Unreachable(t *testing.T) {
+	k := startKDC(t, func(cfg *fakeserver.KDCConfig) { cfg.Faults.Unreachable = true })
+	c := newClient(t, krbclient.Config{Krb5: krb5Conf(t, k)}, krbclient.FromPassword(client, clientPW))
+	_, err := c.ServiceTicket(context.Background(), spn)
+	var uerr *krbclient.UnreachableError
+	if !errors.As(err, &uerr) || len(uerr.Attempts) == 0 {
+		t.Fatalf("err = %v, want UnreachableError", err)
+	}
+	for _, a := range uerr.Attempts {
+		if !a.Refused {
+			t.Errorf("attempt %v: not refused", a)
+		}
+	}
+	got := krbclient.Reachability(context.Background(), realm, []string{k.TCPAddr()}, time.Second)
+	if len(got) != 2 || !got[0].Refused || !got[1].Refused {
+		t.Errorf("Reachability = %v, want TCP and UDP refused", got)
+	}
+}
+
+func TestFakeKDC_SilentUDPFallsBackToTCP(t *testing.T) {
+	k := startKDC(t, func(cfg *fakeserver.KDCConfig) { cfg.Faults.SilentUDP = true })
+	krb5 := krb5Conf(t, k)
+	krb5.LibDefaults.UDPPreferenceLimit = 1465 // MIT's default: UDP first
+	c := newClient(t, krbclient.Config{Krb5: krb5, KDCs: []string{"udp/" + k.UDPAddr(), "tcp/" + k.TCPAddr()}, UDPTimeout: 50 * time.Millisecond},
+		krbclient.FromPassword(client, clientPW))
+	st, err := c.ServiceTicket(context.Background(), spn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Transport != krbclient.TCP {
+		t.Errorf("transport = %s", st.Transport)
+	}
+	ex := c.Exchanges()[0]
+	if len(ex.Attempts) != 2 || ex.Attempts[0].Transport != krbclient.UDP || !ex.Attempts[0].TimedOut {
+		t.Errorf("attempts = %v", ex.Attempts)
+	}
+	got := krbclient.Reachability(context.Background(), realm, []string{k.UDPAddr()}, 50*time.Millisecond)
+	if got[1].Err == nil || !got[1].TimedOut {
+		t.Errorf("Reachability UDP = %v, want no answer", got[1])
+	}
+}

@@ -1,0 +1,111 @@
+package scenarios
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestLoad_InvalidFiles: each file in testdata/invalid has one mistake; the
+// error must name the file, the line and the field (or the YAML problem).
+func TestLoad_InvalidFiles(t *testing.T) {
+	tests := map[string]struct {
+		line  int
+		field string
+		msg   string
+	}{
+		"unknown-field.yaml":                      {6, "", `unknown field "colour"`},
+		"bad-duration.yaml":                       {6, "", "bad duration"},
+		"unknown-verdict.yaml":                    {3, "expect", `unknown verdict "kerberos-broken"`},
+		"client-not-an-account.yaml":              {9, "kdc.client", "not in kdc.accounts"},
+		"bad-host.yaml":                           {5, "hub.host", "FQDN"},
+		"tls-fault-without-tls.yaml":              {8, "hub.tls.fail_handshake", "offers no TLS"},
+		"unknown-etype.yaml":                      {12, "kdc.accounts.0.etypes.0", `unknown encryption type "des-cbc-crc"`},
+		"duplicate-mode-without-duplicate.yaml":   {8, "kdc.duplicate_spn", "no SPN is listed on two accounts"},
+		"kvno-behind-too-far.yaml":                {7, "hub.keytab.kvno_behind", "leaves no key version"},
+		"missing-description.yaml":                {2, "description", "required"},
+		"duplicate-account.yaml":                  {12, "kdc.accounts.1.name", "listed twice"},
+		"ok-without-kdc.yaml":                     {3, "expect", "impossible"},
+		"yaml-syntax.yaml":                        {1, "", "did not find expected"},
+		"not-a-mapping.yaml":                      {1, "", "a scenario is a mapping"},
+		"bad-spn.yaml":                            {14, "kdc.accounts.1.spns.0", "not a service principal name"},
+		"two-documents.yaml":                      {0, "", "more than one YAML document"},
+		"bad-mech.yaml":                           {5, "probe.mech", `unknown value "ntlm"`},
+	}
+	files, _ := filepath.Glob("testdata/invalid/*.yaml")
+	if len(files) != len(tests) {
+		t.Errorf("%d files in testdata/invalid, %d expectations", len(files), len(tests))
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			want, ok := tests[name]
+			if !ok {
+				t.Fatalf("no expectation for %s", name)
+			}
+			_, err := LoadFile(f)
+			var le *LoadError
+			if !errors.As(err, &le) {
+				t.Fatalf("err = %v, want a *LoadError", err)
+			}
+			if le.Source != f || (want.line != 0 && le.Line != want.line) || le.Field != want.field || !strings.Contains(le.Msg, want.msg) {
+				t.Fatalf("got %q (line %d, field %q)\nwant line %d, field %q, message containing %q", err, le.Line, le.Field, want.line, want.field, want.msg)
+			}
+			if !strings.HasPrefix(err.Error(), f) {
+				t.Errorf("error does not start with the file name: %q", err)
+			}
+		})
+	}
+}
+
+func TestLoad_Catalogue(t *testing.T) {
+	names := Names()
+	if len(names) < 15 {
+		t.Fatalf("%d bundled scenarios, want at least the 15 of DESIGN.md", len(names))
+	}
+	for _, n := range names {
+		sc, err := Bundled(n)
+		if err != nil {
+			t.Errorf("%s: %v", n, err)
+			continue
+		}
+		if err := sc.Validate(); err != nil {
+			t.Errorf("%s: Validate on a loaded scenario: %v", n, err)
+		}
+	}
+	// A path works where a name does.
+	sc, err := Lookup("catalogue/clock-skew.yaml")
+	if err != nil || sc.Name != "clock-skew" {
+		t.Fatalf("Lookup by path: %v %v", sc, err)
+	}
+	if _, err := Lookup("no-such-scenario"); err == nil {
+		t.Fatal("Lookup of an unknown name succeeded")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, n := range Names() {
+		b, _ := catalogue.ReadFile("catalogue/" + n + ".yaml")
+		f.Add(b)
+	}
+	files, _ := filepath.Glob("testdata/invalid/*.yaml")
+	for _, p := range files {
+		b, _ := os.ReadFile(p)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sc, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			var le *LoadError
+			if !errors.As(err, &le) {
+				t.Fatalf("error is not a *LoadError: %v", err)
+			}
+			return
+		}
+		if sc.Name == "" || sc.Hub.Host == "" || sc.KDC.Realm == "" {
+			t.Fatalf("accepted a scenario without name, host or realm: %+v", sc)
+		}
+	})
+}
