@@ -20,6 +20,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Scenario is one replayable situation.
@@ -138,11 +140,11 @@ func (d Duration) String() string { return time.Duration(d).String() }
 // MarshalText writes the duration as text.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-// UnmarshalText parses "7m".
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("bad duration %q (want e.g. 7m, -10m, 90s)", b)
+// UnmarshalYAML parses "7m", reporting the line of a bad value.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: bad duration %q (want e.g. 7m, -10m, 90s)", n.Line, n.Value)
 	}
 	*d = Duration(v)
 	return nil

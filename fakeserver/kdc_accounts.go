@@ -1,0 +1,258 @@
+package fakeserver
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jcmturner/gokrb5/v8/crypto"
+	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
+	"github.com/jcmturner/gokrb5/v8/iana/nametype"
+	"github.com/jcmturner/gokrb5/v8/keytab"
+	"github.com/jcmturner/gokrb5/v8/types"
+)
+
+// kdcAccount is an Account with its keys derived: the directory object the
+// KDC looks principals up in.
+type kdcAccount struct {
+	name   string              // as configured, e.g. "HUB01$"
+	pname  types.PrincipalName // name as a principal (NT-PRINCIPAL)
+	kvno   int                 // current key version
+	etypes []int32             // key types, in the configured order
+	spns   []string            // as configured, deduplicated
+	// keys[kvno][etype] is the long-term key. Only keys[kvno] of the current
+	// kvno ever encrypts a ticket; older versions exist for Keytab.
+	keys map[int]map[int32]types.EncryptionKey
+}
+
+// key returns the account's current key of an encryption type.
+func (a *kdcAccount) key(etype int32) (types.EncryptionKey, bool) {
+	k, ok := a.keys[a.kvno][etype]
+	return k, ok
+}
+
+// salt is the string-to-key salt of the account's AES keys: the RFC 4120
+// default salt, realm followed by the name components. RC4 keys are unsalted.
+func (a *kdcAccount) salt(realm string, etype int32) string {
+	if etype == etypeID.RC4_HMAC {
+		return ""
+	}
+	return a.pname.GetSalt(realm)
+}
+
+// kdcDirectory is the KDC's view of Active Directory: accounts by name, and
+// SPN owners by SPN. Matching is case-insensitive, as AD's is for
+// sAMAccountName and servicePrincipalName.
+type kdcDirectory struct {
+	realm    string
+	accounts []*kdcAccount
+	byName   map[string]*kdcAccount   // strings.ToLower(name)
+	bySPN    map[string][]*kdcAccount // strings.ToLower(spn) -> owners, in config order
+}
+
+// newKDCDirectory validates the accounts, adds krbtgt when absent and
+// derives every key, so that answering a request never runs string-to-key.
+func newKDCDirectory(realm string, accounts []Account) (*kdcDirectory, error) {
+	d := &kdcDirectory{
+		realm:  realm,
+		byName: make(map[string]*kdcAccount),
+		bySPN:  make(map[string][]*kdcAccount),
+	}
+	tgs := "krbtgt/" + realm
+	hasKrbtgt := false
+	for _, acc := range accounts {
+		if strings.EqualFold(acc.Name, "krbtgt") {
+			hasKrbtgt = true
+			// The realm's TGS principal is krbtgt's by definition.
+			acc.SPNs = append(slices.Clone(acc.SPNs), tgs)
+		}
+		if err := d.add(acc); err != nil {
+			return nil, err
+		}
+	}
+	if !hasKrbtgt {
+		pw := make([]byte, 32)
+		if _, err := rand.Read(pw); err != nil {
+			return nil, fmt.Errorf("fakeserver: krbtgt password: %w", err)
+		}
+		// krbtgt has keys of every type a client may ask for, so the TGT
+		// never limits the etypes of an exchange; service accounts do.
+		err := d.add(Account{
+			Name:     "krbtgt",
+			Password: hex.EncodeToString(pw),
+			ETypes:   []int32{etypeID.AES256_CTS_HMAC_SHA1_96, etypeID.AES128_CTS_HMAC_SHA1_96, etypeID.RC4_HMAC},
+			SPNs:     []string{tgs},
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// add validates one account, derives its keys and indexes it.
+func (d *kdcDirectory) add(acc Account) error {
+	if acc.Name == "" {
+		return errors.New("fakeserver: KDC account with an empty Name")
+	}
+	if strings.ContainsAny(acc.Name, " \t\r\n@") {
+		return fmt.Errorf("fakeserver: KDC account %q: Name contains a space or '@'", acc.Name)
+	}
+	if _, dup := d.byName[strings.ToLower(acc.Name)]; dup {
+		return fmt.Errorf("fakeserver: KDC account %q listed twice (account names are unique in a domain; to replay a duplicate SPN list the SPN on two accounts)", acc.Name)
+	}
+	if acc.Password == "" {
+		return fmt.Errorf("fakeserver: KDC account %q: Password is empty", acc.Name)
+	}
+	kvno := acc.KVNO
+	if kvno == 0 {
+		kvno = 1
+	}
+	if kvno < 0 || kvno > math.MaxUint32>>1 {
+		return fmt.Errorf("fakeserver: KDC account %q: KVNO %d out of range", acc.Name, acc.KVNO)
+	}
+	if kvno-len(acc.PreviousPasswords) < 1 {
+		return fmt.Errorf("fakeserver: KDC account %q: %d previous passwords need KVNO > %d, have %d",
+			acc.Name, len(acc.PreviousPasswords), len(acc.PreviousPasswords), kvno)
+	}
+	etypes := acc.ETypes
+	if etypes == nil {
+		etypes = kdcDefaultETypes()
+	}
+	if len(etypes) == 0 {
+		return fmt.Errorf("fakeserver: KDC account %q: ETypes is empty (use nil for AES)", acc.Name)
+	}
+	for i, e := range etypes {
+		if kdcETypeName(e) == "" {
+			return fmt.Errorf("fakeserver: KDC account %q: unsupported encryption type %d", acc.Name, e)
+		}
+		if slices.Contains(etypes[:i], e) {
+			return fmt.Errorf("fakeserver: KDC account %q: encryption type %d listed twice", acc.Name, e)
+		}
+	}
+	a := &kdcAccount{
+		name:   acc.Name,
+		pname:  types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, acc.Name),
+		kvno:   kvno,
+		etypes: slices.Clone(etypes),
+		keys:   make(map[int]map[int32]types.EncryptionKey),
+	}
+	passwords := append([]string{acc.Password}, acc.PreviousPasswords...)
+	for i, pw := range passwords {
+		if pw == "" {
+			return fmt.Errorf("fakeserver: KDC account %q: previous password %d is empty", acc.Name, i)
+		}
+		byType := make(map[int32]types.EncryptionKey, len(etypes))
+		for _, e := range etypes {
+			key, _, err := crypto.GetKeyFromPassword(pw, a.pname, d.realm, e, nil)
+			if err != nil {
+				return fmt.Errorf("fakeserver: KDC account %q: deriving %s key: %w", acc.Name, kdcETypeName(e), err)
+			}
+			byType[e] = key
+		}
+		a.keys[kvno-i] = byType
+	}
+	for _, spn := range acc.SPNs {
+		svc, host, ok := strings.Cut(spn, "/")
+		if !ok || svc == "" || host == "" || strings.ContainsAny(spn, " \t\r\n@") {
+			return fmt.Errorf("fakeserver: KDC account %q: SPN %q is not service/host", acc.Name, spn)
+		}
+		if slices.ContainsFunc(a.spns, func(s string) bool { return strings.EqualFold(s, spn) }) {
+			continue
+		}
+		a.spns = append(a.spns, spn)
+		low := strings.ToLower(spn)
+		d.bySPN[low] = append(d.bySPN[low], a)
+	}
+	d.accounts = append(d.accounts, a)
+	d.byName[strings.ToLower(acc.Name)] = a
+	return nil
+}
+
+// trimRealm drops an "@REALM" suffix naming this realm.
+func (d *kdcDirectory) trimRealm(name string) string {
+	if i := strings.LastIndexByte(name, '@'); i >= 0 && strings.EqualFold(name[i+1:], d.realm) {
+		return name[:i]
+	}
+	return name
+}
+
+// client finds the account a client principal names: its sAMAccountName,
+// optionally as an enterprise name "HUB02$@LAB.TEST" (RFC 6806).
+func (d *kdcDirectory) client(name string) *kdcAccount {
+	return d.byName[strings.ToLower(d.trimRealm(name))]
+}
+
+// owners returns every account a service principal name resolves to: the
+// owners of the SPN, or else the account of that name (AD accepts a
+// sAMAccountName as a service name too). More than one owner is a
+// duplicate SPN.
+func (d *kdcDirectory) owners(name string) []*kdcAccount {
+	name = strings.ToLower(d.trimRealm(name))
+	if o := d.bySPN[name]; len(o) > 0 {
+		return o
+	}
+	if a := d.byName[name]; a != nil {
+		return []*kdcAccount{a}
+	}
+	return nil
+}
+
+// keytab exports the keys of one account version; see KDC.Keytab.
+func (d *kdcDirectory) keytab(ref string, kvno int, now time.Time) (*keytab.Keytab, error) {
+	a := d.byName[strings.ToLower(d.trimRealm(ref))]
+	if a == nil {
+		switch o := d.owners(ref); len(o) {
+		case 0:
+			return nil, fmt.Errorf("fakeserver: KDC has no account or SPN %q", ref)
+		case 1:
+			a = o[0]
+		default:
+			names := make([]string, len(o))
+			for i, acc := range o {
+				names[i] = acc.name
+			}
+			return nil, fmt.Errorf("fakeserver: SPN %q is owned by %d accounts (%s); ask for the keytab by account name",
+				ref, len(o), strings.Join(names, ", "))
+		}
+	}
+	if kvno == 0 {
+		kvno = a.kvno
+	}
+	keys, ok := a.keys[kvno]
+	if !ok {
+		return nil, fmt.Errorf("fakeserver: KDC account %q has no key version %d (current %d, %d previous)",
+			a.name, kvno, a.kvno, len(a.keys)-1)
+	}
+	// gokrb5's keytab.AddEntry derives a key from a password and the
+	// entry's own principal, but in AD an SPN is an alias whose key is its
+	// account's key. So one entry made by AddEntry (RC4: cheap, no PBKDF2)
+	// serves as a template, and every real entry is a copy carrying the
+	// account's key.
+	kt := keytab.New()
+	if err := kt.AddEntry(a.name, d.realm, "template", now, 0, etypeID.RC4_HMAC); err != nil {
+		return nil, fmt.Errorf("fakeserver: keytab entry: %w", err)
+	}
+	template := kt.Entries[0]
+	kt.Entries = kt.Entries[:0]
+	for _, p := range append([]string{a.name}, a.spns...) {
+		pn := types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, p)
+		for _, e := range a.etypes {
+			entry := template
+			entry.Principal.Components = pn.NameString
+			entry.Principal.NumComponents = int16(len(pn.NameString))
+			entry.Principal.NameType = pn.NameType
+			entry.Timestamp = now
+			entry.KVNO = uint32(kvno)
+			entry.KVNO8 = uint8(kvno) // RFC-less keytab format: the 32-bit field wins when set
+			entry.Key = keys[e]
+			kt.Entries = append(kt.Entries, entry)
+		}
+	}
+	return kt, nil
+}

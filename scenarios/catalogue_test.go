@@ -1,0 +1,64 @@
+package scenarios_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/exauth/exauth/scenarios"
+	"github.com/exauth/exauth/smtpprobe"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestCatalogue probes every bundled scenario — a new file in
+// scenarios/catalogue is picked up without code changes — and checks the
+// expected verdict, its exit code and the scenario's evidence fragment.
+func TestCatalogue(t *testing.T) {
+	for _, name := range scenarios.Names() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			env := scenarios.Start(t, name)
+			r := smtpprobe.Probe(context.Background(), env.Probe)
+			want := smtpprobe.Verdict(env.Scenario.Expect)
+			if r.Verdict != want {
+				t.Fatalf("verdict %s, want %s\nsummary: %s\nevidence:\n  %s", r.Verdict, want, r.Summary, strings.Join(r.Evidence, "\n  "))
+			}
+			if r.ExitCode() != want.Severity().ExitCode() {
+				t.Errorf("exit code %d, want %d (severity %s)", r.ExitCode(), want.Severity().ExitCode(), r.Severity)
+			}
+			all := r.Summary + "\n" + strings.Join(r.Evidence, "\n") + "\n" + strings.Join(r.Remediation, "\n")
+			if !strings.Contains(all, env.Scenario.Evidence) {
+				t.Errorf("report lacks %q:\n%s", env.Scenario.Evidence, all)
+			}
+		})
+	}
+}
+
+// BenchmarkStart measures how long a test waits for a scenario to be up
+// (and torn down); BenchmarkHTTPTestTLSServer is the baseline of issue 6.
+func BenchmarkStart(b *testing.B) {
+	sc, err := scenarios.Bundled("healthy")
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	for b.Loop() {
+		lab, err := scenarios.Run(sc, scenarios.Options{StateDir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		lab.Close()
+	}
+}
+
+func BenchmarkHTTPTestTLSServer(b *testing.B) {
+	for b.Loop() {
+		s := httptest.NewTLSServer(http.NotFoundHandler())
+		s.Close()
+	}
+}

@@ -1,0 +1,187 @@
+package smtpprobe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/emersion/go-sasl"
+
+	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/internal/gssapi"
+	"github.com/exauth/exauth/internal/krbclient"
+)
+
+// KerberosSettings say where the probe's Kerberos configuration and
+// credentials come from, as kinit's options do. Password is a secret: it is
+// never printed and never taken from argv.
+type KerberosSettings struct {
+	Krb5Conf  string // krb5.conf path; "" = $KRB5_CONFIG, then /etc/krb5.conf
+	Realm     string // overrides default_realm
+	KDC       string // HOST[:PORT] for the realm
+	CCache    string // ccache; "" = $KRB5CCNAME, then /tmp/krb5cc_UID
+	Keytab    string // with Principal, like kinit -k -t
+	Principal string
+	Password  string
+	Clock     clock.Clock
+	// Getenv reads the environment ($KRB5_CONFIG, $KRB5CCNAME); nil = os.Getenv.
+	Getenv func(string) string
+}
+
+// NewKerberos returns the probe's Kerberos side for these settings. Nothing
+// is read or sent until the first GSSAPIClient call; problems then become
+// observations (no-credentials, kdc-unreachable, ...), not errors. One value
+// shared by many probes logs in once and asks for each SPN once.
+func NewKerberos(s KerberosSettings) Kerberos {
+	if s.Getenv == nil {
+		s.Getenv = os.Getenv
+	}
+	return &kerberos{settings: s}
+}
+
+type kerberos struct {
+	settings KerberosSettings
+	once     sync.Once
+	client   *krbclient.Client
+	setupErr error
+}
+
+// setup reads the configuration and the credentials once.
+func (k *kerberos) setup() (*krbclient.Client, error) {
+	k.once.Do(func() {
+		s := k.settings
+		cfg := krbclient.Config{Realm: s.Realm, Clock: s.Clock}
+		if s.KDC != "" {
+			cfg.KDCs = []string{s.KDC}
+		}
+		path := s.Krb5Conf
+		if path == "" {
+			if v := s.Getenv("KRB5_CONFIG"); v != "" {
+				path = v
+			} else {
+				path = "/etc/krb5.conf"
+			}
+		}
+		krb5, err := krbclient.LoadKrb5Conf(path)
+		switch {
+		case err == nil:
+			cfg.Krb5 = krb5
+		case s.Krb5Conf == "" && s.Realm != "" && s.KDC != "" && errors.Is(err, os.ErrNotExist):
+			// --realm and --kdc are enough without any krb5.conf.
+			cfg.Krb5 = krbclient.ConfigFor(s.Realm, s.KDC)
+		default:
+			k.setupErr = fmt.Errorf("Kerberos configuration: %w", err)
+			return
+		}
+		var creds krbclient.Credentials
+		switch {
+		case s.Keytab != "":
+			creds, err = krbclient.FromKeytab(s.Keytab, s.Principal)
+		case s.Password != "":
+			creds = krbclient.FromPassword(s.Principal, s.Password)
+		default:
+			name := s.CCache
+			if name == "" {
+				name = s.Getenv("KRB5CCNAME")
+			}
+			if name == "" {
+				name = krbclient.DefaultCCache()
+			}
+			creds, err = krbclient.FromCCache(name)
+		}
+		if err != nil {
+			k.setupErr = err
+			return
+		}
+		k.client, k.setupErr = krbclient.New(cfg, creds)
+	})
+	return k.client, k.setupErr
+}
+
+// GSSAPIClient obtains a service ticket for spn and returns the GSSAPI
+// mechanism client built on it, recording what Kerberos showed in obs.
+func (k *kerberos) GSSAPIClient(ctx context.Context, spn string, exchangeMode bool, obs *KerberosObservation) (sasl.Client, error) {
+	obs.SPN = spn
+	client, err := k.setup()
+	if err != nil {
+		obs.CredentialsProblem = err.Error()
+		return nil, err
+	}
+	obs.Realm = client.Realm()
+	obs.Client = client.Principal()
+	st, err := client.ServiceTicket(ctx, spn)
+	observeExchanges(client.Exchanges(), spn, obs)
+	if err != nil {
+		observeError(err, obs)
+		return nil, err
+	}
+	obs.TicketObtained = true
+	obs.EType = st.EType
+	kvno := st.KVNO
+	obs.KVNO = &kvno
+	obs.KDC = st.KDC
+	obs.Transport = st.Transport
+	mode := gssapi.ModeSASL
+	if exchangeMode {
+		mode = gssapi.ModeExchange
+	}
+	return gssapi.NewClient(gssapi.ClientConfig{
+		Ticket: st.Ticket, SessionKey: st.SessionKey, Client: st.Client, Realm: st.Realm,
+		Clock: k.settings.Clock, Mode: mode, Mutual: true,
+	})
+}
+
+// observeExchanges copies the last KDC clock reading and who answered.
+func observeExchanges(exs []krbclient.Exchange, spn string, obs *KerberosObservation) {
+	for _, ex := range exs {
+		if ex.KDC != "" {
+			obs.KDC, obs.Transport = ex.KDC, ex.Transport
+		}
+		if off, ok := ex.ClockOffset(); ok {
+			local := ex.SentAt.Add(ex.ReceivedAt.Sub(ex.SentAt) / 2)
+			src := "ticket time of the " + ex.Kind + " reply"
+			var ke *krbclient.KDCError
+			if errors.As(ex.Err, &ke) {
+				src = "stime of the KRB-ERROR to the " + ex.Kind + " request"
+			}
+			obs.ClockSample = &ClockSample{KDC: local.Add(off), Local: local, Source: src}
+		}
+	}
+}
+
+// observeError keeps a Kerberos failure as data, its code intact.
+func observeError(err error, obs *KerberosObservation) {
+	obs.Err = err
+	var ke *krbclient.KDCError
+	var ue *krbclient.UnreachableError
+	var ce *krbclient.CredentialsError
+	switch {
+	case errors.As(err, &ke):
+		obs.KDCError = &KRBError{Exchange: ke.Exchange, Code: ke.Code, Name: ke.Name, Text: ke.EText}
+		obs.KDC, obs.Transport = ke.KDC, ke.Transport
+		obs.ClockSample = &ClockSample{KDC: ke.STime, Local: ke.LocalTime, Source: "stime of the KRB-ERROR to the " + ke.Exchange + " request"}
+	case errors.As(err, &ue):
+		for _, a := range ue.Attempts {
+			obs.Unreachable = append(obs.Unreachable, KDCAttempt{Addr: a.Addr, Transport: a.Transport, Result: attemptResult(a)})
+		}
+		if len(ue.Attempts) == 0 {
+			obs.Unreachable = []KDCAttempt{{Addr: "(none)", Transport: "-", Result: "no KDC known for the realm"}}
+		}
+	case errors.As(err, &ce):
+		obs.CredentialsProblem = ce.Error()
+	}
+}
+
+func attemptResult(a krbclient.Attempt) string {
+	switch {
+	case a.Err == nil:
+		return "answered"
+	case a.Refused:
+		return "refused"
+	case a.TimedOut:
+		return "no answer"
+	}
+	return a.Err.Error()
+}
