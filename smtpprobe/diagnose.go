@@ -329,7 +329,12 @@ func (j *judgement) authResult() (Verdict, string) {
 		return VerdictUnknown, "the authentication exchange ended without a reply"
 	}
 	r := *a.Final
-	j.add("%s GSSAPI answered: %s", a.Verb, r.String())
+	shown := r.String()
+	if tok, ok := serverToken(r); ok {
+		// The AP-REP on the 235 line is a secret like any token.
+		shown = fmt.Sprintf("%03d <server token, %d bytes>", r.Code, len(tok))
+	}
+	j.add("%s GSSAPI answered: %s", a.Verb, shown)
 	skewed := j.skewed()
 	switch {
 	case r.Code == 235:
@@ -480,6 +485,9 @@ func signed(d time.Duration) string {
 	s := (d - time.Duration(m)*time.Minute).Seconds()
 	if m >= 60 {
 		return sign + d.Round(time.Second).String()
+	}
+	if m == 0 {
+		return fmt.Sprintf("%s%.1fs", sign, s)
 	}
 	return fmt.Sprintf("%s%dm%04.1fs", sign, m, math.Abs(s))
 }

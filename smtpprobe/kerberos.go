@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-sasl"
 
@@ -141,6 +142,12 @@ func observeExchanges(exs []krbclient.Exchange, spn string, obs *KerberosObserva
 		}
 		if off, ok := ex.ClockOffset(); ok {
 			local := ex.SentAt.Add(ex.ReceivedAt.Sub(ex.SentAt) / 2)
+			if ex.KDCTime.Nanosecond() == 0 {
+				// Ticket times have one-second resolution: compare like
+				// with like, or the KDC seems up to a second behind.
+				off += local.Sub(local.Truncate(time.Second))
+				local = local.Truncate(time.Second)
+			}
 			src := "ticket time of the " + ex.Kind + " reply"
 			var ke *krbclient.KDCError
 			if errors.As(ex.Err, &ke) {

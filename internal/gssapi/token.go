@@ -364,17 +364,27 @@ func frameServerToken(apRep []byte, in *clientToken) ([]byte, error) {
 		}
 		return frameKRB5(tokIDAPRep, apRep), nil
 	case FramingSPNEGO:
-		resp := spnego.NegTokenResp{
-			NegState:      asn1.Enumerated(spnego.NegStateAcceptCompleted),
-			SupportedMech: in.mech,
-		}
+		var inner []byte
 		if apRep != nil {
-			resp.ResponseToken = frameKRB5(tokIDAPRep, apRep)
+			inner = frameKRB5(tokIDAPRep, apRep)
 		}
-		tok := spnego.SPNEGOToken{Resp: true, NegTokenResp: resp}
-		return tok.Marshal()
+		return spnegoAccept(inner, in.mech)
 	}
 	return nil, fmt.Errorf("unknown framing %v", in.framing)
+}
+
+// spnegoAccept is an SPNEGO NegTokenResp, accept-completed, for mech,
+// carrying responseToken when it is not nil.
+func spnegoAccept(responseToken []byte, mech asn1.ObjectIdentifier) ([]byte, error) {
+	if len(mech) == 0 {
+		mech = krbgss.OIDKRB5.OID()
+	}
+	tok := spnego.SPNEGOToken{Resp: true, NegTokenResp: spnego.NegTokenResp{
+		NegState:      asn1.Enumerated(spnego.NegStateAcceptCompleted),
+		SupportedMech: mech,
+		ResponseToken: responseToken,
+	}}
+	return tok.Marshal()
 }
 
 // frameClientToken frames the initiator's AP-REQ.

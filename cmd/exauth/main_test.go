@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/exauth/exauth/scenarios"
+	"github.com/exauth/exauth/smtpprobe"
+)
+
+func runCmd(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb,
+		getenv: func(k string) string { return map[string]string{"EXAUTH_PASSWORD": ""}[k] }})
+	return out.String(), errb.String(), code
+}
+
+// buildBinary builds exauth once per test run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "exauth")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("go build: %v", err)
+	}
+	return bin
+}
+
+func TestProbeScenario_JSONReport(t *testing.T) {
+	out, stderr, code := runCmd(t, "", "probe", "--scenario", "healthy", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %s\n%s", code, stderr, out)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not one JSON object: %v\n%s", err, out)
+	}
+	for _, k := range []string{"target", "address", "verdict", "severity", "summary", "evidence", "remediation", "capabilities", "tls", "kerberos", "clocks", "transcript", "timings"} {
+		if _, ok := r[k]; !ok {
+			t.Errorf("report lacks %q", k)
+		}
+	}
+	if r["verdict"] != "ok" || r["severity"] != "ok" {
+		t.Errorf("verdict %v severity %v", r["verdict"], r["severity"])
+	}
+	if tls := r["tls"].(map[string]any); tls["mode"] != "anonymous" {
+		t.Errorf("tls.mode = %v", tls["mode"])
+	}
+	krb := r["kerberos"].(map[string]any)
+	if krb["spn"] != "SMTPSVC/hub01.lab.test" || krb["etype"] != "aes256-cts-hmac-sha1-96" || krb["ticket_kvno"] != 3.0 || krb["error_code"] != nil {
+		t.Errorf("kerberos = %v", krb)
+	}
+	caps, _ := json.Marshal(r["capabilities"])
+	if !strings.Contains(string(caps), `"X-EXPS GSSAPI NTLM"`) {
+		t.Errorf("capabilities %s", caps)
+	}
+	var ehlos int
+	for _, l := range r["transcript"].([]any) {
+		if strings.HasPrefix(l.(map[string]any)["line"].(string), "EHLO ") {
+			ehlos++
+		}
+	}
+	if ehlos != 2 {
+		t.Errorf("%d EHLOs in the transcript, want 2", ehlos)
+	}
+}
+
+// TestNoSecretsInDefaultOutput: tokens stay out of every default output;
+// --show-secrets puts them in the transcript.
+func TestNoSecretsInDefaultOutput(t *testing.T) {
+	long := regexp.MustCompile(`[A-Za-z0-9+/]{60,}={0,2}`)
+	for _, args := range [][]string{
+		{"probe", "--scenario", "healthy", "--json"},
+		{"probe", "--scenario", "healthy", "--verbose"},
+		{"probe", "--scenario", "clock-skew", "--verbose", "--json"},
+	} {
+		out, _, _ := runCmd(t, "", args...)
+		if m := long.FindString(out); m != "" {
+			t.Errorf("%v: output holds a token-like string %.40q...", args, m)
+		}
+		if !strings.Contains(out, "redacted") {
+			t.Errorf("%v: no redaction marker in transcript", args)
+		}
+	}
+	out, _, _ := runCmd(t, "", "probe", "--scenario", "healthy", "--json", "--show-secrets")
+	if !long.MatchString(out) {
+		t.Error("--show-secrets shows no token")
+	}
+}
+
+func TestExitCodesAndUsage(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		text string
+	}{
+		{[]string{}, 3, "Usage:"},
+		{[]string{"frobnicate"}, 3, "unknown command"},
+		{[]string{"probe"}, 3, "HOST"},
+		{[]string{"probe", "h", "--mech", "ntlm"}, 3, "unknown --mech"},
+		{[]string{"probe", "h", "--password-file", "/nonexistent"}, 3, "--password-file"},
+		{[]string{"probe", "--scenario", "no-such"}, 3, "no bundled scenario"},
+		{[]string{"version"}, 0, "exauth "},
+		{[]string{"probe", "--scenario", "ntlm-only"}, 2, "NTLM-ONLY"},
+		{[]string{"explain", "454 4.7.0 Temporary authentication failure"}, 2, "AUTH-TEMPORARY-FAILURE"},
+		{[]string{"explain", "lorem ipsum"}, 3, "UNKNOWN"},
+	}
+	for _, tt := range tests {
+		out, errs, code := runCmd(t, "", tt.args...)
+		if code != tt.code || !strings.Contains(out+errs, tt.text) {
+			t.Errorf("%v: exit %d (want %d), output lacks %q?\n%s%s", tt.args, code, tt.code, tt.text, out, errs)
+		}
+	}
+}
+
+func TestScenariosList(t *testing.T) {
+	out, _, code := runCmd(t, "", "scenarios")
+	if code != 0 || len(strings.Split(strings.TrimSpace(out), "\n")) < 16 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	out, _, _ = runCmd(t, "", "scenarios", "--json")
+	var all []map[string]any
+	if err := json.Unmarshal([]byte(out), &all); err != nil || len(all) < 15 {
+		t.Fatalf("scenarios --json: %v (%d)", err, len(all))
+	}
+	for _, sc := range all {
+		if sc["name"] == "clock-skew" {
+			logs, _ := json.Marshal(sc["logs"])
+			for _, want := range []string{"IllegalMessage", "ExchangeAuth", "451 4.4.0 Primary target IP address responded with"} {
+				if !strings.Contains(string(logs), want) {
+					t.Errorf("clock-skew logs lack %q", want)
+				}
+			}
+		}
+	}
+}
+
+// TestServeThenProbe_SameVerdicts runs `exauth serve` and `exauth probe
+// <probe_args>` as separate processes of the built binary and compares with
+// the in-process verdict.
+func TestServeThenProbe_SameVerdicts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	for _, name := range []string{"healthy", "clock-skew", "duplicate-spn", "verbs-stripped"} {
+		t.Run(name, func(t *testing.T) {
+			serve := exec.Command(bin, "serve", "--scenario", name, "--state-dir", t.TempDir())
+			stdout, err := serve.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var serveLog bytes.Buffer
+			serve.Stderr = &serveLog
+			if err := serve.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				serve.Process.Signal(syscall.SIGTERM)
+				if err := serve.Wait(); err != nil {
+					t.Errorf("serve did not stop cleanly: %v\n%s", err, serveLog.String())
+				}
+			}()
+			// The ready line is the ready signal.
+			line, err := bufio.NewReader(stdout).ReadString('\n')
+			if err != nil {
+				t.Fatalf("no ready line: %v\n%s", err, serveLog.String())
+			}
+			var ready scenarios.Ready
+			if err := json.Unmarshal([]byte(line), &ready); err != nil {
+				t.Fatalf("ready line %q: %v", line, err)
+			}
+			probe := exec.Command(bin, append(ready.ProbeArgs, "--json")...)
+			out, _ := probe.Output()
+			var r smtpprobe.Report
+			if err := json.Unmarshal(out, &r); err != nil {
+				t.Fatalf("probe output: %v\n%s", err, out)
+			}
+			want := smtpprobe.Verdict(ready.Expect)
+			if r.Verdict != want || probe.ProcessState.ExitCode() != want.Severity().ExitCode() {
+				t.Errorf("probe %v: verdict %s exit %d, want %s (%s)", ready.ProbeArgs, r.Verdict, probe.ProcessState.ExitCode(), want, r.Summary)
+			}
+			in, _, _ := runCmd(t, "", "probe", "--scenario", name, "--json")
+			var inr smtpprobe.Report
+			json.Unmarshal([]byte(in), &inr)
+			if inr.Verdict != r.Verdict {
+				t.Errorf("in-process %s, across processes %s", inr.Verdict, r.Verdict)
+			}
+		})
+	}
+}
