@@ -86,9 +86,11 @@ func recognise(text string) *recognition {
 	r := &recognition{facts: map[string]bool{}}
 	norm := quotes.Replace(text)
 	r.findEHLO(norm)
-	// Replies may be folded across lines by a console ("-> 451\n5.7.3").
+	// Replies are found line by line (a reply's text ends with its line),
+	// but a console may fold one reply across lines ("-> 451\n5.7.3"), so
+	// the code scanner steps over line breaks between the two codes.
+	r.findReplies(squeeze(norm))
 	flat := strings.Join(strings.Fields(norm), " ")
-	r.findReplies(flat)
 	lower := strings.ToLower(flat)
 	r.findWords(flat, lower)
 	return r
@@ -135,10 +137,10 @@ func findCodes(s string, limit int) []replyAt {
 			continue
 		}
 		j := i + 3
-		if s[j] != ' ' && s[j] != '-' {
+		if s[j] != ' ' && s[j] != '-' && s[j] != '\n' {
 			continue
 		}
-		for j < len(s) && (s[j] == ' ' || s[j] == '-') {
+		for j < len(s) && (s[j] == ' ' || s[j] == '-' || s[j] == '\n') {
 			j++
 		}
 		if j+4 >= len(s) || s[j] < '2' || s[j] > '5' || s[j+1] != '.' || !isDigit(j+2) {
@@ -164,6 +166,32 @@ func findCodes(s string, limit int) []replyAt {
 	return out
 }
 
+// squeeze collapses runs of spaces and tabs and drops carriage returns,
+// keeping line breaks.
+func squeeze(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case ' ', '\t', '\r', '\f', '\v':
+			space = true
+			continue
+		case '\n':
+			space = false
+			b.WriteByte('\n')
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
 func (r *recognition) findReplies(flat string) {
 	ms := findCodes(flat, 50)
 	for i, m := range ms {
@@ -178,6 +206,16 @@ func (r *recognition) findReplies(flat string) {
 		}
 		if j := strings.Index(text, "->"); j >= 0 {
 			text = text[:j]
+		}
+		if j := strings.IndexByte(text, '\n'); j >= 0 {
+			text = text[:j]
+		}
+		// In running text, the reply ends with its sentence.
+		if j := strings.Index(text, ". "); j >= 0 {
+			text = text[:j+1]
+		}
+		if len(text) > 160 {
+			text = text[:160] + "..."
 		}
 		code := int(flat[m.code]-'0')*100 + int(flat[m.code+1]-'0')*10 + int(flat[m.code+2]-'0')
 		rep := smtpreply.Reply{Code: code, Enhanced: flat[m.enh:m.textStart], Lines: []string{strings.TrimSpace(text)}}

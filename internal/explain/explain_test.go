@@ -119,3 +119,31 @@ func BenchmarkExplain10MB(b *testing.B) {
 	}
 	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 }
+
+// TestSeeds: the source documents of the project (../shared/seeds, copied
+// to testdata/seeds). The Swedish KB 979174 is the transport failure itself;
+// the OWA/EWS proxy events (71, 43) are Client Access proxying, not
+// server-to-server SMTP authentication, so exauth must not claim a
+// transport verdict for them.
+func TestSeeds(t *testing.T) {
+	want := map[string]smtpprobe.Verdict{
+		"000_fd14b60ccf4ab9d7.txt": smtpprobe.VerdictUnknown, // de: MSExchange OWA 71, proxy auth between CAS
+		"001_ee5138d0c42e0eb0.txt": smtpprobe.VerdictUnknown, // zh: the same event
+		"002_8d90b35cc5febda0.txt": smtpprobe.VerdictUnknown, // fr: EWS proxy auth between CAS
+		"003_b67e60b80b1f2811.txt": smtpprobe.VerdictUnknown, // zh: OWA 43 ProxyErrorSslTrustFailure
+		"004_15888d4f839ddf65.txt": smtpprobe.VerdictAuthTemporaryFailure, // sv: KB 979174
+	}
+	for name, v := range want {
+		b, err := os.ReadFile("testdata/seeds/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := Explain(string(b))
+		if r.Verdict != v {
+			t.Errorf("%s: got %s, want %s (%s)", name, r.Verdict, v, r.Summary)
+		}
+		if v == smtpprobe.VerdictAuthTemporaryFailure && (r.InnerReply == nil || r.InnerReply.String() != "454 4.7.0 Tillfälligt autentiseringsfel i Exchange Server Ursprungligt KB-nummer: 979174 Symptom I en Exchange-servermiljö fastnar vissa e-postmeddelanden i en fjärrleveranskö som borde ha överförts till en annan intern Exchange-server i Exchange-organisationen.") {
+			t.Logf("%s: inner reply %v", name, r.InnerReply)
+		}
+	}
+}
