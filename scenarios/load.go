@@ -1,50 +1,24 @@
 package scenarios
 
 import (
-	"bytes"
 	"embed"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"regexp"
 	"sort"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/exauth/exauth/internal/yamlfile"
 	"github.com/exauth/exauth/smtpprobe"
 )
 
 //go:embed catalogue/*.yaml
 var catalogue embed.FS
 
-// maxFileBytes bounds a scenario file: the largest bundled one is a few KiB.
-const maxFileBytes = 1 << 20
-
 // LoadError is a scenario that cannot be used: it names the file, the
 // field and the line.
-type LoadError struct {
-	Source string
-	Line   int    // 0 when unknown
-	Field  string // dotted path, e.g. "hub.clock_offset"; "" for the file
-	Msg    string
-}
-
-func (e *LoadError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.Source)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-	}
-	b.WriteString(": ")
-	if e.Field != "" {
-		b.WriteString(e.Field + ": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
+type LoadError = yamlfile.Error
 
 // Names lists the bundled scenarios, sorted.
 func Names() []string {
@@ -94,127 +68,35 @@ func Lookup(nameOrFile string) (*Scenario, error) {
 
 // LoadFile loads a user-written scenario file.
 func LoadFile(file string) (*Scenario, error) {
-	f, err := os.Open(file)
+	data, err := yamlfile.Read(file)
 	if err != nil {
-		return nil, &LoadError{Source: file, Msg: err.Error()}
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
-	if err != nil {
-		return nil, &LoadError{Source: file, Msg: err.Error()}
-	}
-	if len(data) > maxFileBytes {
-		return nil, &LoadError{Source: file, Msg: "file larger than 1 MiB"}
+		return nil, err
 	}
 	return Parse(file, data)
 }
-
-var lineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
 
 // Parse decodes and validates a scenario. Unknown fields, bad durations,
 // unknown verdicts and impossible combinations are errors; nothing is
 // silently defaulted except what the schema documents as a default.
 func Parse(source string, data []byte) (*Scenario, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlError(source, err)
-	}
-	if len(root.Content) == 0 {
-		return nil, &LoadError{Source: source, Msg: "empty file"}
-	}
-	if root.Content[0].Kind != yaml.MappingNode {
-		return nil, &LoadError{Source: source, Line: root.Content[0].Line, Msg: "a scenario is a mapping of fields (name:, description:, expect:, hub:, kdc:, ...)"}
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var sc Scenario
-	if err := dec.Decode(&sc); err != nil {
-		return nil, yamlError(source, err)
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, &LoadError{Source: source, Line: extra.Line, Msg: "more than one YAML document; one scenario per file"}
+	doc, err := yamlfile.Decode(source, data, &sc, "a scenario")
+	if err != nil {
+		return nil, err
 	}
 	sc.source = source
-	v := validator{src: source, root: root.Content[0]}
+	v := validator{yamlfile.NewErrors(doc)}
 	v.scenario(&sc)
-	if len(v.errs) > 0 {
-		return nil, v.errs[0]
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	return &sc, nil
 }
 
-func yamlError(source string, err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		msg := te.Errors[0]
-		if m := lineRE.FindStringSubmatch(msg); m != nil {
-			var line int
-			fmt.Sscan(m[1], &line)
-			return &LoadError{Source: source, Line: line, Msg: friendlyYAML(m[2])}
-		}
-		return &LoadError{Source: source, Msg: msg}
-	}
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if m := lineRE.FindStringSubmatch(msg); m != nil {
-		var line int
-		fmt.Sscan(m[1], &line)
-		return &LoadError{Source: source, Line: line, Msg: m[2]}
-	}
-	return &LoadError{Source: source, Msg: msg}
-}
+// validator checks what the schema cannot express.
+type validator struct{ *yamlfile.Errors }
 
-var notFoundRE = regexp.MustCompile(`^field (\S+) not found in type scenarios\.(\w+)$`)
-
-func friendlyYAML(msg string) string {
-	if m := notFoundRE.FindStringSubmatch(msg); m != nil {
-		return fmt.Sprintf("unknown field %q (in %s; see scenarios/SCHEMA.md)", m[1], strings.ToLower(m[2]))
-	}
-	return msg
-}
-
-// validator collects semantic errors with their lines.
-type validator struct {
-	src  string
-	root *yaml.Node
-	errs []*LoadError
-}
-
-func (v *validator) fail(field, format string, args ...any) {
-	v.errs = append(v.errs, &LoadError{Source: v.src, Line: v.line(field), Field: field, Msg: fmt.Sprintf(format, args...)})
-}
-
-// line finds the line of a dotted field path ("kdc.accounts.1.etypes").
-func (v *validator) line(field string) int {
-	n := v.root
-	line := n.Line
-	for _, part := range strings.Split(field, ".") {
-		if n == nil {
-			break
-		}
-		switch n.Kind {
-		case yaml.MappingNode:
-			var next *yaml.Node
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == part {
-					line = n.Content[i].Line
-					next = n.Content[i+1]
-				}
-			}
-			n = next
-		case yaml.SequenceNode:
-			var idx int
-			if _, err := fmt.Sscan(part, &idx); err != nil || idx >= len(n.Content) {
-				return line
-			}
-			n = n.Content[idx]
-			line = n.Line
-		default:
-			return line
-		}
-	}
-	return line
-}
+func (v *validator) fail(field, format string, args ...any) { v.Add(field, format, args...) }
 
 var (
 	nameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -446,18 +328,11 @@ func (s *Scenario) Validate() error {
 	if src == "" {
 		src = "scenario " + s.Name
 	}
-	data, err := yaml.Marshal(s)
+	doc, err := yamlfile.DocOf(src, s)
 	if err != nil {
-		return &LoadError{Source: src, Msg: err.Error()}
+		return err
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return &LoadError{Source: src, Msg: err.Error()}
-	}
-	v := validator{src: src, root: root.Content[0]}
+	v := validator{yamlfile.NewErrors(doc)}
 	v.scenario(s)
-	if len(v.errs) > 0 {
-		return v.errs[0]
-	}
-	return nil
+	return v.Err()
 }

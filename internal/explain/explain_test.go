@@ -127,10 +127,10 @@ func BenchmarkExplain10MB(b *testing.B) {
 // transport verdict for them.
 func TestSeeds(t *testing.T) {
 	want := map[string]smtpprobe.Verdict{
-		"000_fd14b60ccf4ab9d7.txt": smtpprobe.VerdictUnknown, // de: MSExchange OWA 71, proxy auth between CAS
-		"001_ee5138d0c42e0eb0.txt": smtpprobe.VerdictUnknown, // zh: the same event
-		"002_8d90b35cc5febda0.txt": smtpprobe.VerdictUnknown, // fr: EWS proxy auth between CAS
-		"003_b67e60b80b1f2811.txt": smtpprobe.VerdictUnknown, // zh: OWA 43 ProxyErrorSslTrustFailure
+		"000_fd14b60ccf4ab9d7.txt": smtpprobe.VerdictUnknown,              // de: MSExchange OWA 71, proxy auth between CAS
+		"001_ee5138d0c42e0eb0.txt": smtpprobe.VerdictUnknown,              // zh: the same event
+		"002_8d90b35cc5febda0.txt": smtpprobe.VerdictUnknown,              // fr: EWS proxy auth between CAS
+		"003_b67e60b80b1f2811.txt": smtpprobe.VerdictUnknown,              // zh: OWA 43 ProxyErrorSslTrustFailure
 		"004_15888d4f839ddf65.txt": smtpprobe.VerdictAuthTemporaryFailure, // sv: KB 979174
 	}
 	for name, v := range want {
