@@ -101,6 +101,16 @@ func (k *kerberos) setup() (*krbclient.Client, error) {
 	return k.client, k.setupErr
 }
 
+// Stats counts the AS and TGS exchanges this Kerberos side has made: one
+// login per principal and one TGS exchange per SPN, however many probes
+// shared it.
+func (k *kerberos) Stats() (as, tgs int) {
+	if k.client == nil {
+		return 0, 0
+	}
+	return k.client.Stats()
+}
+
 // GSSAPIClient obtains a service ticket for spn and returns the GSSAPI
 // mechanism client built on it, recording what Kerberos showed in obs.
 func (k *kerberos) GSSAPIClient(ctx context.Context, spn string, exchangeMode bool, obs *KerberosObservation) (sasl.Client, error) {

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -106,7 +104,7 @@ func (p probeFlags) config(host string, e env) (smtpprobe.Config, error) {
 		RequireTrustedCert: p.requireTrusted, Timeout: p.timeout, ShowSecrets: p.secrets,
 	}
 	if p.caFile != "" {
-		pool, err := loadCAFile(p.caFile)
+		pool, err := smtpprobe.LoadCAFile(p.caFile)
 		if err != nil {
 			return cfg, err
 		}
@@ -140,21 +138,4 @@ func (p probeFlags) config(host string, e env) (smtpprobe.Config, error) {
 		return cfg, err
 	}
 	return cfg, nil
-}
-
-func loadCAFile(path string) (*x509.CertPool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("--ca-file: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 16<<20))
-	if err != nil {
-		return nil, fmt.Errorf("--ca-file %s: %w", path, err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("--ca-file %s: no PEM certificate found", path)
-	}
-	return pool, nil
 }

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/exauth/exauth/internal/check"
+)
+
+func cmdCheck(ctx context.Context, args []string, e env) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	planFile := fs.String("plan", "", "the plan `FILE` (YAML; see examples/lab-plan.yaml)")
+	concurrency := fs.Int("concurrency", 16, "targets probed at once")
+	jsonOut := fs.Bool("json", false, "print all results and reports as JSON")
+	junit := fs.String("junit", "", "write JUnit XML to `FILE` (Jenkins, GitLab, Azure DevOps)")
+	save := fs.String("save", "", "store the results in `FILE` for a later --compare")
+	compare := fs.String("compare", "", "show what changed since the results saved in `FILE`")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 3
+	}
+	if *planFile == "" {
+		return usageError(e, "check", errors.New("--plan FILE is required"))
+	}
+	if *concurrency < 1 || *concurrency > 1000 {
+		return usageError(e, "check", fmt.Errorf("--concurrency %d out of range 1..1000", *concurrency))
+	}
+	plan, err := check.LoadPlan(*planFile)
+	if err != nil {
+		return usageError(e, "check", err)
+	}
+	var before *check.Saved
+	if *compare != "" {
+		if before, err = check.LoadSaved(*compare); err != nil {
+			return usageError(e, "check", err)
+		}
+	}
+	run := check.Execute(ctx, plan, check.Options{
+		Concurrency: *concurrency, Getenv: e.getenv, Progress: progressPrinter(e.stderr),
+	})
+	if *junit != "" {
+		if err := writeFileWith(*junit, func(w io.Writer) error { return check.WriteJUnit(w, run) }); err != nil {
+			return usageError(e, "check", err)
+		}
+	}
+	if *save != "" {
+		if err := check.Save(*save, run); err != nil {
+			return usageError(e, "check", err)
+		}
+	}
+	var changes []check.Change
+	if before != nil {
+		changes = check.Compare(before, run)
+	}
+	if *jsonOut {
+		out := struct {
+			*check.Run
+			Changes []check.Change `json:"changes,omitempty"`
+		}{run, changes}
+		if err := writeJSON(e.stdout, out); err != nil {
+			return usageError(e, "check", err)
+		}
+	} else {
+		check.WriteTable(e.stdout, run)
+		if before != nil {
+			fmt.Fprintln(e.stdout)
+			check.WriteChanges(e.stdout, before, changes)
+		}
+	}
+	if !run.AllMet() {
+		return 2
+	}
+	return 0
+}
+
+// progressPrinter shows progress on a terminal (one updating line) and
+// plain lines otherwise (CI logs).
+func progressPrinter(w io.Writer) func(check.Progress) {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	return func(p check.Progress) {
+		if tty {
+			fmt.Fprintf(w, "\r%d/%d done, %d failed, %d remaining ", p.Done, p.Total, p.Failed, p.Total-p.Done)
+			if p.Done == p.Total {
+				fmt.Fprintln(w)
+			}
+			return
+		}
+		mark := "as expected"
+		if !p.Last.Met {
+			mark = "NOT as expected (" + p.Last.Expect.String() + ")"
+		}
+		fmt.Fprintf(w, "[%d/%d] %s: %s, %s\n", p.Done, p.Total, p.Last.Target, p.Last.Verdict, mark)
+	}
+}
+
+func writeFileWith(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,246 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/scenarios"
+	"github.com/exauth/exauth/smtpprobe"
+)
+
+// Options tune a run.
+type Options struct {
+	Concurrency int // targets probed at once; default 16
+	// Progress is called after each target (from one goroutine at a time).
+	Progress func(p Progress)
+	Clock    clock.Clock
+	Getenv   func(string) string // nil = os.Getenv
+}
+
+// Progress is the state of a run after a target finished.
+type Progress struct {
+	Done, Failed, Total int
+	Last                *Result
+}
+
+// Result is one target's outcome.
+type Result struct {
+	Target     string             `json:"target"`
+	Host       string             `json:"host,omitempty"`
+	Scenario   string             `json:"scenario,omitempty"`
+	Expect     Verdicts           `json:"expect"`
+	Verdict    smtpprobe.Verdict  `json:"verdict"`
+	Severity   smtpprobe.Severity `json:"severity"`
+	Met        bool               `json:"met"`
+	Summary    string             `json:"summary"`
+	Evidence   []string           `json:"evidence"`
+	DurationMS float64            `json:"duration_ms"`
+	Report     *smtpprobe.Report  `json:"report,omitempty"`
+}
+
+// Run is a whole plan's outcome.
+type Run struct {
+	Plan     string        `json:"plan"`
+	Started  time.Time     `json:"started"`
+	WallMS   float64       `json:"wall_ms"`
+	Results  []Result      `json:"results"`
+	Met      int           `json:"met"`
+	Failed   int           `json:"failed"`
+	Kerberos []KerberosUse `json:"kerberos"`
+}
+
+// KerberosUse counts the exchanges one set of credentials cost.
+type KerberosUse struct {
+	Principal string `json:"principal"`
+	AS        int    `json:"as_exchanges"`
+	TGS       int    `json:"tgs_exchanges"`
+}
+
+// AllMet reports whether every target reached an expected verdict.
+func (r *Run) AllMet() bool { return r.Failed == 0 }
+
+// Execute runs the plan. Credentials are shared: one Kerberos client per
+// distinct set of credential settings, so a run logs in once per principal
+// and asks for each SPN once, however many targets use them.
+func Execute(ctx context.Context, p *Plan, opts Options) *Run {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 16
+	}
+	clk := clock.Or(opts.Clock)
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	run := &Run{Plan: p.source, Started: clk.Now(), Results: make([]Result, len(p.Targets))}
+	creds := &credentialPool{getenv: getenv, clock: opts.Clock, byKey: map[credKey]*sharedKerberos{}}
+
+	sem := make(chan struct{}, opts.Concurrency)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	progress := Progress{Total: len(p.Targets)}
+	began := time.Now()
+	for i := range p.Targets {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			res := runTarget(ctx, p, &p.Targets[i], creds)
+			mu.Lock()
+			defer mu.Unlock()
+			run.Results[i] = res
+			progress.Done++
+			if !res.Met {
+				progress.Failed++
+			}
+			if opts.Progress != nil {
+				progress.Last = &run.Results[i]
+				opts.Progress(progress)
+			}
+		}(i)
+	}
+	wg.Wait()
+	run.WallMS = float64(time.Since(began).Microseconds()) / 1000
+	for _, r := range run.Results {
+		if r.Met {
+			run.Met++
+		} else {
+			run.Failed++
+		}
+	}
+	run.Kerberos = creds.uses()
+	return run
+}
+
+func runTarget(ctx context.Context, p *Plan, t *Target, creds *credentialPool) (res Result) {
+	res = Result{Target: t.Name, Host: t.Host, Scenario: t.Scenario, Expect: t.Expect}
+	began := time.Now()
+	defer func() { res.DurationMS = float64(time.Since(began).Microseconds()) / 1000 }()
+	var cfg smtpprobe.Config
+	if t.Scenario != "" {
+		sc, err := scenarios.Lookup(t.Scenario)
+		if err != nil {
+			return failed(res, err)
+		}
+		if len(res.Expect) == 0 {
+			res.Expect = Verdicts{smtpprobe.Verdict(sc.Expect)}
+		}
+		lab, err := scenarios.Run(sc, scenarios.Options{})
+		if err != nil {
+			return failed(res, err)
+		}
+		defer lab.Close()
+		cfg = lab.ProbeConfig()
+	} else {
+		var err error
+		if cfg, err = creds.config(t, t.merged(p.Defaults)); err != nil {
+			return failed(res, err)
+		}
+	}
+	r := smtpprobe.Probe(ctx, cfg)
+	res.Verdict, res.Severity, res.Summary, res.Evidence, res.Report = r.Verdict, r.Severity, r.Summary, r.Evidence, r
+	res.Met = res.Expect.Has(r.Verdict)
+	return res
+}
+
+// failed records a target that could not even be probed.
+func failed(res Result, err error) Result {
+	res.Verdict, res.Severity = smtpprobe.VerdictUnknown, smtpprobe.SeverityUnknown
+	res.Summary = err.Error()
+	res.Met = res.Expect.Has(smtpprobe.VerdictUnknown)
+	return res
+}
+
+// credKey identifies one set of credentials.
+type credKey struct {
+	krb5Conf, realm, kdc, ccache, keytab, principal, passwordFile string
+}
+
+type sharedKerberos struct {
+	kerberos  smtpprobe.Kerberos
+	principal string
+	err       error
+}
+
+// credentialPool hands every target with the same credential settings the
+// same Kerberos client.
+type credentialPool struct {
+	getenv func(string) string
+	clock  clock.Clock
+	mu     sync.Mutex
+	byKey  map[credKey]*sharedKerberos
+	order  []credKey
+}
+
+func (c *credentialPool) config(t *Target, s Settings) (smtpprobe.Config, error) {
+	k, err := c.kerberos(s)
+	if err != nil {
+		return smtpprobe.Config{}, err
+	}
+	cfg := smtpprobe.Config{
+		Host: t.Host, Connect: t.Connect, SPN: t.SPN, EHLOName: s.EHLO,
+		Mech: smtpprobe.Mech(s.Mech), TLS: smtpprobe.TLSMode(s.TLS),
+		Timeout: time.Duration(s.Timeout), Clock: c.clock, Kerberos: k,
+	}
+	if s.RequireTrustedCert != nil {
+		cfg.RequireTrustedCert = *s.RequireTrustedCert
+	}
+	if s.CAFile != "" {
+		pool, err := smtpprobe.LoadCAFile(s.CAFile)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, cfg.Validate()
+}
+
+func (c *credentialPool) kerberos(s Settings) (smtpprobe.Kerberos, error) {
+	key := credKey{s.Krb5Conf, s.Realm, s.KDC, s.CCache, s.Keytab, s.Principal, s.PasswordFile}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if sk, ok := c.byKey[key]; ok {
+		return sk.kerberos, sk.err
+	}
+	ks := smtpprobe.KerberosSettings{
+		Krb5Conf: s.Krb5Conf, Realm: s.Realm, KDC: s.KDC, CCache: s.CCache,
+		Keytab: s.Keytab, Principal: s.Principal, Clock: c.clock, Getenv: c.getenv,
+	}
+	sk := &sharedKerberos{principal: s.Principal}
+	if s.PasswordFile != "" {
+		b, err := os.ReadFile(s.PasswordFile)
+		if err != nil {
+			sk.err = fmt.Errorf("password_file: %w", err)
+		}
+		ks.Password = strings.TrimRight(string(b), "\r\n")
+	}
+	if sk.err == nil {
+		sk.kerberos = smtpprobe.NewKerberos(ks)
+	}
+	c.byKey[key] = sk
+	c.order = append(c.order, key)
+	return sk.kerberos, sk.err
+}
+
+func (c *credentialPool) uses() []KerberosUse {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []KerberosUse
+	for _, key := range c.order {
+		sk := c.byKey[key]
+		u := KerberosUse{Principal: sk.principal}
+		if st, ok := sk.kerberos.(interface{ Stats() (int, int) }); ok {
+			u.AS, u.TGS = st.Stats()
+		}
+		if u.Principal == "" {
+			u.Principal = "(ccache)"
+		}
+		out = append(out, u)
+	}
+	return out
+}
