@@ -14,7 +14,7 @@ import (
 // WriteTable prints the human table: target, expected, got, summary.
 func WriteTable(w io.Writer, run *Run) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TARGET\tEXPECTED\tGOT\t\tSUMMARY")
+	fmt.Fprintln(tw, "TARGET\tEXPECTED\tGOT\tRESULT\tSUMMARY")
 	for _, r := range run.Results {
 		mark := "ok"
 		if !r.Met {
