@@ -37,7 +37,7 @@ type KDCConfig struct {
 	// Realm is the Kerberos realm, e.g. "LAB.TEST". Required.
 	Realm string
 	// Accounts are the principals and keys held in memory. An account named
-	// "krbtgt" with a random password is added when absent.
+	// "krbtgt" with random keys is added when absent.
 	Accounts []Account
 	// Clock is the KDC's clock; nil means the system clock. A scenario sets
 	// clock.Offset to skew the KDC against the probing host.
@@ -75,6 +75,8 @@ type Account struct {
 	// Password derives the keys with gokrb5's string-to-key and the RFC 4120
 	// default salt: realm followed by the name components ("LAB.TESTHUB01$").
 	// The salt is sent in PA-ETYPE-INFO2, so clients need not guess it.
+	// An empty Password gives random keys (keytab logins only), as does an
+	// empty entry of PreviousPasswords for that key version.
 	Password string
 	// KVNO is the current key version number (msDS-KeyVersionNumber);
 	// 0 means 1.

@@ -779,7 +779,6 @@ func TestStartKDC_ConfigErrors(t *testing.T) {
 		{"no realm", KDCConfig{Accounts: ok}, "Realm is empty"},
 		{"bad realm", KDCConfig{Realm: "LAB TEST", Accounts: ok}, "not allowed in a realm"},
 		{"duplicate account", KDCConfig{Realm: "R", Accounts: append(ok, Account{Name: "hub01$", Password: "x"})}, "listed twice"},
-		{"no password", KDCConfig{Realm: "R", Accounts: []Account{{Name: "A$"}}}, "Password is empty"},
 		{"bad SPN", KDCConfig{Realm: "R", Accounts: []Account{{Name: "A$", Password: "x", SPNs: []string{"SMTPSVC"}}}}, "not service/host"},
 		{"bad etype", KDCConfig{Realm: "R", Accounts: []Account{{Name: "A$", Password: "x", ETypes: []int32{1}}}}, "unsupported encryption type 1"},
 		{"no etypes", KDCConfig{Realm: "R", Accounts: []Account{{Name: "A$", Password: "x", ETypes: []int32{}}}}, "ETypes is empty"},
