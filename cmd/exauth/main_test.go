@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
 )
@@ -198,5 +199,57 @@ func TestServeThenProbe_SameVerdicts(t *testing.T) {
 				t.Errorf("in-process %s, across processes %s", inr.Verdict, r.Verdict)
 			}
 		})
+	}
+}
+
+// TestPasswordNeverPrinted: a password given through EXAUTH_PASSWORD or
+// --password-file appears in no output, right or wrong.
+func TestPasswordNeverPrinted(t *testing.T) {
+	const secret = "Corr3ct-Horse-Battery-Staple"
+	kdc, err := fakeserver.StartKDC(fakeserver.KDCConfig{Realm: "LAB.TEST", Accounts: []fakeserver.Account{
+		{Name: "HUB02$", Password: secret, KVNO: 2},
+		{Name: "HUB01$", KVNO: 3, SPNs: []string{"SMTPSVC/hub01.lab.test"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kdc.Close()
+	skt, _ := kdc.Keytab("HUB01$", 0)
+	hub, err := fakeserver.Start(fakeserver.Config{Host: "hub01.lab.test", Capabilities: []string{"X-EXPS GSSAPI NTLM"},
+		Authenticator: &fakeserver.KerberosAcceptor{Keytab: skt}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Close()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "krb5.conf")
+	os.WriteFile(conf, kdc.Krb5Conf(), 0o644)
+	pwFile := filepath.Join(dir, "pw")
+	os.WriteFile(pwFile, []byte("wrong-"+secret+"\n"), 0o600)
+	base := []string{"probe", "hub01.lab.test", "--connect", hub.Addr(), "--krb5-conf", conf, "--principal", "HUB02$@LAB.TEST", "--tls", "none"}
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		env     string
+		verdict string
+	}{
+		{"right password from the environment", []string{"--json", "--verbose"}, secret, "ok"},
+		{"wrong password from a file", []string{"--password-file", pwFile, "--json"}, "", "auth-rejected"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), append(base, tt.args...), env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb,
+			getenv: func(k string) string {
+				if k == "EXAUTH_PASSWORD" {
+					return tt.env
+				}
+				return ""
+			}})
+		all := out.String() + errb.String()
+		if strings.Contains(all, secret) {
+			t.Errorf("%s: the password is in the output", tt.name)
+		}
+		if !strings.Contains(out.String(), `"verdict":"`+tt.verdict+`"`) {
+			t.Errorf("%s: exit %d, want verdict %s:\n%s", tt.name, code, tt.verdict, all)
+		}
 	}
 }
