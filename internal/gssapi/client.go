@@ -121,9 +121,12 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 
 // Start builds the AP-REQ and returns the mechanism name "GSSAPI" and the
 // initial context token (RFC 1964 framing, or SPNEGO when configured).
-// The token is the SASL initial response; a caller that does not send
-// initial responses answers the server's empty challenge by calling Next
-// with it, which returns the same token.
+//
+// In ModeSASL the token is the SASL initial response; a caller that does
+// not send initial responses hands the server's first, empty challenge to
+// Next, which returns the same token. In ModeExchange the caller sends the
+// token itself after the server's empty 334, and hands Next only what the
+// server answers to it.
 func (c *Client) Start() (string, []byte, error) {
 	if c.state != clientNew {
 		return "", nil, &InitError{Reason: ReasonProtocol, Detail: "Start called twice"}
@@ -190,16 +193,18 @@ func gssChecksum(flags uint32) []byte {
 
 // Next consumes the server's challenge.
 //
-// Before the initial token was sent, an empty challenge returns it. After
-// it, Next accepts the server's context token in any framing (raw AP-REP,
+// In ModeSASL, an empty challenge before any server token returns the
+// initial token (see Start). Then Next accepts the server's context token in any framing (raw AP-REP,
 // RFC 1964, SPNEGO NegTokenResp), verifies the AP-REP (mutual
 // authentication) and then: in ModeExchange returns a nil response and is
 // done; in ModeSASL returns an empty, non-nil response and expects the
 // wrapped security-layer offer, to which it answers with a wrapped "no
 // security layer" and the authorization identity.
 //
-// An empty challenge where the AP-REP is due means the server skipped
-// mutual authentication; Mutual then stays false. Malformed data yields an
+// An empty challenge where the AP-REP is due (in ModeExchange: a bare
+// "235", which the caller should hand to Next as nil) means the server
+// skipped mutual authentication; Mutual then stays false and the caller
+// decides whether that is acceptable. Malformed data yields an
 // *InitError; a KRB-ERROR from the server yields an *InitError wrapping
 // the messages.KRBError.
 func (c *Client) Next(challenge []byte) ([]byte, error) {
@@ -220,12 +225,12 @@ func (c *Client) next(challenge []byte) ([]byte, error) {
 	case clientDone:
 		return nil, &InitError{Reason: ReasonProtocol, Detail: "challenge after the exchange completed", Err: sasl.ErrUnexpectedServerChallenge}
 	case clientStarted:
-		if len(challenge) == 0 {
-			// X-EXPS style: the server's 334 asks for the token.
-			c.state = clientAwaitReply
+		c.state = clientAwaitReply
+		if len(challenge) == 0 && c.cfg.Mode == ModeSASL {
+			// A protocol without initial responses: the server's empty
+			// challenge asks for the token (RFC 4422 section 5).
 			return c.token, nil
 		}
-		c.state = clientAwaitReply
 		return c.reply(challenge)
 	case clientAwaitReply:
 		return c.reply(challenge)
@@ -293,6 +298,9 @@ func (c *Client) afterContext() ([]byte, error) {
 // decrypts with the session key (key usage 12) and echoes the
 // authenticator's ctime and cusec.
 func (c *Client) verifyAPRep(rep messages.APRep) error {
+	if err := checkCipher(rep.EncPart, c.cfg.SessionKey); err != nil {
+		return &InitError{Reason: ReasonMalformed, Detail: "the AP-REP's encrypted part", Err: err}
+	}
 	b, err := crypto.DecryptEncPart(rep.EncPart, c.cfg.SessionKey, keyusage.AP_REP_ENCPART)
 	if err != nil {
 		return &InitError{Reason: ReasonMutualFailed, Code: errorcode.KRB_AP_ERR_MUT_FAIL, Detail: "the AP-REP does not decrypt with the session key", Err: err}

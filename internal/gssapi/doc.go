@@ -42,8 +42,7 @@
 // agree on: the client sends "X-EXPS GSSAPI" without an initial response;
 // the server answers "334" with an empty challenge (Server.Next(nil)
 // returns it); the client sends the base64 GSS initial context token
-// (Client.Start's token, also returned by Client.Next on the empty
-// challenge); the server verifies it and answers "235 2.7.0" followed by
+// (Client.Start's token); the server verifies it and answers "235 2.7.0" followed by
 // the base64 AP-REP token — the challenge Server.Next returns together with
 // done — and there is no security-layer step. A server may instead send
 // the AP-REP in a "334" and finish with a bare "235"; the client accepts

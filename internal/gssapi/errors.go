@@ -89,7 +89,11 @@ func (e *AcceptError) Error() string {
 	var s string
 	switch e.Reason {
 	case ReasonSkew:
-		s = fmt.Sprintf("the client's authenticator is %s off the acceptor's clock, more than the allowed skew", fmtSkew(e.Skew))
+		if e.Skew < 0 {
+			s = fmt.Sprintf("the acceptor's clock is %v ahead of the client's authenticator, more than the allowed skew", -e.Skew)
+		} else {
+			s = fmt.Sprintf("the client's authenticator is %v ahead of the acceptor's clock, more than the allowed skew", e.Skew)
+		}
 	case ReasonNotYetValid:
 		s = fmt.Sprintf("the service ticket starts %s after the acceptor's clock: the acceptor's clock is behind the KDC's", fmtSkew(e.Skew))
 	case ReasonExpired:

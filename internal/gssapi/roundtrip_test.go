@@ -173,7 +173,7 @@ func rawAPRep(t testing.TB, framed []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(inner[:2], tokIDAPRep) {
+	if string(inner[:2]) != tokIDAPRep {
 		t.Fatalf("TOK_ID %x", inner[:2])
 	}
 	return inner[2:]
@@ -188,21 +188,39 @@ func spnegoResp(t testing.TB, inner []byte) []byte {
 	return out
 }
 
-func TestClient_EmptyChallengeReturnsInitialToken(t *testing.T) {
+// TestClient_EmptyChallenge: in ModeSASL a server's empty first challenge
+// asks for the token; in ModeExchange an empty answer to the token (a bare
+// "235") completes the exchange without mutual authentication.
+func TestClient_EmptyChallenge(t *testing.T) {
 	kt := serviceKeytab(t)
 	tkt, key := issue(t, ticketSpec{kt: kt})
-	c := newTestClient(t, tkt, key, ModeExchange, true, false, clock.NewFake(t0))
-	_, tok, err := c.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := c.Next([]byte{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(tok, again) {
-		t.Error("Next(empty) before the token was sent did not return the initial token")
-	}
+	t.Run("sasl", func(t *testing.T) {
+		c := newTestClient(t, tkt, key, ModeSASL, true, false, clock.NewFake(t0))
+		_, tok, err := c.Start()
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := c.Next([]byte{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(tok, again) {
+			t.Error("Next(empty) before any server token did not return the initial token")
+		}
+	})
+	t.Run("exchange", func(t *testing.T) {
+		c := newTestClient(t, tkt, key, ModeExchange, true, false, clock.NewFake(t0))
+		if _, _, err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.Next(nil)
+		if err != nil || resp != nil {
+			t.Fatalf("Next(nil) = %v, %v", resp, err)
+		}
+		if !c.Done() || c.Mutual() {
+			t.Errorf("Done %v, Mutual %v; want done without mutual authentication", c.Done(), c.Mutual())
+		}
+	})
 }
 
 // TestUnwrap_RotatedToken: Windows rotates wrap tokens (RRC, RFC 4121

@@ -228,6 +228,9 @@ func (s *Server) accept(b []byte) ([]byte, bool, error) {
 	}
 	ap.Ticket = tkt
 	enc := tkt.DecryptedEncPart
+	if err := checkCipher(ap.EncryptedAuthenticator, enc.Key); err != nil {
+		return nil, false, &AcceptError{Reason: ReasonMalformed, Code: errorcode.KRB_ERR_GENERIC, Detail: "the encrypted authenticator", Err: err}
+	}
 	if err := ap.DecryptAuthenticator(enc.Key); err != nil {
 		return nil, false, &AcceptError{Reason: ReasonIntegrity, Code: errorcode.KRB_AP_ERR_BAD_INTEGRITY, Detail: "the authenticator does not decrypt with the ticket's session key", Err: err}
 	}
@@ -445,6 +448,9 @@ func (s *Server) decryptTicket(t messages.Ticket, sname string) (messages.Ticket
 	}
 	if len(keys) == 0 {
 		return t, &AcceptError{Reason: ReasonEncType, Code: errorcode.KRB_AP_ERR_NOKEY, Detail: fmt.Sprintf("ticket for %s is encrypted with %s (key version %d); the keytab holds %s for that version", sname, etypeName(t.EncPart.EType), kvno, strings.Join(held_types, ", "))}
+	}
+	if err := checkCipher(t.EncPart, keys[0].key); err != nil {
+		return t, &AcceptError{Reason: ReasonMalformed, Code: errorcode.KRB_ERR_GENERIC, Detail: "the ticket's encrypted part", Err: err}
 	}
 	// Newest first, as keytab.GetEncryptionKey prefers.
 	slices.SortStableFunc(keys, func(a, b cand) int { return b.ts.Compare(a.ts) })

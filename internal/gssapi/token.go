@@ -1,16 +1,17 @@
 package gssapi
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 
 	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/asn1tools"
+	"github.com/jcmturner/gokrb5/v8/crypto"
 	krbgss "github.com/jcmturner/gokrb5/v8/gssapi"
 	"github.com/jcmturner/gokrb5/v8/iana/asnAppTag"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/spnego"
+	"github.com/jcmturner/gokrb5/v8/types"
 )
 
 // MaxTokenSize bounds every token this package parses. Windows' own limit
@@ -48,10 +49,10 @@ func (f Framing) String() string {
 }
 
 // RFC 1964 section 1.1 TOK_ID values of the initial context tokens.
-var (
-	tokIDAPReq    = []byte{0x01, 0x00}
-	tokIDAPRep    = []byte{0x02, 0x00}
-	tokIDKRBError = []byte{0x03, 0x00}
+const (
+	tokIDAPReq    = "\x01\x00"
+	tokIDAPRep    = "\x02\x00"
+	tokIDKRBError = "\x03\x00"
 )
 
 // Leading octets that identify a token without parsing it.
@@ -72,7 +73,7 @@ func isKRB5OID(oid asn1.ObjectIdentifier) bool {
 // frameKRB5 wraps a Kerberos message in the RFC 1964 framing. gokrb5's
 // spnego.KRB5Token does the same for AP-REQ only and cannot be built
 // outside its package, so the three lines are repeated here.
-func frameKRB5(tokID, msg []byte) []byte {
+func frameKRB5(tokID string, msg []byte) []byte {
 	b, _ := asn1.Marshal(krbgss.OIDKRB5.OID()) // a constant OID cannot fail
 	b = append(b, tokID...)
 	b = append(b, msg...)
@@ -152,7 +153,7 @@ func parseKRB5APReq(inner []byte) (messages.APReq, error) {
 	if err != nil {
 		return messages.APReq{}, err
 	}
-	if !bytes.Equal(tokID, tokIDAPReq) {
+	if string(tokID) != tokIDAPReq {
 		return messages.APReq{}, fmt.Errorf("RFC 1964 TOK_ID %x is not KRB_AP_REQ (01 00)", tokID)
 	}
 	return unmarshalAPReq(msg)
@@ -280,13 +281,13 @@ func parseServerTokenDepth(b []byte, depth int) (*serverToken, error) {
 			return nil, err
 		}
 		switch {
-		case bytes.Equal(tokID, tokIDAPRep):
+		case string(tokID) == tokIDAPRep:
 			var rep messages.APRep
 			if err := rep.Unmarshal(msg); err != nil {
 				return nil, fmt.Errorf("AP-REP: %w", err)
 			}
 			return &serverToken{kind: kindAPRep, framing: FramingKRB5, apRep: rep}, nil
-		case bytes.Equal(tokID, tokIDKRBError):
+		case string(tokID) == tokIDKRBError:
 			var ke messages.KRBError
 			if err := ke.Unmarshal(msg); err != nil {
 				return nil, fmt.Errorf("KRB-ERROR: %w", err)
@@ -401,4 +402,22 @@ func frameClientToken(apReq []byte, useSPNEGO bool) ([]byte, error) {
 		},
 	}
 	return tok.Marshal()
+}
+
+// checkCipher guards gokrb5's decryption, which slices the ciphertext by
+// the checksum length without checking it first (a short ciphertext would
+// panic): the ciphertext must hold at least a confounder and a checksum
+// of key's enctype, and name the same enctype as the key.
+func checkCipher(ed types.EncryptedData, key types.EncryptionKey) error {
+	et, err := crypto.GetEtype(key.KeyType)
+	if err != nil {
+		return err
+	}
+	if ed.EType != key.KeyType {
+		return fmt.Errorf("ciphertext of etype %d, key of etype %d", ed.EType, key.KeyType)
+	}
+	if min := et.GetConfounderByteSize() + et.GetHMACBitLength()/8; len(ed.Cipher) < min {
+		return fmt.Errorf("ciphertext of %d octets is shorter than the %d octets of confounder and checksum", len(ed.Cipher), min)
+	}
+	return nil
 }
