@@ -29,6 +29,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/keytab"
 
 	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/internal/enctype"
 )
 
 // KDCConfig configures a fake KDC. Everything a scenario can vary is here, as
@@ -236,7 +237,7 @@ func newKDC(cfg KDCConfig) (*KDC, error) {
 		etypes = kdcDefaultETypes()
 	}
 	for _, e := range etypes {
-		if kdcETypeName(e) == "" {
+		if !enctype.Known(e) {
 			return nil, fmt.Errorf("fakeserver: KDCConfig.ClientETypes: unsupported encryption type %d", e)
 		}
 	}
@@ -351,26 +352,6 @@ func kdcDefaultETypes() []int32 {
 	return []int32{etypeID.AES256_CTS_HMAC_SHA1_96, etypeID.AES128_CTS_HMAC_SHA1_96}
 }
 
-// kdcETypeName is the krb5.conf name of an encryption type gokrb5 implements,
-// or "".
-func kdcETypeName(e int32) string {
-	switch e {
-	case etypeID.AES256_CTS_HMAC_SHA1_96:
-		return "aes256-cts-hmac-sha1-96"
-	case etypeID.AES128_CTS_HMAC_SHA1_96:
-		return "aes128-cts-hmac-sha1-96"
-	case etypeID.AES256_CTS_HMAC_SHA384_192:
-		return "aes256-cts-hmac-sha384-192"
-	case etypeID.AES128_CTS_HMAC_SHA256_128:
-		return "aes128-cts-hmac-sha256-128"
-	case etypeID.RC4_HMAC:
-		return "rc4-hmac"
-	case etypeID.DES3_CBC_SHA1_KD:
-		return "des3-cbc-sha1"
-	}
-	return ""
-}
-
 // Krb5Conf returns a krb5.conf that both gokrb5 (config.NewFromString) and
 // MIT krb5 (KRB5_CONFIG) accept for this KDC.
 //
@@ -395,7 +376,7 @@ func (k *KDC) Krb5Conf() []byte {
 	names := make([]string, 0, len(k.etypes))
 	rc4 := false
 	for _, e := range k.etypes {
-		names = append(names, kdcETypeName(e))
+		names = append(names, enctype.Name(e))
 		rc4 = rc4 || e == etypeID.RC4_HMAC
 	}
 	enctypes := strings.Join(names, " ")

@@ -14,6 +14,8 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/exauth/exauth/internal/enctype"
 )
 
 // kdcAccount is an Account with its keys derived: the directory object the
@@ -119,7 +121,7 @@ func (d *kdcDirectory) add(acc Account) error {
 		return fmt.Errorf("fakeserver: KDC account %q: ETypes is empty (use nil for AES)", acc.Name)
 	}
 	for i, e := range etypes {
-		if kdcETypeName(e) == "" {
+		if !enctype.Known(e) {
 			return fmt.Errorf("fakeserver: KDC account %q: unsupported encryption type %d", acc.Name, e)
 		}
 		if slices.Contains(etypes[:i], e) {
@@ -139,7 +141,7 @@ func (d *kdcDirectory) add(acc Account) error {
 		for _, e := range etypes {
 			key, err := accountKey(pw, a.pname, d.realm, e)
 			if err != nil {
-				return fmt.Errorf("fakeserver: KDC account %q: %s key: %w", acc.Name, kdcETypeName(e), err)
+				return fmt.Errorf("fakeserver: KDC account %q: %s key: %w", acc.Name, enctype.Name(e), err)
 			}
 			byType[e] = key
 		}

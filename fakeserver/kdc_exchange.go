@@ -18,6 +18,8 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/patype"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/exauth/exauth/internal/enctype"
 )
 
 // Error codes gokrb5 names only in its lookup table.
@@ -250,7 +252,7 @@ func (k *KDC) handleAS(x *kdcExchange, r *messages.ASReq) ([]byte, *kdcError) {
 		return nil, kdcErr(errorcode.KRB_ERR_GENERIC, "encoding AS-REP: %v", err)
 	}
 	k.logf("KDC: %s: ticket issued (%s, kvno %d; reply key %s, kvno %d)",
-		x, kdcETypeName(etype), svc.kvno, kdcETypeName(replyKey.KeyType), client.kvno)
+		x, enctype.Name(etype), svc.kvno, enctype.Name(replyKey.KeyType), client.kvno)
 	return b, nil
 }
 
@@ -265,12 +267,12 @@ func (k *KDC) verifyEncTimestamp(x *kdcExchange, client *kdcAccount, value []byt
 	}
 	key, ok := client.key(ed.EType)
 	if !ok {
-		return types.EncryptionKey{}, kdcErr(errorcode.KDC_ERR_PREAUTH_FAILED, "account %s has no %s key", client.name, kdcETypeLabel(ed.EType))
+		return types.EncryptionKey{}, kdcErr(errorcode.KDC_ERR_PREAUTH_FAILED, "account %s has no %s key", client.name, enctype.Name(ed.EType))
 	}
 	plain, err := kdcDecrypt(ed, key, keyusage.AS_REQ_PA_ENC_TIMESTAMP)
 	if err != nil {
 		return types.EncryptionKey{}, kdcErr(errorcode.KDC_ERR_PREAUTH_FAILED, "PA-ENC-TIMESTAMP does not decrypt with the %s key of %s (kvno %d): wrong password or stale keytab",
-			kdcETypeName(ed.EType), client.name, client.kvno)
+			enctype.Name(ed.EType), client.name, client.kvno)
 	}
 	var ts types.PAEncTSEnc
 	if err := kdcDecode(ts.Unmarshal, plain); err != nil {
@@ -443,7 +445,7 @@ func (k *KDC) handleTGS(x *kdcExchange, r *messages.TGSReq, rawBody []byte) ([]b
 	if err != nil {
 		return nil, kdcErr(errorcode.KRB_ERR_GENERIC, "encoding TGS-REP: %v", err)
 	}
-	k.logf("KDC: %s: ticket issued with the key of account %s (%s, kvno %d)", x, svc.name, kdcETypeName(etype), svc.kvno)
+	k.logf("KDC: %s: ticket issued with the key of account %s (%s, kvno %d)", x, svc.name, enctype.Name(etype), svc.kvno)
 	return b, nil
 }
 
@@ -461,7 +463,7 @@ func (k *KDC) openTGT(t *messages.Ticket) (*messages.EncTicketPart, *kdcError) {
 	}
 	key, ok := krbtgt.keys[kvno][t.EncPart.EType]
 	if !ok {
-		return nil, kdcErr(errorcode.KRB_AP_ERR_BADKEYVER, "krbtgt has no %s key of kvno %d", kdcETypeLabel(t.EncPart.EType), kvno)
+		return nil, kdcErr(errorcode.KRB_AP_ERR_BADKEYVER, "krbtgt has no %s key of kvno %d", enctype.Name(t.EncPart.EType), kvno)
 	}
 	plain, err := kdcDecrypt(t.EncPart, key, keyusage.KDC_REP_TICKET)
 	if err != nil {
@@ -628,7 +630,7 @@ func kdcVerifyBodyChecksum(ck types.Checksum, key types.EncryptionKey, body []by
 		return kdcErr(errorcode.KDC_ERR_SUMTYPE_NOSUPP, "checksum type %d not supported", ck.CksumType)
 	}
 	if len(key.KeyValue) != et.GetKeyByteSize() {
-		return kdcErr(errorcode.KRB_AP_ERR_INAPP_CKSUM, "checksum type %d does not suit a %s session key", ck.CksumType, kdcETypeLabel(key.KeyType))
+		return kdcErr(errorcode.KRB_AP_ERR_INAPP_CKSUM, "checksum type %d does not suit a %s session key", ck.CksumType, enctype.Name(key.KeyType))
 	}
 	if !et.VerifyChecksum(key.KeyValue, body, ck.Checksum, keyusage.TGS_REQ_PA_TGS_REQ_AP_REQ_AUTHENTICATOR_CHKSUM) {
 		return kdcErr(errorcode.KRB_AP_ERR_MODIFIED, "request body checksum does not verify")
@@ -727,14 +729,6 @@ func kdcMinTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
-}
-
-// kdcETypeLabel names an etype for a message, known or not.
-func kdcETypeLabel(e int32) string {
-	if n := kdcETypeName(e); n != "" {
-		return n
-	}
-	return fmt.Sprintf("etype %d", e)
 }
 
 // kdcPrintable keeps e-text and log lines to printable ASCII: names in them

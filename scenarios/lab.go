@@ -12,6 +12,7 @@ import (
 
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/internal/enctype"
 	"github.com/exauth/exauth/internal/gssapi"
 	"github.com/exauth/exauth/smtpprobe"
 )
@@ -92,7 +93,8 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 	for _, a := range sc.KDC.Accounts {
 		acc := fakeserver.Account{Name: a.Name, KVNO: max(a.KVNO, 1), SPNs: a.SPNs}
 		for _, e := range a.ETypes {
-			acc.ETypes = append(acc.ETypes, ETypeIDs[strings.ToLower(e)])
+			id, _ := enctype.ID(e) // validated when loaded
+			acc.ETypes = append(acc.ETypes, id)
 		}
 		if hubAcct != nil && strings.EqualFold(a.Name, hubAcct.Name) {
 			// Older key versions, random too ("" = random).

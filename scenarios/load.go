@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/exauth/exauth/internal/enctype"
 	"github.com/exauth/exauth/internal/yamlfile"
 	"github.com/exauth/exauth/smtpprobe"
 )
@@ -106,14 +107,6 @@ var (
 	acctRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._$-]{0,63}$`)
 )
 
-// ETypeIDs are the encryption type names a scenario may use.
-var ETypeIDs = map[string]int32{
-	"aes256-cts-hmac-sha1-96": 18,
-	"aes128-cts-hmac-sha1-96": 17,
-	"arcfour-hmac":            23,
-	"rc4-hmac":                23,
-}
-
 const maxOffset = 48 * 3600 * 1e9 // 48h in nanoseconds
 
 func (v *validator) scenario(sc *Scenario) {
@@ -200,8 +193,8 @@ func (v *validator) kdc(sc *Scenario) {
 			v.fail(f+".kvno", "key version %d out of range 1..1000", a.KVNO)
 		}
 		for j, e := range a.ETypes {
-			if _, ok := ETypeIDs[strings.ToLower(e)]; !ok {
-				v.fail(fmt.Sprintf("%s.etypes.%d", f, j), "unknown encryption type %q (want aes256-cts-hmac-sha1-96, aes128-cts-hmac-sha1-96 or arcfour-hmac)", e)
+			if _, ok := enctype.ID(e); !ok {
+				v.fail(fmt.Sprintf("%s.etypes.%d", f, j), "unknown encryption type %q (want aes256-cts-hmac-sha1-96, aes128-cts-hmac-sha1-96 or rc4-hmac)", e)
 			}
 		}
 		for j, s := range a.SPNs {

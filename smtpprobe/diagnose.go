@@ -299,6 +299,11 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 		}
 		return VerdictUnknown, fmt.Sprintf("the KDC answered %s (%d)", e.Name, e.Code), true
 	}
+	if k.KDCProtocolError != "" && !k.TicketObtained {
+		j.add("the KDC %s/%s answered with an invalid reply: %s", k.KDC, k.Transport, k.KDCProtocolError)
+		j.remediation = append(j.remediation, "Check that the realm's kdc entries (krb5.conf or DNS SRV) name domain controllers, and look for a proxy or inspection device on port 88.")
+		return VerdictProtocolError, fmt.Sprintf("the KDC %s broke the Kerberos protocol: %s", k.KDC, shortErr(fmt.Errorf("%s", k.KDCProtocolError))), true
+	}
 	if k.Err != nil && !k.TicketObtained {
 		j.add("Kerberos: %v", k.Err)
 		return VerdictUnknown, "Kerberos failed before a ticket was obtained: " + shortErr(k.Err), true

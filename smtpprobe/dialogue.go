@@ -390,6 +390,11 @@ func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities
 		if err != nil {
 			return d.fail("auth", err)
 		}
+		if reply.Code == 235 {
+			// Success before any credentials were sent is not an answer
+			// to this probe: a broken or hostile peer.
+			return d.fail("auth", &replyError{Want: "334 (the server has not seen a token yet)", Reply: reply})
+		}
 		if reply.Code != 334 {
 			a.Final = &reply
 			return true
@@ -415,7 +420,7 @@ func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities
 		case 334:
 			challenge, err := base64.StdEncoding.DecodeString(strings.TrimSpace(reply.Text()))
 			if err != nil {
-				a.Final = &reply
+				// Not a.Final: a 334 does not end the exchange.
 				return d.fail("auth", &smtpreply.SyntaxError{Line: reply.String(), Reason: "334 challenge is not base64"})
 			}
 			if len(challenge) > 0 {
@@ -425,8 +430,8 @@ func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities
 			if err != nil {
 				a.Err = err
 				d.send("*", false) // RFC 4954: cancel the exchange
-				if r, err := d.r.ReadReply(); err == nil {
-					a.Final = &r
+				if r, err := d.r.ReadReply(); err == nil && r.Code != 334 {
+					a.Final = &r // a 334 after "*" ends nothing
 				}
 				return true
 			}

@@ -377,7 +377,25 @@ func TestProbe_HostilePeers(t *testing.T) {
 
 	cases := []hostileCase{
 		// Resets at every step of the dialogue.
-		{"reset after connect", scripted(quick, func(h *hconn) { h.reset() }), smtpprobe.VerdictProtocolError, ""},
+		{"reset after connect", func(t *testing.T, f *hostileFixture) smtpprobe.Config {
+			// Reset once the probe's connect has returned: a reset that
+			// overtakes the handshake is a failed connect instead.
+			dialed := make(chan struct{})
+			cfg := f.smtpOnly(startPeer(t, func(h *hconn) {
+				select {
+				case <-dialed:
+					h.reset()
+				case <-h.done:
+				}
+			}).addr(), quick)
+			var once sync.Once
+			cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+				once.Do(func() { close(dialed) })
+				return c, err
+			}
+			return cfg
+		}, smtpprobe.VerdictProtocolError, ""},
 		{"reset after banner", scripted(quick, func(h *hconn) {
 			h.send(hostileBanner)
 			h.line()
@@ -647,4 +665,3 @@ func TestProbe_HostilePeers(t *testing.T) {
 		})
 	}
 }
-

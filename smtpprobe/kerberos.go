@@ -174,6 +174,7 @@ func observeError(err error, obs *KerberosObservation) {
 	var ke *krbclient.KDCError
 	var ue *krbclient.UnreachableError
 	var ce *krbclient.CredentialsError
+	var pe *krbclient.ProtocolError
 	switch {
 	case errors.As(err, &ke):
 		obs.KDCError = &KRBError{Exchange: ke.Exchange, Code: ke.Code, Name: ke.Name, Text: ke.EText}
@@ -188,6 +189,9 @@ func observeError(err error, obs *KerberosObservation) {
 		}
 	case errors.As(err, &ce):
 		obs.CredentialsProblem = ce.Error()
+	case errors.As(err, &pe):
+		obs.KDCProtocolError = pe.Err.Error()
+		obs.KDC, obs.Transport = pe.KDC, pe.Transport
 	}
 }
 

@@ -4,7 +4,8 @@ import (
 	"fmt"
 
 	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
-	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
+
+	"github.com/exauth/exauth/internal/enctype"
 )
 
 // The Kerberos error codes (RFC 4120 7.5.9) the verdict rules branch on.
@@ -36,33 +37,10 @@ func KRBErrorName(code int32) string {
 	return fmt.Sprintf("KRB_ERROR_%d", code)
 }
 
-// ETypeName is the RFC 3961/8009 name of an encryption type.
+// ETypeName is the MIT name of an encryption type, "unknown" for 0.
 func ETypeName(id int32) string {
-	for name, v := range etypeID.ETypesByName {
-		if v == id && name != "" {
-			return canonicalETypeName(id, name)
-		}
-	}
 	if id == 0 {
 		return "unknown"
 	}
-	return fmt.Sprintf("etype-%d", id)
-}
-
-// canonicalETypeName prefers the long MIT names (several aliases map to one
-// ID in gokrb5's table).
-func canonicalETypeName(id int32, fallback string) string {
-	switch id {
-	case etypeID.AES256_CTS_HMAC_SHA1_96:
-		return "aes256-cts-hmac-sha1-96"
-	case etypeID.AES128_CTS_HMAC_SHA1_96:
-		return "aes128-cts-hmac-sha1-96"
-	case etypeID.RC4_HMAC:
-		return "arcfour-hmac"
-	case etypeID.AES256_CTS_HMAC_SHA384_192:
-		return "aes256-cts-hmac-sha384-192"
-	case etypeID.AES128_CTS_HMAC_SHA256_128:
-		return "aes128-cts-hmac-sha256-128"
-	}
-	return fallback
+	return enctype.Name(id)
 }

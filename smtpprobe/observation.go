@@ -113,6 +113,10 @@ type KerberosObservation struct {
 	CredentialsProblem string
 	// KDCError is the KRB-ERROR a KDC answered, with the exchange (AS or TGS).
 	KDCError *KRBError
+	// KDCProtocolError is set when a KDC answered with something that is
+	// not a valid reply to the request (not Kerberos, too long, the reply
+	// to another request).
+	KDCProtocolError string
 	// Unreachable lists KDC transports that did not answer.
 	Unreachable []KDCAttempt
 	// ClockSample pairs the KDC's clock with ours at the same moment.

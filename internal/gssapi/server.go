@@ -13,13 +13,13 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/internal/enctype"
 	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/crypto"
 	krbgss "github.com/jcmturner/gokrb5/v8/gssapi"
 	"github.com/jcmturner/gokrb5/v8/iana"
 	"github.com/jcmturner/gokrb5/v8/iana/chksumtype"
 	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
-	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 	"github.com/jcmturner/gokrb5/v8/iana/flags"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/iana/msgtype"
@@ -442,12 +442,12 @@ func (s *Server) decryptTicket(t messages.Ticket, sname string) (messages.Ticket
 		if c.key.KeyType == t.EncPart.EType {
 			keys = append(keys, c)
 		}
-		if n := etypeName(c.key.KeyType); !slices.Contains(held_types, n) {
+		if n := enctype.Name(c.key.KeyType); !slices.Contains(held_types, n) {
 			held_types = append(held_types, n)
 		}
 	}
 	if len(keys) == 0 {
-		return t, &AcceptError{Reason: ReasonEncType, Code: errorcode.KRB_AP_ERR_NOKEY, Detail: fmt.Sprintf("ticket for %s is encrypted with %s (key version %d); the keytab holds %s for that version", sname, etypeName(t.EncPart.EType), kvno, strings.Join(held_types, ", "))}
+		return t, &AcceptError{Reason: ReasonEncType, Code: errorcode.KRB_AP_ERR_NOKEY, Detail: fmt.Sprintf("ticket for %s is encrypted with %s (key version %d); the keytab holds %s for that version", sname, enctype.Name(t.EncPart.EType), kvno, strings.Join(held_types, ", "))}
 	}
 	if err := checkCipher(t.EncPart, keys[0].key); err != nil {
 		return t, &AcceptError{Reason: ReasonMalformed, Code: errorcode.KRB_ERR_GENERIC, Detail: "the ticket's encrypted part", Err: err}
@@ -464,25 +464,7 @@ func (s *Server) decryptTicket(t messages.Ticket, sname string) (messages.Ticket
 		return tt, nil
 	}
 	return t, &AcceptError{Reason: ReasonKeyMismatch, Code: errorcode.KRB_AP_ERR_MODIFIED,
-		Detail: fmt.Sprintf("ticket for %s (key version %d, %s) does not decrypt with the keytab's key", sname, kvno, etypeName(t.EncPart.EType)), Err: lastErr}
-}
-
-func etypeName(id int32) string {
-	switch id {
-	case etypeID.AES256_CTS_HMAC_SHA1_96:
-		return "aes256-cts-hmac-sha1-96"
-	case etypeID.AES128_CTS_HMAC_SHA1_96:
-		return "aes128-cts-hmac-sha1-96"
-	case etypeID.AES256_CTS_HMAC_SHA384_192:
-		return "aes256-cts-hmac-sha384-192"
-	case etypeID.AES128_CTS_HMAC_SHA256_128:
-		return "aes128-cts-hmac-sha256-128"
-	case etypeID.RC4_HMAC:
-		return "rc4-hmac"
-	case etypeID.DES3_CBC_SHA1_KD:
-		return "des3-cbc-sha1-kd"
-	}
-	return fmt.Sprintf("etype %d", id)
+		Detail: fmt.Sprintf("ticket for %s (key version %d, %s) does not decrypt with the keytab's key", sname, kvno, enctype.Name(t.EncPart.EType)), Err: lastErr}
 }
 
 // bitSet reads a Kerberos flag without trusting the BitString's length.
