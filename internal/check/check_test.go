@@ -309,3 +309,26 @@ func sampleHeap(peak *uint64) (stop func()) {
 	}()
 	return func() { close(done); <-finished }
 }
+
+func FuzzParsePlan(f *testing.F) {
+	b, _ := os.ReadFile("../../examples/lab-plan.yaml")
+	f.Add(b)
+	files, _ := filepath.Glob("testdata/invalid/*.yaml")
+	for _, p := range files {
+		b, _ := os.ReadFile(p)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParsePlan("fuzz.yaml", data)
+		if err != nil {
+			var ye *yamlfile.Error
+			if !errors.As(err, &ye) {
+				t.Fatalf("error is not a *yamlfile.Error: %v", err)
+			}
+			return
+		}
+		if len(p.Targets) == 0 {
+			t.Fatal("accepted a plan without targets")
+		}
+	})
+}
