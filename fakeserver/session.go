@@ -311,13 +311,16 @@ func (s *session) offers(kw string) bool {
 }
 
 func (s *session) handleHello(verb, arg string) {
-	if arg == "" || strings.ContainsAny(arg, " \t") && verb == "HELO" {
+	// Fields, not a check for "": "EHLO \v" has an argument of white space
+	// only (a fuzzer's find).
+	name := strings.Fields(arg)
+	if len(name) == 0 || len(name) > 1 && verb == "HELO" {
 		s.bad++
 		s.reply(501, "5.5.4 Invalid domain name")
 		return
 	}
 	s.resetTransaction()
-	s.helo = strings.Fields(arg)[0]
+	s.helo = name[0]
 	remote := s.conn.RemoteAddr().String()
 	if h, _, err := net.SplitHostPort(remote); err == nil {
 		remote = h

@@ -1,0 +1,295 @@
+//go:build interop
+
+package interop
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/smtpprobe"
+)
+
+// aesOnly is the client side of a domain where RC4 is disabled, as on
+// Windows Server 2008+ domains with the default policy: the probe and MIT
+// clients request and accept AES only.
+const aesOnly = `
+ default_tkt_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96
+ default_tgs_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96
+ permitted_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96
+`
+
+// mitRealm is an MIT Kerberos realm LAB.TEST created by the test in a
+// temporary directory, served by krb5kdc on a free loopback port.
+type mitRealm struct {
+	t        testing.TB
+	dir      string
+	addr     string // host:port of krb5kdc, TCP and UDP
+	krb5Conf string // the clients' krb5.conf (probe, kinit, kvno)
+	env      []string
+	logFile  string
+	kdc      *proc
+}
+
+// newMITRealm creates the database (kdb5_util create -s), the client
+// principal HUB02$ (pre-authentication required, as Active Directory
+// does) and SMTPSVC/hub01.lab.test, and starts krb5kdc.
+func newMITRealm(t testing.TB) *mitRealm {
+	t.Helper()
+	requireTools(t, "krb5-kdc", "krb5kdc", "kdb5_util")
+	requireTools(t, "krb5-admin-server", "kadmin.local")
+	requireTools(t, "krb5-user", "kinit", "klist", "kvno")
+	dir := t.TempDir()
+	r := &mitRealm{t: t, dir: dir, logFile: filepath.Join(dir, "krb5kdc.log")}
+	port := freePort(t)
+	r.addr = "127.0.0.1:" + strconv.Itoa(port)
+	kdcConf := filepath.Join(dir, "kdc.conf")
+	r.krb5Conf = filepath.Join(dir, "krb5.conf")
+	write := func(path, text string) {
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(kdcConf, fmt.Sprintf(`[kdcdefaults]
+ kdc_listen = %[1]s
+ kdc_tcp_listen = %[1]s
+
+[realms]
+ %[2]s = {
+  database_name = %[3]s/principal
+  key_stash_file = %[3]s/stash
+  acl_file = %[3]s/kadm5.acl
+  supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal
+  max_life = 10h
+  max_renewable_life = 7d
+ }
+
+[logging]
+ kdc = FILE:%[4]s
+ admin_server = FILE:%[3]s/kadmind.log
+ default = FILE:%[3]s/krb5lib.log
+`, r.addr, realmName, dir, r.logFile))
+	write(r.krb5Conf, fmt.Sprintf(`[libdefaults]
+ default_realm = %[1]s
+ dns_lookup_kdc = false
+ dns_lookup_realm = false
+ rdns = false
+ dns_canonicalize_hostname = false
+%[3]s
+[realms]
+ %[1]s = {
+  kdc = %[2]s
+ }
+
+[domain_realm]
+ .lab.test = %[1]s
+ lab.test = %[1]s
+`, realmName, r.addr, aesOnly))
+	r.env = baseEnv(
+		"KRB5_CONFIG="+r.krb5Conf,
+		"KRB5_KDC_PROFILE="+kdcConf,
+		"KRB5CCNAME=FILE:"+filepath.Join(dir, "default.ccache"),
+		"KRB5_KTNAME=FILE:"+filepath.Join(dir, "default.keytab"),
+		"KRB5_TRACE="+filepath.Join(dir, "trace.log"),
+	)
+	onFailure(t, "krb5kdc log", fileText(r.logFile))
+	onFailure(t, "MIT client trace (KRB5_TRACE)", fileText(filepath.Join(dir, "trace.log")))
+	// The master password is random and only on the argv of this
+	// short-lived command; -s stashes it for krb5kdc.
+	mustRun(t, r.env, "", tool(t, "kdb5_util"), "create", "-s", "-r", realmName, "-P", randomSecret())
+	r.kadmin("addprinc -randkey +requires_preauth " + clientName)
+	r.kadmin("addprinc -randkey " + xexpsSPN)
+	r.start()
+	return r
+}
+
+// start runs krb5kdc in the foreground (-n) and waits until it listens.
+func (r *mitRealm) start() {
+	r.t.Helper()
+	r.kdc = startProc(r.t, r.env, tool(r.t, "krb5kdc"), "-n", "-r", realmName, "-P", filepath.Join(r.dir, "krb5kdc.pid"))
+	waitListening(r.t, r.kdc, r.addr, fileText(r.logFile))
+}
+
+// stop stops krb5kdc by its PID.
+func (r *mitRealm) stop() {
+	r.t.Helper()
+	r.kdc.stop(r.t)
+}
+
+// kadmin runs one kadmin.local query. kadmin.local exits 0 even when the
+// query fails, so its error output is the verdict.
+func (r *mitRealm) kadmin(query string) string {
+	r.t.Helper()
+	res := mustRun(r.t, r.env, "", tool(r.t, "kadmin.local"), "-r", realmName, "-q", query)
+	for _, line := range strings.Split(res.stderr, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "Authenticating as principal") || strings.Contains(strings.ToLower(line), "no policy specified") {
+			continue
+		}
+		r.t.Fatalf("kadmin.local -q %q: %s", query, res)
+	}
+	return res.stdout
+}
+
+// ktadd exports the current keys of a principal to a new keytab (mode
+// 0600). Note that ktadd without -norandkey gives the principal new random
+// keys and a new key version first: each export invalidates the last one.
+func (r *mitRealm) ktadd(name, principal string, opts ...string) string {
+	r.t.Helper()
+	path := filepath.Join(r.dir, name)
+	r.kadmin(strings.Join(append(append([]string{"ktadd", "-k", path}, opts...), principal), " "))
+	if err := os.Chmod(path, 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+	return path
+}
+
+// kinit makes a ccache with MIT kinit from a keytab and returns its path.
+func (r *mitRealm) kinit(keytabPath, principal string) string {
+	r.t.Helper()
+	cc := filepath.Join(r.dir, fmt.Sprintf("ccache-%d", time.Now().UnixNano()))
+	mustRun(r.t, r.env, "", tool(r.t, "kinit"), "-c", "FILE:"+cc, "-k", "-t", keytabPath, principal)
+	return cc
+}
+
+// mitLab is a realm, the client keytab and the fake hub keyed with the
+// exported SMTPSVC keytab.
+type mitLab struct {
+	realm        *mitRealm
+	clientKeytab string
+	hubKeytab    string
+}
+
+func newMITLab(t *testing.T) *mitLab {
+	t.Helper()
+	r := newMITRealm(t)
+	return &mitLab{
+		realm:        r,
+		clientKeytab: r.ktadd("client.keytab", clientName),
+		hubKeytab:    r.ktadd("hub01.keytab", xexpsSPN),
+	}
+}
+
+func (l *mitLab) keytabSettings() smtpprobe.KerberosSettings {
+	return smtpprobe.KerberosSettings{Krb5Conf: l.realm.krb5Conf, Keytab: l.clientKeytab, Principal: clientPrin}
+}
+
+// TestMITKDC runs the probe, with the fake connector as hub01, against a
+// real MIT KDC: it proves the probe's AS/TGS exchanges, its reading of MIT
+// keytabs and ccaches and its KRB-ERROR handling against an implementation
+// we did not write, and that the fake connector accepts MIT-issued tickets.
+func TestMITKDC(t *testing.T) {
+	t.Run("ok/keytab", func(t *testing.T) {
+		l := newMITLab(t)
+		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab)})
+		r := h.probe(t, l.keytabSettings())
+		expectVerdict(t, r, smtpprobe.VerdictOK, 0)
+		if r.Kerberos == nil || r.Kerberos.EType == nil || *r.Kerberos.EType != "aes256-cts-hmac-sha1-96" || r.Kerberos.TicketKVNO == nil || *r.Kerberos.TicketKVNO != 2 {
+			t.Errorf("kerberos = %+v; want an aes256 ticket of kvno 2 (MIT's first ktadd)", r.Kerberos)
+		}
+		if k := r.Observation.Kerberos; k == nil || k.Transport != "udp" {
+			t.Errorf("kerberos observation %+v; want transport udp (MIT and gokrb5 try UDP first)", k)
+		}
+		if !strings.Contains(fileText(l.realm.logFile)(), "ISSUE: authtime") {
+			t.Errorf("krb5kdc did not log an issued ticket")
+		}
+	})
+	t.Run("ok/keytab-over-tcp", func(t *testing.T) {
+		l := newMITLab(t)
+		// udp_preference_limit = 1: every request goes over TCP, with
+		// RFC 4120 7.2.2's 4-octet length prefix.
+		conf, err := os.ReadFile(l.realm.krb5Conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tcpConf := filepath.Join(l.realm.dir, "krb5-tcp.conf")
+		if err := os.WriteFile(tcpConf, []byte(strings.Replace(string(conf), "[libdefaults]\n", "[libdefaults]\n udp_preference_limit = 1\n", 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab)})
+		ks := l.keytabSettings()
+		ks.Krb5Conf = tcpConf
+		r := h.probe(t, ks)
+		expectVerdict(t, r, smtpprobe.VerdictOK, 0)
+		if k := r.Observation.Kerberos; k == nil || k.Transport != "tcp" {
+			t.Errorf("kerberos observation %+v; want transport tcp", k)
+		}
+	})
+	t.Run("ok/ccache-from-mit-kinit", func(t *testing.T) {
+		l := newMITLab(t)
+		cc := l.realm.kinit(l.clientKeytab, clientPrin)
+		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab)})
+		r := h.probe(t, smtpprobe.KerberosSettings{Krb5Conf: l.realm.krb5Conf, CCache: cc})
+		expectVerdict(t, r, smtpprobe.VerdictOK, 0)
+		if r.Kerberos == nil || r.Kerberos.Client == nil || *r.Kerberos.Client != clientPrin {
+			t.Errorf("kerberos = %+v; want client %s read from the ccache", r.Kerberos, clientPrin)
+		}
+	})
+	t.Run("clock-skew/hub-7m-ahead", func(t *testing.T) {
+		l := newMITLab(t)
+		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab), Clock: clock.Offset{By: 7 * time.Minute}})
+		r := h.probe(t, l.keytabSettings())
+		expectVerdict(t, r, smtpprobe.VerdictClockSkew, 2)
+		if s := r.Clocks.ServerVsKDC; s == nil || *s < 400 || *s > 440 {
+			t.Errorf("clocks.server_vs_kdc_seconds = %v, want about +420", s)
+		}
+	})
+	t.Run("spn-unknown/delprinc", func(t *testing.T) {
+		l := newMITLab(t)
+		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab)})
+		l.realm.kadmin("delprinc -force " + xexpsSPN)
+		r := h.probe(t, l.keytabSettings())
+		expectVerdict(t, r, smtpprobe.VerdictSPNUnknown, 2)
+		if r.Kerberos == nil || r.Kerberos.ErrorName == nil || *r.Kerberos.ErrorName != "KDC_ERR_S_PRINCIPAL_UNKNOWN" {
+			t.Errorf("kerberos = %+v; want error KDC_ERR_S_PRINCIPAL_UNKNOWN", r.Kerberos)
+		}
+	})
+	t.Run("key-mismatch/cpw-randkey-after-export", func(t *testing.T) {
+		l := newMITLab(t)
+		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab)})
+		// The password change the receiving hub never heard of: the KDC
+		// now issues kvno 3, the hub holds kvno 2.
+		l.realm.kadmin("cpw -randkey " + xexpsSPN)
+		r := h.probe(t, l.keytabSettings())
+		expectVerdict(t, r, smtpprobe.VerdictKeyMismatch, 2)
+		if r.Kerberos == nil || r.Kerberos.TicketKVNO == nil || *r.Kerberos.TicketKVNO != 3 {
+			t.Errorf("kerberos = %+v; want a ticket of kvno 3", r.Kerberos)
+		}
+		if !strings.Contains(h.log.String(), "event 1035") {
+			t.Errorf("the fake hub did not log event 1035")
+		}
+	})
+	t.Run("etype-unsupported/service-rc4-only", func(t *testing.T) {
+		l := newMITLab(t)
+		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab)})
+		// The service account restricted to RC4 (msDS-SupportedEncryptionTypes
+		// = RC4 on a Windows DC): an RC4 key only, and RC4 as the only
+		// session key type it supports. MIT otherwise assumes every service
+		// supports aes256 session keys and would issue the ticket.
+		l.realm.kadmin("cpw -randkey -e rc4-hmac:normal " + xexpsSPN)
+		l.realm.kadmin("set_string " + xexpsSPN + " session_enctypes rc4-hmac")
+		r := h.probe(t, l.keytabSettings())
+		expectVerdict(t, r, smtpprobe.VerdictETypeUnsupported, 2)
+		if r.Kerberos == nil || r.Kerberos.ErrorName == nil || *r.Kerberos.ErrorName != "KDC_ERR_ETYPE_NOSUPP" {
+			t.Errorf("kerberos = %+v; want error KDC_ERR_ETYPE_NOSUPP", r.Kerberos)
+		}
+		// MIT kvno with the same AES-only krb5.conf agrees.
+		cc := l.realm.kinit(l.clientKeytab, clientPrin)
+		res := run(t, l.realm.env, "", tool(t, "kvno"), "-c", "FILE:"+cc, xexpsSPN)
+		if res.code == 0 || !strings.Contains(res.stderr, "KDC has no support for encryption type") {
+			t.Errorf("MIT kvno: %s\nwant a failure \"KDC has no support for encryption type\"", res)
+		}
+	})
+	t.Run("kdc-unreachable/krb5kdc-stopped", func(t *testing.T) {
+		l := newMITLab(t)
+		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab)})
+		l.realm.stop()
+		r := h.probe(t, l.keytabSettings())
+		expectVerdict(t, r, smtpprobe.VerdictKDCUnreachable, 2)
+	})
+}
