@@ -287,6 +287,11 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 			j.add("this host's clock vs the KDC: the KDC is %s from this host", off)
 			return VerdictClockSkew, fmt.Sprintf("this host's clock and the KDC's differ by %s, more than the 5 minutes Kerberos allows", off), true
 		case kdcErrSPrincipalUnknown:
+			if strings.HasPrefix(k.SPN, "SMTP/") {
+				// MIT and Heimdal names are case-sensitive, and Postfix/Cyrus
+				// and most Unix MTAs use the lower-case service name.
+				j.remediation = append(j.remediation, fmt.Sprintf("Against a non-Windows KDC (MIT, Heimdal) service names are case-sensitive: Postfix/Cyrus use smtp/<host>; try --spn smtp/%s.", strings.TrimPrefix(k.SPN, "SMTP/")))
+			}
 			return VerdictSPNUnknown, fmt.Sprintf("the KDC does not know %s (KDC_ERR_S_PRINCIPAL_UNKNOWN): the SPN is missing, or duplicated (a Windows KDC answers a duplicate this way and logs event 11)", k.SPN), true
 		case kdcErrPrincipalNotUnique:
 			return VerdictSPNDuplicate, fmt.Sprintf("%s is registered on more than one account (KDC_ERR_PRINCIPAL_NOT_UNIQUE)", k.SPN), true
