@@ -51,9 +51,7 @@ type judgement struct {
 	remediation   []string
 	warnings      []string
 	warningsShort []string
-	serverVsKDC   *time.Duration
-	localVsKDC    *time.Duration
-	serverVsLocal *time.Duration
+	clocks        clocks
 }
 
 func (j *judgement) add(format string, args ...any) {
@@ -69,20 +67,7 @@ func (j *judgement) warn(short, long string) {
 // clocks and the certificate.
 func (j *judgement) collectEvidence() {
 	o := j.o
-	if off, ok := o.Banner.ServerOffset(); ok {
-		j.serverVsLocal = &off
-	}
-	if k := o.Kerberos; k != nil && k.ClockSample != nil {
-		off := k.ClockSample.Offset()
-		j.localVsKDC = &off
-		if j.serverVsLocal != nil {
-			s := *j.serverVsLocal - off
-			j.serverVsKDC = &s
-		}
-	}
-	if o.Notes != nil && o.Notes.ServerClock != nil {
-		j.serverVsKDC = o.Notes.ServerClock
-	}
+	j.clocks = observeClocks(o)
 	if o.TLS != nil && o.TLS.Version != "" {
 		j.add("TLS: %s via %s, %s, %s", o.TLS.Mode, o.TLS.Verb, o.TLS.Version, o.TLS.Cipher)
 	}
@@ -280,12 +265,14 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 		}
 		switch e.Code {
 		case krbAPErrSkew, krbAPErrTktNYV:
-			off := "unknown"
-			if j.localVsKDC != nil {
-				off = signed(*j.localVsKDC)
+			j.clocks.evidence(j.add)
+			if s, ok := j.clocks.skew(); ok {
+				return VerdictClockSkew, s, true
 			}
-			j.add("this host's clock vs the KDC: the KDC is %s from this host", off)
-			return VerdictClockSkew, fmt.Sprintf("this host's clock and the KDC's differ by %s, more than the 5 minutes Kerberos allows", off), true
+			if e.Exchange == "" {
+				return VerdictClockSkew, fmt.Sprintf("Kerberos reports clocks more than the allowed skew apart (%s)", e.Name), true
+			}
+			return VerdictClockSkew, fmt.Sprintf("the KDC refused this host's time (%s): this host's and the KDC's clocks are more than 5 minutes apart", e.Name), true
 		case kdcErrSPrincipalUnknown:
 			if strings.HasPrefix(k.SPN, "SMTP/") {
 				// MIT and Heimdal names are case-sensitive, and Postfix/Cyrus
@@ -327,7 +314,7 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 func (j *judgement) authResult() (Verdict, string) {
 	o := j.o
 	a := o.Auth
-	j.clockEvidence()
+	j.clocks.evidence(j.add)
 	if a.Final == nil {
 		if o.Failure != nil && o.Failure.Step == "auth" {
 			return j.protocolError("during " + a.Verb + " GSSAPI")
@@ -345,7 +332,11 @@ func (j *judgement) authResult() (Verdict, string) {
 		shown = fmt.Sprintf("%03d <server token, %d bytes>", r.Code, len(tok))
 	}
 	j.add("%s GSSAPI answered: %s", a.Verb, shown)
-	skewed := j.skewed()
+	// Only a refusal of the token can be the clocks' doing.
+	skewed, isSkewed := "", false
+	if a.TokenSent && (r.Code == 454 || r.Code == 535) {
+		skewed, isSkewed = j.clocks.skew()
+	}
 	switch {
 	case r.Code == 235:
 		if a.Err != nil {
@@ -357,9 +348,9 @@ func (j *judgement) authResult() (Verdict, string) {
 		} else {
 			j.add("mutual authentication verified (AP-REP)")
 		}
-		j.clockWarnings()
+		j.clocks.warnings(j.warn)
 		return VerdictOK, fmt.Sprintf("%s accepted %s GSSAPI from %s", o.Target, a.Verb, orUnknown(o.Kerberos))
-	case skewed != "":
+	case isSkewed:
 		return VerdictClockSkew, skewed
 	case r.Code == 454 && (r.Enhanced == "4.7.0" || r.Enhanced == ""):
 		return j.temporaryFailure(r)
@@ -387,47 +378,12 @@ func (j *judgement) authResult() (Verdict, string) {
 func (j *judgement) temporaryFailure(r smtpreply.Reply) (Verdict, string) {
 	o := j.o
 	k := o.Kerberos
-	if k != nil && k.TicketObtained && j.serverVsKDC != nil {
-		j.add("a valid ticket was issued and the clocks agree (receiving server %s from the KDC), so the receiving server most likely could not decrypt the ticket: the key it holds for %s differs from the KDC's", signed(*j.serverVsKDC), k.SPN)
+	if k != nil && k.TicketObtained && j.clocks.agree(MaxSkew-resolution) {
+		j.add("a valid ticket was issued and all three clocks are within 5 minutes of each other, so the receiving server most likely could not decrypt the ticket: the key it holds for %s differs from the KDC's", k.SPN)
 		return VerdictKeyMismatch, fmt.Sprintf("%s could not use a valid ticket for %s (454 4.7.0 with clocks in step): its key for the SPN differs from the KDC's — SPN on the wrong account or a key version not replicated", o.Target, k.SPN)
 	}
 	j.add("candidate causes, most likely first (KB 979174): 1) clocks more than 5 minutes apart; 2) the receiving server cannot decrypt the ticket (SPN on another account, AD replication); 3) SMTPSVC SPN missing or duplicated; 4) 88/TCP+UDP blocked between the servers and the DCs")
 	return VerdictAuthTemporaryFailure, fmt.Sprintf("%s answered %s and nothing observed singles out one cause", o.Target, r.String())
-}
-
-// clockEvidence adds the clock offsets to the evidence.
-func (j *judgement) clockEvidence() {
-	if j.serverVsLocal != nil {
-		j.add("receiving server clock (banner date) is %s from this host", signed(*j.serverVsLocal))
-	}
-	if j.localVsKDC != nil {
-		j.add("KDC clock is %s from this host", signed(*j.localVsKDC))
-	}
-	if j.serverVsKDC != nil {
-		j.add("receiving server clock is %s from the KDC (banner date vs %s)", signed(*j.serverVsKDC), j.o.Kerberos.ClockSample.Source)
-	}
-}
-
-// skewed returns a summary when a clock is beyond MaxSkew.
-func (j *judgement) skewed() string {
-	if j.serverVsKDC != nil && abs(*j.serverVsKDC) > MaxSkew {
-		return fmt.Sprintf("the receiving server's clock is %s from the KDC's, more than the 5 minutes Kerberos allows", signed(*j.serverVsKDC))
-	}
-	if j.localVsKDC != nil && abs(*j.localVsKDC) > MaxSkew {
-		return fmt.Sprintf("this host's clock is %s from the KDC's, more than the 5 minutes Kerberos allows", signed(-*j.localVsKDC))
-	}
-	return ""
-}
-
-func (j *judgement) clockWarnings() {
-	for _, c := range []struct {
-		off  *time.Duration
-		what string
-	}{{j.serverVsKDC, "the receiving server's clock"}, {j.localVsKDC, "the KDC's clock"}} {
-		if c.off != nil && abs(*c.off) > warnSkew {
-			j.warn(c.what+" is "+signed(*c.off)+" off", fmt.Sprintf("%s is %s off (Kerberos allows 5m)", c.what, signed(*c.off)))
-		}
-	}
 }
 
 func orSPN(spn string) string {

@@ -403,11 +403,13 @@ func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities
 		if err := d.send(base64.StdEncoding.EncodeToString(initial), true); err != nil {
 			return d.fail("auth", err)
 		}
+		a.TokenSent = true
 	} else {
 		d.redact = true
 		if err := d.send("AUTH GSSAPI "+base64.StdEncoding.EncodeToString(initial), true); err != nil {
 			return d.fail("auth", err)
 		}
+		a.TokenSent = true
 	}
 	defer func() { d.redact = false }()
 	for range 8 {

@@ -156,6 +156,7 @@ type AuthObservation struct {
 	Mechanism  string
 	Offered    []string // mechanisms the server offered for Verb
 	Final      *smtpreply.Reply
+	TokenSent  bool // the client's Kerberos token reached the wire
 	Mutual     bool // the server's AP-REP was verified
 	ServerData bool // the server sent mutual-authentication data at all
 	Err        error
@@ -172,11 +173,10 @@ type StepFailure struct {
 
 // TextObservation holds what explain recognised in free text.
 type TextObservation struct {
-	Reply       *smtpreply.Reply // the (inner) reply classified
-	Outer       *smtpreply.Reply // the sending side's wrapper, when unwrapped
-	Phrases     []string         // recognised phrases, for evidence
-	Facts       []string         // recognised fact IDs, e.g. "event-1035", "kdc-event-11"
-	ServerClock *time.Duration   // a skew stated in the text
+	Reply   *smtpreply.Reply // the (inner) reply classified
+	Outer   *smtpreply.Reply // the sending side's wrapper, when unwrapped
+	Phrases []string         // recognised phrases, for evidence
+	Facts   []string         // recognised fact IDs, e.g. "event-1035", "kdc-event-11"
 }
 
 // TranscriptLine is one line on the wire.

@@ -56,7 +56,8 @@ type ReportKerberos struct {
 	ErrorName  *string `json:"error_name"`
 }
 
-// ReportClocks are the offsets between the three clocks, in seconds.
+// ReportClocks are the offsets between the three clocks, in seconds; each
+// is the first clock minus the second (positive: the first is ahead).
 type ReportClocks struct {
 	LocalVsKDC    *float64 `json:"local_vs_kdc_seconds"`
 	ServerVsKDC   *float64 `json:"server_vs_kdc_seconds"`
@@ -117,9 +118,8 @@ func NewReport(o *Observation, d Diagnosis) *Report {
 		}
 		r.Kerberos = rk
 	}
-	j := &judgement{o: o}
-	j.collectEvidence()
-	r.Clocks = ReportClocks{LocalVsKDC: seconds(j.localVsKDC), ServerVsKDC: seconds(j.serverVsKDC), ServerVsLocal: seconds(j.serverVsLocal)}
+	c := observeClocks(o)
+	r.Clocks = ReportClocks{LocalVsKDC: seconds(c.localVsKDC), ServerVsKDC: seconds(c.serverVsKDC), ServerVsLocal: seconds(c.serverVsLocal)}
 	tm := o.Timings
 	r.Timings = ReportTimings{
 		Connect: ms(tm.Connect, o.Connect != nil),

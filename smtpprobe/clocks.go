@@ -1,0 +1,129 @@
+package smtpprobe
+
+import (
+	"fmt"
+	"time"
+)
+
+// clocks are the three clocks of an Exchange server authentication: this
+// host stamps the authenticator, the KDC stamps the ticket, and the
+// receiving server checks both against its own clock. Each offset is
+// "first minus second", so serverVsKDC > 0 means the receiving server is
+// ahead of the KDC. A nil offset was not observed.
+type clocks struct {
+	serverVsLocal *time.Duration // banner date vs this host (1 s resolution)
+	localVsKDC    *time.Duration // this host vs the KDC (ticket time or KRB-ERROR stime)
+	serverVsKDC   *time.Duration // derived from the two above
+	kdcSource     string         // what the KDC reading was
+}
+
+// resolution is how far apart two clocks may seem while agreeing: banner
+// dates and ticket times have one-second resolution.
+const resolution = 2 * time.Second
+
+func observeClocks(o *Observation) clocks {
+	var c clocks
+	if off, ok := o.Banner.ServerOffset(); ok {
+		c.serverVsLocal = &off
+	}
+	if k := o.Kerberos; k != nil && k.ClockSample != nil {
+		off := -k.ClockSample.Offset()
+		c.localVsKDC = &off
+		c.kdcSource = k.ClockSample.Source
+		if c.serverVsLocal != nil {
+			s := *c.serverVsLocal + off
+			c.serverVsKDC = &s
+		}
+	}
+	return c
+}
+
+// pair is one measured offset between two named clocks.
+type pair struct {
+	a, b string
+	off  time.Duration
+}
+
+func (c clocks) pairs() []pair {
+	var ps []pair
+	if c.serverVsKDC != nil {
+		ps = append(ps, pair{"the receiving server", "the KDC", *c.serverVsKDC})
+	}
+	if c.serverVsLocal != nil {
+		ps = append(ps, pair{"the receiving server", "this host", *c.serverVsLocal})
+	}
+	if c.localVsKDC != nil {
+		ps = append(ps, pair{"this host", "the KDC", *c.localVsKDC})
+	}
+	return ps
+}
+
+// agree reports whether every observed pair is within limit and the pair
+// that decides a ticket's fate at the receiver (server vs KDC) is observed.
+func (c clocks) agree(limit time.Duration) bool {
+	if c.serverVsKDC == nil {
+		return false
+	}
+	for _, p := range c.pairs() {
+		if abs(p.off) > limit {
+			return false
+		}
+	}
+	return true
+}
+
+// skew describes a clock beyond MaxSkew, naming the odd one out when the
+// other two agree: the fix goes to that machine.
+func (c clocks) skew() (summary string, ok bool) {
+	off := func(d *time.Duration) bool { return d != nil && abs(*d) > MaxSkew+resolution/2 }
+	in := func(d *time.Duration) bool { return d != nil && abs(*d) <= MaxSkew }
+	switch {
+	case off(c.serverVsKDC) && off(c.serverVsLocal) && in(c.localVsKDC):
+		return fmt.Sprintf("the receiving server's clock is %s the KDC's and this host's, which agree: more than the 5 minutes Kerberos allows — fix the receiving server's time", aheadBehind(*c.serverVsKDC)), true
+	case off(c.localVsKDC) && off(c.serverVsKDC) && in(c.serverVsLocal):
+		return fmt.Sprintf("the KDC's clock is %s this host's and the receiving server's, which agree: more than the 5 minutes Kerberos allows — fix the domain controller's time", aheadBehind(-*c.localVsKDC)), true
+	case off(c.localVsKDC) && off(c.serverVsLocal) && in(c.serverVsKDC):
+		return fmt.Sprintf("this host's clock is %s the KDC's and the receiving server's, which agree: fix this machine's time and probe again (the Exchange servers may be fine)", aheadBehind(*c.localVsKDC)), true
+	}
+	for _, p := range c.pairs() {
+		if abs(p.off) > MaxSkew+resolution/2 {
+			return fmt.Sprintf("%s's clock is %s %s's: more than the 5 minutes Kerberos allows", p.a, aheadBehind(p.off), p.b), true
+		}
+	}
+	return "", false
+}
+
+// evidence lines for every observed pair.
+func (c clocks) evidence(add func(string, ...any)) {
+	if c.serverVsLocal != nil {
+		add("receiving server clock (banner date) is %s this host", aheadBehind(*c.serverVsLocal))
+	}
+	if c.localVsKDC != nil {
+		add("this host's clock is %s the KDC (%s)", aheadBehind(*c.localVsKDC), c.kdcSource)
+	}
+	if c.serverVsKDC != nil {
+		add("receiving server clock is %s the KDC (banner date vs %s)", aheadBehind(*c.serverVsKDC), c.kdcSource)
+	}
+}
+
+// warnings for pairs that work but are close to the limit.
+func (c clocks) warnings(warn func(short, long string)) {
+	for _, p := range c.pairs() {
+		if abs(p.off) > warnSkew {
+			warn(fmt.Sprintf("%s is %s %s", p.a, signed(p.off), p.b),
+				fmt.Sprintf("%s's clock is %s %s's (Kerberos allows 5m)", p.a, aheadBehind(p.off), p.b))
+		}
+	}
+}
+
+// aheadBehind renders an offset as "7m00.0s ahead of" / "in step with".
+func aheadBehind(d time.Duration) string {
+	switch {
+	case abs(d) < resolution/2:
+		return "in step with (" + signed(d) + ")"
+	case d > 0:
+		return signed(d)[1:] + " ahead of"
+	default:
+		return signed(d)[1:] + " behind"
+	}
+}
