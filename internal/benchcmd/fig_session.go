@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/exauth/exauth/internal/gssapi"
+	"github.com/exauth/exauth/internal/krbclient"
+)
+
+// clientTLS is the probe's TLS client configuration (smtpprobe's
+// upgradeTLS): no verification during the handshake, TLS 1.2 at least.
+// Every TLS figure uses it for ours and for the baseline alike.
+func clientTLS() *tls.Config {
+	return &tls.Config{ServerName: labHost, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+}
+
+// fetchTicket obtains ONE service ticket for the lab's SPN from a child's
+// fake KDC, so that the session load generator does no KDC exchange.
+func fetchTicket(rd ready) (*krbclient.ServiceTicket, error) {
+	krb5, err := krbclient.LoadKrb5Conf(rd.Krb5Conf)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := krbclient.FromKeytab(rd.Keytab, labPrincipal)
+	if err != nil {
+		return nil, err
+	}
+	c, err := krbclient.New(krbclient.Config{Krb5: krb5}, creds)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return c.ServiceTicket(ctx, labSPN)
+}
+
+// healthySession is one full healthy session as the probe (and a sending
+// Exchange server) runs it: connect, banner, EHLO, X-ANONYMOUSTLS and the
+// handshake, EHLO, X-EXPS GSSAPI with a fresh AP-REQ (a new authenticator:
+// the acceptor's replay cache refuses a repeated one), QUIT. The AP-REP on
+// the 235 line is checked like the probe does (mutual authentication).
+func healthySession(addr string, tconf *tls.Config, gcfg gssapi.ClientConfig) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	s := &smtpConn{c: c, br: bufio.NewReaderSize(c, 4096)}
+	if _, err := s.expect(220); err != nil {
+		return fmt.Errorf("banner: %w", err)
+	}
+	if _, err := s.cmd("EHLO "+labEHLO, 250); err != nil {
+		return err
+	}
+	if _, err := s.cmd("X-ANONYMOUSTLS", 220); err != nil {
+		return err
+	}
+	tc := tls.Client(c, tconf)
+	if err := tc.Handshake(); err != nil {
+		return fmt.Errorf("TLS: %w", err)
+	}
+	s.c = tc
+	s.br.Reset(tc)
+	if _, err := s.cmd("EHLO "+labEHLO, 250); err != nil {
+		return err
+	}
+	if _, err := s.cmd("X-EXPS GSSAPI", 334); err != nil {
+		return err
+	}
+	g, err := gssapi.NewClient(gcfg)
+	if err != nil {
+		return err
+	}
+	_, tok, err := g.Start()
+	if err != nil {
+		return err
+	}
+	text, err := s.cmd(base64.StdEncoding.EncodeToString(tok), 235)
+	if err != nil {
+		return fmt.Errorf("X-EXPS: %w", err)
+	}
+	f := strings.Fields(text)
+	rep, err := base64.StdEncoding.DecodeString(f[len(f)-1])
+	if err != nil {
+		return fmt.Errorf("235 without an AP-REP: %q", text)
+	}
+	if _, err := g.Next(rep); err != nil || !g.Mutual() {
+		return fmt.Errorf("AP-REP: %v", err)
+	}
+	if _, err := s.cmd("QUIT", 221); err != nil {
+		return err
+	}
+	return nil
+}
+
+// tlsHandshake is the baseline of figure 1: connect, full handshake, close.
+func tlsHandshake(addr string, tconf *tls.Config) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	tc := tls.Client(c, tconf)
+	if err := tc.Handshake(); err != nil {
+		return err
+	}
+	return tc.Close()
+}
+
+// tlsParams describes what a handshake negotiated, to show both sides of
+// figure 1 use the same TLS version, group and cipher.
+func tlsParams(addr string, starttls bool) string {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err.Error()
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if starttls {
+		s := &smtpConn{c: c, br: bufio.NewReader(c)}
+		if _, err := s.expect(220); err != nil {
+			return err.Error()
+		}
+		if _, err := s.cmd("EHLO "+labEHLO, 250); err != nil {
+			return err.Error()
+		}
+		if _, err := s.cmd("X-ANONYMOUSTLS", 220); err != nil {
+			return err.Error()
+		}
+	}
+	tc := tls.Client(c, clientTLS())
+	if err := tc.Handshake(); err != nil {
+		return err.Error()
+	}
+	st := tc.ConnectionState()
+	key := "?"
+	if len(st.PeerCertificates) > 0 {
+		key = fmt.Sprintf("%s", st.PeerCertificates[0].PublicKeyAlgorithm)
+	}
+	return fmt.Sprintf("%s, %s, %s, %s certificate", tls.VersionName(st.Version), st.CurveID, tls.CipherSuiteName(st.CipherSuite), key)
+}
+
+// plainSession is figure 2's session: connect, banner, EHLO, QUIT.
+func plainSession(addr string) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	s := &smtpConn{c: c, br: bufio.NewReaderSize(c, 4096)}
+	if _, err := s.expect(220); err != nil {
+		return fmt.Errorf("banner: %w", err)
+	}
+	if _, err := s.cmd("EHLO "+labEHLO, 250); err != nil {
+		return err
+	}
+	_, err = s.cmd("QUIT", 221)
+	return err
+}
+
+func figHealthySessions() row {
+	r := row{figure: fmt.Sprintf("fake connector: full healthy sessions/s, %d clients", opts.clients),
+		target: "≥ 0.70×"}
+	// Two children: the connector under load and, in the other, the bare
+	// TLS server with the same certificate; each idles while the other
+	// side's round runs, and each has its own CPU account and profile.
+	ours, err := startChild("hub", "fig1-ours")
+	if err != nil {
+		r.failed = err.Error()
+		return r
+	}
+	defer ours.stop()
+	base, err := startChild("hub", "fig1-baseline")
+	if err != nil {
+		r.failed = err.Error()
+		return r
+	}
+	defer base.stop()
+	st, err := fetchTicket(ours.ready)
+	if err != nil {
+		r.failed = "service ticket: " + err.Error()
+		return r
+	}
+	gcfg := gssapi.ClientConfig{
+		Ticket: st.Ticket, SessionKey: st.SessionKey, Client: st.Client, Realm: st.Realm,
+		Mode: gssapi.ModeExchange, Mutual: true,
+	}
+	tconf := clientTLS()
+	if err := healthySession(ours.ready.SMTP, tconf, gcfg); err != nil {
+		r.failed = "healthy session: " + err.Error()
+		return r
+	}
+	paramsOurs, paramsBase := tlsParams(ours.ready.SMTP, true), tlsParams(base.ready.TLS, false)
+	res := runPaired(opts.clients, "fig1",
+		side{"ours", func(int) error { return healthySession(ours.ready.SMTP, tconf, gcfg) }, groupCPU(ours.pid())},
+		side{"baseline", func(int) error { return tlsHandshake(base.ready.TLS, tconf) }, groupCPU(base.pid())})
+	resOurs, resBase := res[0], res[1]
+
+	r.ours = fmt.Sprintf("%.0f sessions/s", resOurs.rate())
+	r.baseline = fmt.Sprintf("%.0f handshakes/s", resBase.rate())
+	r.ratio, r.hasRatio = resOurs.rate()/resBase.rate(), true
+	r.passed = r.ratio >= 0.7 && resOurs.errs == 0
+	r.notes = append(r.notes,
+		"ours: "+resOurs.String(),
+		"baseline: "+resBase.String(),
+		"TLS ours: "+paramsOurs+"; TLS baseline: "+paramsBase,
+		"one service ticket fetched up front; each session builds a fresh AP-REQ (gssapi.NewClient) and verifies the AP-REP")
+	if c0, c1 := resOurs.cpuPerOp(), resBase.cpuPerOp(); c0 > 0 && c1 > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("server CPU per operation: %s per session vs %s per handshake (%.2f× the handshake's CPU)", us(c0), us(c1), float64(c0)/float64(c1)))
+	}
+	return r
+}
+
+func figPlainSessions() row {
+	r := row{figure: "fake connector: plain EHLO/QUIT sessions/s", target: "≥ 1.00×"}
+	const sink = "/usr/sbin/smtp-sink"
+	if ok, why := haveTool(sink, "postfix"); !ok {
+		r.skipped = why
+		return r
+	}
+	ours, err := startChild("hub", "fig2-ours")
+	if err != nil {
+		r.failed = err.Error()
+		return r
+	}
+	defer ours.stop()
+	if err := plainSession(ours.ready.SMTP); err != nil {
+		r.failed = "plain session: " + err.Error()
+		return r
+	}
+	port, err := freePort()
+	if err != nil {
+		r.failed = err.Error()
+		return r
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	// -m: concurrent sessions allowed; the backlog as large as the kernel
+	// allows. smtp-sink answers EHLO with its own list and QUIT with 221,
+	// like the connector; by default it runs as one process with an event
+	// loop.
+	args := []string{"-m", "1000", "-h", labHost}
+	if os.Getuid() == 0 {
+		args = append(args, "-u", "nobody") // smtp-sink refuses to run as root
+	}
+	cmd := exec.Command(sink, append(args, addr, "4096")...)
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		r.failed = "smtp-sink: " + err.Error()
+		return r
+	}
+	var once sync.Once
+	stopSink := func() { once.Do(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM); cmd.Wait() }) }
+	defer onExit(stopSink)()
+	defer stopSink()
+	if err := waitListening(addr, 5*time.Second); err != nil {
+		r.failed = "smtp-sink: " + err.Error()
+		return r
+	}
+	if err := plainSession(addr); err != nil {
+		r.failed = "smtp-sink session: " + err.Error()
+		return r
+	}
+	res := runPaired(opts.clients, "fig2",
+		side{"ours", func(int) error { return plainSession(ours.ready.SMTP) }, groupCPU(ours.pid())},
+		side{"baseline", func(int) error { return plainSession(addr) }, groupCPU(cmd.Process.Pid)})
+	resOurs, resBase := res[0], res[1]
+
+	r.ours = fmt.Sprintf("%.0f sessions/s", resOurs.rate())
+	r.baseline = fmt.Sprintf("%.0f sessions/s (smtp-sink)", resBase.rate())
+	r.ratio, r.hasRatio = resOurs.rate()/resBase.rate(), true
+	r.passed = r.ratio >= 1.0 && resOurs.errs == 0
+	r.notes = append(r.notes, "ours: "+resOurs.String(), "baseline: "+resBase.String(),
+		fmt.Sprintf("same Go load generator for both (%d clients: connect, banner, EHLO, QUIT, close); smtp-sink %s", opts.clients, strings.Join(cmd.Args[1:], " ")))
+	if c0, c1 := resOurs.cpuPerOp(), resBase.cpuPerOp(); c0 > 0 && c1 > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("server CPU per session: %s vs smtp-sink %s (%.2f×)", us(c0), us(c1), float64(c0)/float64(c1)))
+	}
+	return r
+}
