@@ -501,3 +501,22 @@ func mustSPNEGOReject(t testing.TB) []byte {
 	}
 	return b
 }
+
+// TestServer_SameMicrosecondIsNotReplay: two sessions of one client whose
+// authenticators carry the same time (a busy sender, a fake clock) are two
+// authentications, not a replay; the cache keys on the ciphertext.
+func TestServer_SameMicrosecondIsNotReplay(t *testing.T) {
+	kt := serviceKeytab(t)
+	tkt, key := issue(t, ticketSpec{kt: kt})
+	rc := NewReplayCache()
+	for i := range 3 {
+		c := newTestClient(t, tkt, key, ModeExchange, true, false, clock.NewFake(t0))
+		_, tok, _ := c.Start()
+		if _, _, err := newTestServer(t, kt, ModeExchange, clock.NewFake(t0), rc).Next(tok); err != nil {
+			t.Fatalf("session %d with the same authenticator time: %v", i, err)
+		}
+	}
+	if n := rc.Len(); n != 3 {
+		t.Errorf("replay cache holds %d entries, want 3", n)
+	}
+}

@@ -1,6 +1,7 @@
 package gssapi
 
 import (
+	"crypto/sha256"
 	"strings"
 	"sync"
 	"time"
@@ -12,34 +13,46 @@ import (
 // allowed skew of the acceptor's clock: older authenticators are refused
 // as skewed anyway. Share one cache among the Servers of one acceptor;
 // it is safe for concurrent use. The zero value is ready to use.
+//
+// Entries are keyed on a hash of the authenticator's ciphertext, as MIT krb5
+// 1.18 and later do, not on (client, ctime, cusec): two sessions of one
+// client started in the same microsecond are not a replay, and a busy
+// sender does start them so.
 type ReplayCache struct {
-	mu      sync.Mutex
-	entries map[replayKey]time.Time
-}
-
-type replayKey struct {
-	server string
-	client string
-	ctime  int64 // Unix seconds
-	cusec  int
+	mu        sync.Mutex
+	entries   map[[sha256.Size]byte]time.Time
+	lastSweep time.Time
 }
 
 // NewReplayCache returns an empty cache.
 func NewReplayCache() *ReplayCache { return &ReplayCache{} }
 
-// seen records the authenticator and reports whether it had been recorded
-// before. Entries whose time lies more than skew before now are dropped.
-func (rc *ReplayCache) seen(server, client string, ctime time.Time, cusec int, now time.Time, skew time.Duration) bool {
-	k := replayKey{server: strings.ToLower(server), client: client, ctime: ctime.Unix(), cusec: cusec}
+// sweepEvery bounds the cost of forgetting: one pass over the entries per
+// interval, not one per authentication.
+const sweepEvery = time.Second
+
+// seen records the authenticator (its ciphertext, for the server) and
+// reports whether it had been recorded before. Entries whose time lies more
+// than skew before now are forgotten.
+func (rc *ReplayCache) seen(server string, cipher []byte, ctime, now time.Time, skew time.Duration) bool {
+	h := sha256.New()
+	h.Write([]byte(strings.ToLower(server)))
+	h.Write([]byte{0})
+	h.Write(cipher)
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if rc.entries == nil {
-		rc.entries = make(map[replayKey]time.Time)
+		rc.entries = make(map[[sha256.Size]byte]time.Time)
 	}
-	for e, t := range rc.entries {
-		if now.Sub(t) > skew {
-			delete(rc.entries, e)
+	if now.Sub(rc.lastSweep) >= sweepEvery || now.Before(rc.lastSweep) {
+		for e, t := range rc.entries {
+			if now.Sub(t) > skew {
+				delete(rc.entries, e)
+			}
 		}
+		rc.lastSweep = now
 	}
 	if _, ok := rc.entries[k]; ok {
 		return true

@@ -257,7 +257,7 @@ func (s *Server) accept(b []byte) ([]byte, bool, error) {
 		return nil, false, &AcceptError{Reason: ReasonExpired, Code: errorcode.KRB_AP_ERR_TKT_EXPIRED,
 			Detail: fmt.Sprintf("ticket ended %s, acceptor clock %s", enc.EndTime.Format(time.RFC3339), now.Format(time.RFC3339))}
 	}
-	if s.cfg.Replay != nil && s.cfg.Replay.seen(sname, auth.CName.PrincipalNameString()+"@"+auth.CRealm, auth.CTime, auth.Cusec, now, s.skew) {
+	if s.cfg.Replay != nil && s.cfg.Replay.seen(sname, ap.EncryptedAuthenticator.Cipher, ctime, now, s.skew) {
 		return nil, false, &AcceptError{Reason: ReasonReplay, Code: errorcode.KRB_AP_ERR_REPEAT,
 			Detail: fmt.Sprintf("authenticator of %s@%s at %s was presented before", auth.CName.PrincipalNameString(), auth.CRealm, ctime.Format(time.RFC3339Nano))}
 	}
