@@ -36,17 +36,30 @@ type Principal interface {
 
 // Replies the connector and its authenticators share. They are Exchange's
 // texts, so that what a probe (or a sending Exchange server) sees from the
-// fake is what it would see from the real thing.
-var (
-	ReplyAuthSuccessful = &smtp.SMTPError{Code: 235, EnhancedCode: smtp.EnhancedCode{2, 7, 0}, Message: "Authentication successful"}
-	ReplyAuthTemporary  = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure"}
-	ReplyAuthFailed     = &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 3}, Message: "Authentication unsuccessful"}
-	ReplyUnrecognized   = &smtp.SMTPError{Code: 504, EnhancedCode: smtp.EnhancedCode{5, 7, 4}, Message: "Unrecognized authentication type"}
-)
+// fake is what it would see from the real thing. Each call returns a new
+// value: a shared *SMTPError could be changed by any caller.
+func replyAuthSuccessful() *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 235, EnhancedCode: smtp.EnhancedCode{2, 7, 0}, Message: "Authentication successful"}
+}
+
+// ReplyAuthTemporary is Exchange's answer to any Kerberos failure.
+func ReplyAuthTemporary() *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure"}
+}
+
+// ReplyAuthFailed is Exchange's answer to refused credentials.
+func ReplyAuthFailed() *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 3}, Message: "Authentication unsuccessful"}
+}
+
+// ReplyUnrecognized is Exchange's answer to a mechanism it does not offer.
+func ReplyUnrecognized() *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 504, EnhancedCode: smtp.EnhancedCode{5, 7, 4}, Message: "Unrecognized authentication type"}
+}
 
 // RefuseAll is the Authenticator of a connector without any: every
 // mechanism is "504 5.7.4 Unrecognized authentication type".
 type RefuseAll struct{}
 
 // Start refuses.
-func (RefuseAll) Start(AuthRequest) (sasl.Server, error) { return nil, ReplyUnrecognized }
+func (RefuseAll) Start(AuthRequest) (sasl.Server, error) { return nil, ReplyUnrecognized() }

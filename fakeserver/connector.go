@@ -29,21 +29,24 @@ import (
 	"github.com/exauth/exauth/internal/clock"
 )
 
-// DefaultCapabilities is the EHLO list of an Exchange 2013+ default
-// receive connector, in Exchange's order, before TLS.
-var DefaultCapabilities = []string{
-	"SIZE 37748736",
-	"PIPELINING",
-	"DSN",
-	"ENHANCEDSTATUSCODES",
-	"STARTTLS",
-	"X-ANONYMOUSTLS",
-	"AUTH NTLM",
-	"X-EXPS GSSAPI NTLM",
-	"8BITMIME",
-	"BINARYMIME",
-	"CHUNKING",
-	"XRDST",
+// DefaultCapabilities returns the EHLO list of an Exchange 2013+ default
+// receive connector, in Exchange's order, before TLS (a new slice each
+// time: callers may change it).
+func DefaultCapabilities() []string {
+	return []string{
+		"SIZE 37748736",
+		"PIPELINING",
+		"DSN",
+		"ENHANCEDSTATUSCODES",
+		"STARTTLS",
+		"X-ANONYMOUSTLS",
+		"AUTH NTLM",
+		"X-EXPS GSSAPI NTLM",
+		"8BITMIME",
+		"BINARYMIME",
+		"CHUNKING",
+		"XRDST",
+	}
 }
 
 // Limits are the protections a real receive connector has. Zero values
@@ -131,18 +134,20 @@ type Envelope struct {
 
 // Server is a running receive connector.
 type Server struct {
-	cfg      Config
-	limits   Limits
-	clock    clock.Clock
-	ln       net.Listener
-	tlsConf  *tls.Config
-	logf     func(string, ...any)
-	mu       sync.Mutex
-	conns    map[*session]struct{}
-	closing  bool
-	wg       sync.WaitGroup
-	sessions uint64
-	done     chan struct{}
+	cfg     Config
+	limits  Limits
+	clock   clock.Clock
+	ln      net.Listener
+	tlsConf *tls.Config
+	logf    func(string, ...any)
+	// The EHLO lists, computed once.
+	capsPlain, capsTLS []string
+	mu                 sync.Mutex
+	conns              map[*session]struct{}
+	closing            bool
+	wg                 sync.WaitGroup
+	sessions           uint64
+	done               chan struct{}
 }
 
 // Start validates cfg, listens and serves in the background.
@@ -160,7 +165,7 @@ func Start(cfg Config) (*Server, error) {
 		cfg.Addr = "127.0.0.1:0"
 	}
 	if cfg.Capabilities == nil {
-		cfg.Capabilities = DefaultCapabilities
+		cfg.Capabilities = DefaultCapabilities()
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -189,6 +194,11 @@ func Serve(ln net.Listener, cfg Config) *Server {
 			MinVersion:   tls.VersionTLS12,
 		}
 	}
+	if s.cfg.Capabilities == nil {
+		s.cfg.Capabilities = DefaultCapabilities()
+	}
+	s.capsPlain = buildCapabilities(s.cfg, s.tlsConf != nil, false)
+	s.capsTLS = buildCapabilities(s.cfg, s.tlsConf != nil, true)
 	s.wg.Add(1)
 	go s.acceptLoop()
 	return s

@@ -38,7 +38,7 @@ type KerberosAcceptor struct {
 // Start begins one X-EXPS or AUTH exchange.
 func (a *KerberosAcceptor) Start(req AuthRequest) (sasl.Server, error) {
 	if req.Mechanism != "GSSAPI" {
-		return nil, ReplyUnrecognized
+		return nil, ReplyUnrecognized()
 	}
 	service, mode, mechName := "SMTPSVC/"+req.Host, gssapi.ModeExchange, "ExchangeAuth"
 	if req.Verb == "AUTH" {
@@ -78,9 +78,9 @@ func (s *acceptorSession) Next(response []byte) ([]byte, bool, error) {
 			s.req.ConnectorName, s.mech, strings.Trim(ip, "[]"), reason)
 	}
 	if ae != nil && !ae.Temporary() {
-		return nil, false, ReplyAuthFailed
+		return nil, false, ReplyAuthFailed()
 	}
-	return nil, false, ReplyAuthTemporary
+	return nil, false, ReplyAuthTemporary()
 }
 
 // Principal is the authenticated client.

@@ -72,10 +72,7 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 	if err := lab.stateDir(opts.StateDir); err != nil {
 		return lab, err
 	}
-	logf := opts.Logf
-	if logf == nil {
-		logf = func(string, ...any) {}
-	}
+	logf := opts.Logf // nil: nothing is formatted for nobody
 
 	// The KDC, with random keys: scenario files hold no secrets, and random
 	// keys skip string-to-key, which would dominate start-up.

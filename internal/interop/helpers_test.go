@@ -435,7 +435,7 @@ func newTestPKI(t testing.TB) *testPKI {
 // authentication does.
 func capsWithAuthGSSAPI() []string {
 	var caps []string
-	for _, c := range fakeserver.DefaultCapabilities {
+	for _, c := range fakeserver.DefaultCapabilities() {
 		if c == "AUTH NTLM" {
 			c = "AUTH GSSAPI NTLM"
 		}
