@@ -283,7 +283,7 @@ func (s *Server) Close() error {
 	err := s.stopListening()
 	s.mu.Lock()
 	for sess := range s.conns {
-		sess.conn.Close()
+		sess.raw.Close()
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
@@ -308,7 +308,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		s.mu.Lock()
 		for sess := range s.conns {
-			sess.conn.Close()
+			sess.raw.Close()
 		}
 		s.mu.Unlock()
 		<-finished

@@ -22,7 +22,8 @@ import (
 // per verb, as go-smtp's conn.go is laid out.
 type session struct {
 	srv  *Server
-	conn net.Conn
+	raw  net.Conn // the TCP connection; never changes, so Close may use it from any goroutine
+	conn net.Conn // raw, or the TLS connection over it
 	id   string
 	seq  int
 	r    *smtpreply.Reader
@@ -42,7 +43,7 @@ type session struct {
 }
 
 func newSession(s *Server, c net.Conn, n uint64) *session {
-	sess := &session{srv: s, conn: c, id: fmt.Sprintf("08DE%012X", n)}
+	sess := &session{srv: s, raw: c, conn: c, id: fmt.Sprintf("08DE%012X", n)}
 	sess.setConn(c)
 	return sess
 }
@@ -120,7 +121,7 @@ func (s *session) refuse() {
 // shutdown asks the session to end at its next read.
 func (s *session) shutdown() {
 	s.stopping.Store(true)
-	s.conn.SetReadDeadline(time.Now())
+	s.raw.SetReadDeadline(time.Now())
 }
 
 func (s *session) serve() {

@@ -61,9 +61,12 @@ func (d *dialogue) run(ctx context.Context, addr string) {
 	if !d.connect(ctx, addr) {
 		return
 	}
-	defer d.conn.Close()
-	// Cancelling ctx (the overall --timeout) interrupts any blocked read.
-	stop := context.AfterFunc(ctx, func() { d.conn.SetDeadline(time.Unix(1, 0)) })
+	// The TCP connection outlives the TLS layer put on it; its deadline
+	// governs both. Capture it: d.conn is replaced after the upgrade.
+	raw := d.conn
+	defer raw.Close()
+	// Cancelling ctx (the overall --timeout, Ctrl-C) interrupts any blocked read.
+	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
 	if !d.greet(ctx) {
@@ -94,6 +97,10 @@ func (d *dialogue) run(ctx context.Context, addr string) {
 // step sets the deadline for one network exchange: the step bound, never
 // past the overall deadline.
 func (d *dialogue) step(ctx context.Context) {
+	if ctx.Err() != nil {
+		d.conn.SetDeadline(time.Unix(1, 0)) // cancelled: do not undo AfterFunc
+		return
+	}
 	deadline := time.Now().Add(d.cfg.StepTimeout)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl

@@ -1,6 +1,7 @@
 package smtpprobe_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"net"
@@ -222,4 +223,44 @@ func TestProbe_BannerNeverSentEndsWithinTimeout(t *testing.T) {
 		t.Fatalf("took %v with a 300ms timeout", el)
 	}
 	_ = tls.VersionTLS13
+}
+
+// TestProbe_CancelInsideTLS: cancelling the context while the server stalls
+// inside TLS ends the probe at once (and, under -race, without a race on
+// the connection the TLS layer replaced).
+func TestProbe_CancelInsideTLS(t *testing.T) {
+	now := time.Now()
+	ca, _ := fakeserver.NewCA("t", now, time.Hour)
+	cert, _ := ca.Issue([]string{"hub01.lab.test"}, now.Add(-time.Hour), now.Add(time.Hour))
+	stalled := make(chan struct{})
+	addr := rawServer(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
+		c.Write([]byte("220 hub01 ESMTP\r\n"))
+		r.ReadString('\n')
+		c.Write([]byte("250-hub01\r\n250 STARTTLS\r\n"))
+		r.ReadString('\n')
+		c.Write([]byte("220 2.0.0 SMTP server ready\r\n"))
+		tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}})
+		if tc.Handshake() != nil {
+			return
+		}
+		bufio.NewReader(tc).ReadString('\n') // the second EHLO, never answered
+		close(stalled)
+		tc.Read(make([]byte, 1)) // until the probe goes away
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan *smtpprobe.Report)
+	go func() {
+		done <- smtpprobe.Probe(ctx, smtpprobe.Config{Host: "hub01.lab.test", Connect: addr, Timeout: time.Minute, StepTimeout: time.Minute})
+	}()
+	<-stalled
+	began := time.Now()
+	cancel()
+	r := <-done
+	if el := time.Since(began); el > 2*time.Second {
+		t.Fatalf("probe took %v to notice the cancellation", el)
+	}
+	if r.Verdict != smtpprobe.VerdictProtocolError {
+		t.Errorf("verdict %s: %s", r.Verdict, r.Summary)
+	}
 }
