@@ -210,26 +210,36 @@ func (j *judgement) noAuthOffered(caps smtpreply.Capabilities) (Verdict, string)
 	x := caps.Mechanisms("X-EXPS")
 	auth := caps.Mechanisms("AUTH")
 	j.add("EHLO%s: %s", map[bool]string{true: " inside TLS", false: ""}[o.EHLOTLS != nil], strings.Join(caps.Strings(), " | "))
-	offers := func(list []string) bool {
+	has := func(list []string, mech string) bool {
 		for _, m := range list {
-			if m == "GSSAPI" {
+			if m == mech {
 				return true
 			}
 		}
 		return false
 	}
+	verb, mechs := "X-EXPS", x
+	if o.Options.Mech == string(MechAUTH) {
+		verb, mechs = "AUTH", auth
+	}
 	switch {
-	case offers(x) || offers(auth):
+	case has(x, "GSSAPI") && o.Options.Mech != string(MechAUTH), has(auth, "GSSAPI") && o.Options.Mech != string(MechXEXPS):
 		// Only explain gets here: a probe would have authenticated.
 		return VerdictUnknown, "the EHLO offers GSSAPI: nothing here shows a failure"
-	case len(x) > 0 && o.Options.Mech != string(MechAUTH):
-		j.add("X-EXPS offers %s but not GSSAPI", strings.Join(x, " "))
-		return VerdictNTLMOnly, fmt.Sprintf("%s offers X-EXPS %s only: Kerberos (GSSAPI) cannot be used", o.Target, strings.Join(x, " "))
-	case o.Options.Mech == string(MechAUTH) && len(auth) > 0:
-		j.add("AUTH offers %s but not GSSAPI", strings.Join(auth, " "))
-		return VerdictNTLMOnly, fmt.Sprintf("%s offers AUTH %s only: Kerberos (GSSAPI) cannot be used", o.Target, strings.Join(auth, " "))
+	case has(mechs, "NTLM"):
+		j.add("%s offers %s but not GSSAPI", verb, strings.Join(mechs, " "))
+		return VerdictNTLMOnly, fmt.Sprintf("%s offers %s %s only: Kerberos (GSSAPI) cannot be used", o.Target, verb, strings.Join(mechs, " "))
+	case len(mechs) > 0:
+		j.add("%s offers %s, neither GSSAPI nor NTLM", verb, strings.Join(mechs, " "))
+		return VerdictUnknown, fmt.Sprintf("%s offers %s %s: no mechanism the probe can use", o.Target, verb, strings.Join(mechs, " "))
+	case verb == "AUTH":
+		j.add("AUTH is not offered")
+		return VerdictUnknown, fmt.Sprintf("%s does not offer AUTH (use --mech auto or xexps for Exchange)", o.Target)
 	}
 	j.add("X-EXPS is not offered: the receive connector does not have Exchange Server authentication")
+	if o.TLS == nil && o.EHLO != nil && (o.EHLO.Capabilities.Has("STARTTLS") || o.EHLO.Capabilities.Has("X-ANONYMOUSTLS")) {
+		j.remediation = append(j.remediation, "The probe stayed in clear text (--tls none) although TLS was offered: a connector may offer X-EXPS only inside TLS; probe again with --tls auto.")
+	}
 	return VerdictExchangeAuthDisabled, fmt.Sprintf("%s does not offer X-EXPS: Exchange Server authentication is off on the receive connector (or a firewall strips it)", o.Target)
 }
 

@@ -496,13 +496,15 @@ func (d *dialogue) authVerb(caps smtpreply.Capabilities) string {
 		}
 		return false
 	}
+	// A verb is only used when it offers GSSAPI, forced or not: what else it
+	// offers is for Diagnose to read from the EHLO.
 	switch d.cfg.Mech {
 	case MechXEXPS:
-		if caps.Has("X-EXPS") {
+		if offersGSSAPI("X-EXPS") {
 			return "X-EXPS"
 		}
 	case MechAUTH:
-		if caps.Has("AUTH") {
+		if offersGSSAPI("AUTH") {
 			return "AUTH"
 		}
 	default:

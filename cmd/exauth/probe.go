@@ -72,7 +72,9 @@ func cmdProbe(ctx context.Context, args []string, e env) int {
 		return 3
 	}
 	if p.scenario != "" {
-		return probeScenario(ctx, p, pos, e)
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		return probeScenario(ctx, p, set, pos, e)
 	}
 	if len(pos) != 1 {
 		return usageError(e, "probe", errors.New("want exactly one HOST[:PORT] (or --scenario NAME)"))

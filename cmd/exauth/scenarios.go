@@ -46,9 +46,16 @@ func cmdScenarios(_ context.Context, args []string, e env) int {
 
 // probeScenario starts a scenario in-process and probes it: the one-command
 // demonstration.
-func probeScenario(ctx context.Context, p probeFlags, pos []string, e env) int {
+func probeScenario(ctx context.Context, p probeFlags, set map[string]bool, pos []string, e env) int {
 	if len(pos) != 0 {
 		return usageError(e, "probe", errors.New("--scenario takes no HOST: the scenario names its own hub"))
+	}
+	// The scenario brings its hub, KDC and credentials; flags that would
+	// point the probe elsewhere contradict it rather than change it.
+	for _, f := range []string{"connect", "krb5-conf", "realm", "kdc", "ccache", "keytab", "principal", "password-file", "ca-file"} {
+		if set[f] {
+			return usageError(e, "probe", fmt.Errorf("--%s cannot be used with --scenario: the scenario brings its own (use exauth serve and probe its probe_args to vary them)", f))
+		}
 	}
 	sc, err := scenarios.Lookup(p.scenario)
 	if err != nil {
@@ -61,8 +68,26 @@ func probeScenario(ctx context.Context, p probeFlags, pos []string, e env) int {
 	defer lab.Close()
 	cfg := lab.ProbeConfig()
 	cfg.ShowSecrets = p.secrets
-	if p.timeout != 30*time.Second {
+	if set["timeout"] {
 		cfg.Timeout = p.timeout
+	}
+	if set["mech"] {
+		cfg.Mech = smtpprobe.Mech(p.mech)
+	}
+	if set["tls"] {
+		cfg.TLS = smtpprobe.TLSMode(p.tlsMode)
+	}
+	if set["spn"] {
+		cfg.SPN = p.spn
+	}
+	if set["ehlo"] {
+		cfg.EHLOName = p.ehlo
+	}
+	if set["require-trusted-cert"] {
+		cfg.RequireTrustedCert = p.requireTrusted
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError(e, "probe", err)
 	}
 	r := smtpprobe.Probe(ctx, cfg)
 	if !p.jsonOut {
