@@ -534,16 +534,27 @@ func redactLine(line string) string {
 	return tokenPlaceholder(line)
 }
 
+// redactReply hides server tokens on 334 and 235 lines: every field that
+// is base64 of a dozen characters or more, which covers "334 <token>",
+// "235 <token>" and "235 2.7.0 <token>" (the forms serverToken accepts).
 func redactReply(line string) string {
-	if len(line) > 4 && (strings.HasPrefix(line, "334") || strings.HasPrefix(line, "235")) {
-		f := strings.Fields(line[4:])
-		if len(f) == 1 {
-			if _, err := base64.StdEncoding.DecodeString(f[0]); err == nil && len(f[0]) > 8 {
-				return line[:4] + tokenPlaceholder(f[0])
+	if len(line) < 4 || !(strings.HasPrefix(line, "334") || strings.HasPrefix(line, "235")) {
+		return line
+	}
+	f := strings.Fields(line[4:])
+	changed := false
+	for i, field := range f {
+		if len(field) >= 12 {
+			if _, err := base64.StdEncoding.DecodeString(field); err == nil {
+				f[i] = tokenPlaceholder(field)
+				changed = true
 			}
 		}
 	}
-	return line
+	if !changed {
+		return line
+	}
+	return line[:4] + strings.Join(f, " ")
 }
 
 func tokenPlaceholder(b64 string) string {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/exauth/exauth/internal/explain"
+	"github.com/exauth/exauth/internal/safetext"
 	"github.com/exauth/exauth/smtpprobe"
 )
 
@@ -81,25 +82,14 @@ func cmdExplain(_ context.Context, args []string, e env) int {
 		}
 		return res.Severity.ExitCode()
 	}
-	fmt.Fprintf(e.stdout, "%s [%s]\n  %s\n", strings.ToUpper(string(res.Verdict)), res.Severity, res.Summary)
+	fmt.Fprintf(e.stdout, "%s [%s]\n", strings.ToUpper(string(res.Verdict)), res.Severity)
 	if out.InnerReply != nil {
-		fmt.Fprintf(e.stdout, "reply: %s\n", *out.InnerReply)
+		fmt.Fprintf(e.stdout, "reply: %s\n", safetext.Line(*out.InnerReply))
 	}
 	if out.OuterReply != nil {
-		fmt.Fprintf(e.stdout, "wrapped by the sending server in: %s\n", *out.OuterReply)
+		fmt.Fprintf(e.stdout, "wrapped by the sending server in: %s\n", safetext.Line(*out.OuterReply))
 	}
-	if len(out.Evidence) > 0 {
-		fmt.Fprintln(e.stdout, "evidence:")
-		for _, l := range out.Evidence {
-			fmt.Fprintf(e.stdout, "  - %s\n", l)
-		}
-	}
-	if len(out.Remediation) > 0 {
-		fmt.Fprintln(e.stdout, "what to do:")
-		for i, l := range out.Remediation {
-			fmt.Fprintf(e.stdout, "  %d. %s\n", i+1, l)
-		}
-	}
+	writeFindings(e.stdout, res.Summary, out.Evidence, out.Remediation)
 	if res.Truncated {
 		fmt.Fprintf(e.stdout, "(input truncated to %d bytes)\n", explain.MaxInput)
 	}

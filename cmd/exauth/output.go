@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/exauth/exauth/internal/safetext"
 	"github.com/exauth/exauth/smtpprobe"
 )
 
@@ -25,26 +26,32 @@ func writeReport(w io.Writer, r *smtpprobe.Report, verbose bool) {
 				{false, false}: "<- ", {true, false}: " ->",
 				{false, true}: "<~ ", {true, true}: " ~>",
 			}[[2]bool{l.Dir == ">", l.TLS}]
-			fmt.Fprintf(w, "%8.1fms %s %s\n", l.TMillis, arrow, l.Line)
+			fmt.Fprintf(w, "%8.1fms %s %s\n", l.TMillis, arrow, safetext.Line(l.Line))
 		}
 		fmt.Fprintln(w)
 	}
 	addr := ""
 	if r.Address != nil {
-		addr = " (" + *r.Address + ")"
+		addr = " (" + safetext.Line(*r.Address) + ")"
 	}
-	fmt.Fprintf(w, "%s%s: %s [%s]\n", r.Target, addr, strings.ToUpper(string(r.Verdict)), r.Severity)
-	fmt.Fprintf(w, "  %s\n", r.Summary)
-	if len(r.Evidence) > 0 {
+	fmt.Fprintf(w, "%s%s: %s [%s]\n", safetext.Line(r.Target), addr, strings.ToUpper(string(r.Verdict)), r.Severity)
+	writeFindings(w, r.Summary, r.Evidence, r.Remediation)
+}
+
+// writeFindings prints a summary, evidence and remediation. Everything is
+// escaped: much of it quotes what a peer sent or a user pasted.
+func writeFindings(w io.Writer, summary string, evidence, remediation []string) {
+	fmt.Fprintf(w, "  %s\n", safetext.Line(summary))
+	if len(evidence) > 0 {
 		fmt.Fprintln(w, "evidence:")
-		for _, e := range r.Evidence {
-			fmt.Fprintf(w, "  - %s\n", e)
+		for _, e := range evidence {
+			fmt.Fprintf(w, "  - %s\n", safetext.Line(e))
 		}
 	}
-	if len(r.Remediation) > 0 {
+	if len(remediation) > 0 {
 		fmt.Fprintln(w, "what to do:")
-		for i, s := range r.Remediation {
-			fmt.Fprintf(w, "  %d. %s\n", i+1, s)
+		for i, s := range remediation {
+			fmt.Fprintf(w, "  %d. %s\n", i+1, safetext.Line(s))
 		}
 	}
 }

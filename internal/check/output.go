@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/exauth/exauth/internal/safetext"
 )
 
 // WriteTable prints the human table: target, expected, got, summary.
@@ -20,7 +22,7 @@ func WriteTable(w io.Writer, run *Run) {
 		if !r.Met {
 			mark = "FAIL"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Target, r.Expect, r.Verdict, mark, oneLine(r.Summary, 100))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", safetext.Line(r.Target), r.Expect, r.Verdict, mark, safetext.Line(oneLine(r.Summary, 100)))
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\n%d targets: %d as expected, %d not (%.0f ms)\n", len(run.Results), run.Met, run.Failed, run.WallMS)
