@@ -36,7 +36,10 @@ func Diagnose(o *Observation) Diagnosis {
 	j.collectEvidence()
 	v, summary := j.decide()
 	d := Diagnosis{Verdict: v, Severity: v.Severity(), Summary: summary, Evidence: j.evidence}
-	d.Remediation = append(append([]string{}, j.remediation...), verdictTable[v].remediation...)
+	d.Remediation = append([]string{}, j.remediation...)
+	if !j.ownRemediation {
+		d.Remediation = append(d.Remediation, verdictTable[v].remediation...)
+	}
 	d.Evidence = append(d.Evidence, j.warnings...)
 	if v == VerdictOK && len(j.warnings) > 0 {
 		d.Severity = SeverityWarning
@@ -52,6 +55,9 @@ type judgement struct {
 	warnings      []string
 	warningsShort []string
 	clocks        clocks
+	// ownRemediation: the rule's remediation replaces the verdict table's,
+	// which would point at the wrong machine.
+	ownRemediation bool
 }
 
 func (j *judgement) add(format string, args ...any) {
@@ -284,18 +290,31 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 			}
 			return VerdictClockSkew, fmt.Sprintf("the KDC refused this host's time (%s): this host's and the KDC's clocks are more than 5 minutes apart", e.Name), true
 		case kdcErrSPrincipalUnknown:
+			if e.Exchange == "AS" {
+				// In the AS exchange the server asked for is krbtgt/REALM.
+				j.remediation = append(j.remediation, "Check the realm: default_realm in krb5.conf, or --realm, must be the AD domain's DNS name in upper case (CONTOSO.COM).")
+				j.ownRemediation = true
+				return VerdictNoCredentials, fmt.Sprintf("the KDC does not know the realm's ticket-granting service (krbtgt/%s): the probe's realm is wrong", k.Realm), true
+			}
 			if strings.HasPrefix(k.SPN, "SMTP/") {
 				// MIT and Heimdal names are case-sensitive, and Postfix/Cyrus
 				// and most Unix MTAs use the lower-case service name.
 				j.remediation = append(j.remediation, fmt.Sprintf("Against a non-Windows KDC (MIT, Heimdal) service names are case-sensitive: Postfix/Cyrus use smtp/<host>; try --spn smtp/%s.", strings.TrimPrefix(k.SPN, "SMTP/")))
 			}
-			return VerdictSPNUnknown, fmt.Sprintf("the KDC does not know %s (KDC_ERR_S_PRINCIPAL_UNKNOWN): the SPN is missing, or duplicated (a Windows KDC answers a duplicate this way and logs event 11)", k.SPN), true
+			return VerdictSPNUnknown, fmt.Sprintf("the KDC does not know %s (KDC_ERR_S_PRINCIPAL_UNKNOWN): the SPN is missing, or duplicated (a Windows KDC answers a duplicate this way and logs event 11)", orSPN(k.SPN)), true
 		case kdcErrPrincipalNotUnique:
-			return VerdictSPNDuplicate, fmt.Sprintf("%s is registered on more than one account (KDC_ERR_PRINCIPAL_NOT_UNIQUE)", k.SPN), true
+			return VerdictSPNDuplicate, fmt.Sprintf("%s is registered on more than one account (KDC_ERR_PRINCIPAL_NOT_UNIQUE)", orSPN(k.SPN)), true
 		case kdcErrETypeNoSupp:
-			return VerdictETypeUnsupported, fmt.Sprintf("no encryption type is common to this client and %s (KDC_ERR_ETYPE_NOSUPP)", k.SPN), true
+			return VerdictETypeUnsupported, fmt.Sprintf("no encryption type is common to this client and %s (KDC_ERR_ETYPE_NOSUPP)", orSPN(k.SPN)), true
 		case kdcErrCPrincipalUnknown, kdcErrPreauthFailed, kdcErrClientRevoked, kdcErrKeyExpired:
-			return VerdictAuthRejected, fmt.Sprintf("the KDC refused the client's credentials (%s)", e.Name), true
+			// The AS exchange refused the client's own key: the sending
+			// server's account (or the probe's keytab), not the connector.
+			client := orUnknown(k)
+			j.remediation = append(j.remediation,
+				fmt.Sprintf("Check the credentials of %s: a keytab must hold the account's current key (compare `klist -k -t` kvno with msDS-KeyVersionNumber; re-export it after a password change), a password must be current.", client),
+				"Check that the account exists and is enabled, not locked out or expired (Get-ADComputer / Get-ADUser ... -Properties Enabled,LockedOut,AccountExpirationDate).")
+			j.ownRemediation = true
+			return VerdictAuthRejected, fmt.Sprintf("the KDC refused the credentials of %s (%s)", client, e.Name), true
 		case krbAPErrModified, krbAPErrBadKeyVer, krbAPErrBadIntegrity:
 			return VerdictKeyMismatch, fmt.Sprintf("the ticket could not be decrypted by the receiving server (%s): its key for %s differs from the KDC's", e.Name, orSPN(k.SPN)), true
 		}
@@ -341,7 +360,11 @@ func (j *judgement) authResult() (Verdict, string) {
 		// The AP-REP on the 235 line is a secret like any token.
 		shown = fmt.Sprintf("%03d <server token, %d bytes>", r.Code, len(tok))
 	}
-	j.add("%s GSSAPI answered: %s", a.Verb, shown)
+	if a.Verb != "" {
+		j.add("%s GSSAPI answered: %s", a.Verb, shown)
+	} else {
+		j.add("the server answered: %s", shown)
+	}
 	// Only a refusal of the token can be the clocks' doing.
 	skewed, isSkewed := "", false
 	if a.TokenSent && (r.Code == 454 || r.Code == 535) {
@@ -366,15 +389,20 @@ func (j *judgement) authResult() (Verdict, string) {
 		return j.temporaryFailure(r)
 	case (r.Code == 530 || r.Code == 454 || r.Code == 451) && strings.Contains(strings.ToUpper(r.Text()), "STARTTLS"):
 		return VerdictTLSFailed, fmt.Sprintf("%s wants TLS first: %s", o.Target, r.String())
-	case r.Code == 535 || r.Code == 530 || r.Enhanced == "5.7.30" || r.Enhanced == "5.7.57":
+	case r.Code == 530:
+		// Exchange answers MAIL FROM this way when the connector admits
+		// authenticated senders only and the sender did not authenticate.
+		j.remediation = append(j.remediation, "530 means the sending server did not authenticate before MAIL FROM: look for the X-EXPS failure before it (event 1035, the queue's earlier errors), or allow the sender's permission group on the connector.")
+		return VerdictAuthRejected, fmt.Sprintf("%s requires an authenticated sender and the client was not authenticated: %s", o.Target, r.String())
+	case r.Code == 535 || r.Enhanced == "5.7.30" || r.Enhanced == "5.7.57":
 		return VerdictAuthRejected, fmt.Sprintf("%s refused the credentials: %s", o.Target, r.String())
 	case r.Code == 504 || (r.Code == 451 && r.Enhanced == "5.7.3"):
 		return VerdictExchangeAuthDisabled, fmt.Sprintf("%s answered %s: Exchange Server authentication is not available on the connector (or ESMTP inspection interferes)", o.Target, r.String())
 	case r.Code == 500 || r.Code == 502:
 		if len(o.maskedLines()) > 0 {
-			return VerdictVerbsStripped, fmt.Sprintf("%s did not recognise %s after a middlebox masked it: %s", o.Target, a.Verb, r.String())
+			return VerdictVerbsStripped, fmt.Sprintf("%s did not recognise %s after a middlebox masked it: %s", o.Target, orVerb(a.Verb), r.String())
 		}
-		return VerdictExchangeAuthDisabled, fmt.Sprintf("%s does not accept %s: %s", o.Target, a.Verb, r.String())
+		return VerdictExchangeAuthDisabled, fmt.Sprintf("%s does not accept %s: %s", o.Target, orVerb(a.Verb), r.String())
 	case r.Code == 454 && r.Enhanced == "4.7.5":
 		return VerdictTLSFailed, fmt.Sprintf("%s wants TLS first: %s", o.Target, r.String())
 	}
@@ -396,6 +424,13 @@ func (j *judgement) temporaryFailure(r smtpreply.Reply) (Verdict, string) {
 	return VerdictAuthTemporaryFailure, fmt.Sprintf("%s answered %s and nothing observed singles out one cause", o.Target, r.String())
 }
 
+func orVerb(verb string) string {
+	if verb == "" {
+		return "the authentication command"
+	}
+	return verb
+}
+
 func orSPN(spn string) string {
 	if spn == "" {
 		return "the SPN"
@@ -405,7 +440,7 @@ func orSPN(spn string) string {
 
 func orUnknown(k *KerberosObservation) string {
 	if k == nil || k.Client == "" {
-		return "the probe"
+		return "the client"
 	}
 	return k.Client
 }

@@ -79,12 +79,12 @@ var verdictTable = map[Verdict]verdictInfo{
 	VerdictSPNDuplicate: {SeverityCritical, "the service principal name is registered on more than one account", []string{
 		"Find the duplicates: `setspn -X -F` and `setspn -Q SMTPSVC/<server FQDN>`.",
 		"Remove the SPN from the account that is not the receiving server's computer account: `setspn -D SMTPSVC/<server FQDN> <WRONGACCOUNT>`.",
-		"Force replication (`repadmin /syncall /AdeP`) and purge tickets on the sender (`klist purge -li 0x3e7`).",
+		"Force replication (`repadmin /syncall /AdeP`) and purge the sending server's cached tickets: `klist -li 0x3e7 purge` (SYSTEM) and `klist -li 0x3e4 purge` (NETWORK SERVICE, which runs the transport service).",
 	}},
 	VerdictKeyMismatch: {SeverityCritical, "a ticket was issued but the receiving server could not decrypt or use it", []string{
 		"Check that SMTPSVC/<server FQDN> is on the receiving server's own computer account: `setspn -Q SMTPSVC/<server FQDN>` (an SPN on another account makes the KDC encrypt with that account's key).",
 		"If the computer account password changed recently, force AD replication (`repadmin /syncall /AdeP`) and compare msDS-KeyVersionNumber on every DC; reset the secure channel if needed: `Test-ComputerSecureChannel -Repair`.",
-		"On the sending server purge cached tickets: `klist purge -li 0x3e7`, then retry the queue (`Retry-Queue`).",
+		"On the sending server purge cached tickets — `klist -li 0x3e7 purge` (SYSTEM) and `klist -li 0x3e4 purge` (NETWORK SERVICE, which runs the transport service) — then retry the queue (`Retry-Queue`).",
 	}},
 	VerdictETypeUnsupported: {SeverityCritical, "no Kerberos encryption type is common to the client, the KDC and the service account", []string{
 		"Compare msDS-SupportedEncryptionTypes on the receiving server's computer account with the encryption types the sender allows (GPO \"Network security: Configure encryption types allowed for Kerberos\").",
@@ -95,7 +95,7 @@ var verdictTable = map[Verdict]verdictInfo{
 		"Check the DC locator: `nltest /dsgetdc:<domain> /kdc` and the _kerberos._tcp SRV records.",
 	}},
 	VerdictExchangeAuthDisabled: {SeverityCritical, "the receive connector does not offer Exchange Server authentication (X-EXPS)", []string{
-		"Enable Exchange Server authentication on the receive connector: `Set-ReceiveConnector \"<SERVER>\\Default <SERVER>\" -AuthMechanism Tls,ExchangeServer` (and PermissionGroups ExchangeServers).",
+		"Find the connector that receives server-to-server mail — `Get-ReceiveConnector -Server <SERVER> | fl Identity,Bindings,AuthMechanism,PermissionGroups` (Exchange 2013+: \"Default <SERVER>\" on port 2525 of the Transport service; \"Default Frontend <SERVER>\" on 25) — and add ExchangeServer to its existing AuthMechanism list and ExchangeServers to its PermissionGroups; -AuthMechanism replaces the whole list, so repeat the mechanisms it already has.",
 		"If the connector has it enabled, a firewall between the servers may be stripping ESMTP verbs: disable ESMTP/SMTP inspection (Cisco: `no fixup smtp` / `no inspect esmtp`).",
 	}},
 	VerdictVerbsStripped: {SeverityCritical, "a middlebox masks ESMTP verbs, so X-ANONYMOUSTLS / X-EXPS cannot pass", []string{

@@ -38,10 +38,10 @@ var rules = []rule{
 	{[]string{"krb_ap_err_tkt_nyv", "ticket not yet valid", "the current time on this computer and the current time on the network are different"}, effect{krb: 33}, "ticket not yet valid: clocks differ (KRB_AP_ERR_TKT_NYV)"},
 	{[]string{"krb_ap_err_bad_integrity"}, effect{krb: 31}, "integrity check failed on decryption (KRB_AP_ERR_BAD_INTEGRITY)"},
 	{[]string{"krb_ap_err_modified", "message stream modified", "sec_e_wrong_principal", "0x80090322"}, effect{krb: 41}, "the server could not decrypt the ticket (KRB_AP_ERR_MODIFIED)"},
+	{[]string{"kdc_err_preauth_failed", "preauthentication failed", "pre-authentication failed", "password incorrect while getting initial credentials", "decrypt integrity check failed while getting initial credentials"}, effect{krb: 24}, "the KDC refused the client's key (KDC_ERR_PREAUTH_FAILED)"},
 	{[]string{"decrypt integrity check failed"}, effect{krb: 31}, "the ticket did not decrypt with the service key (integrity check failed)"},
 	{[]string{"krb_ap_err_badkeyver", "key version number for principal in key table is incorrect", "specified version of key is not available"}, effect{krb: 44}, "key version mismatch (KRB_AP_ERR_BADKEYVER)"},
 	{[]string{"kdc_err_c_principal_unknown", "client not found in kerberos database"}, effect{krb: 6}, "KDC does not know the client (KDC_ERR_C_PRINCIPAL_UNKNOWN)"},
-	{[]string{"kdc_err_preauth_failed", "preauthentication failed", "pre-authentication failed", "password incorrect while getting initial credentials", "decrypt integrity check failed while getting initial credentials"}, effect{krb: 24}, "the KDC refused the client's key (KDC_ERR_PREAUTH_FAILED)"},
 	{[]string{"cannot contact any kdc", "cannot find kdc for realm", "status_no_logon_servers", "0xc000005e", "sec_e_no_authenticating_authority", "0x80090311", "there are currently no logon servers available", "unable to reach any kdc"}, effect{kdcDown: true}, "no KDC could be reached"},
 	{[]string{"no credentials cache found", "no kerberos credentials available", "no credentials were supplied", "sec_e_no_credentials", "0x8009030e", "credentials cache keyring", "ticket expired while", "bad format in credentials cache", "no ticket file", "unable to find realm of host"}, effect{creds: true}, "no usable Kerberos credentials"},
 	// Events.
@@ -94,7 +94,11 @@ func (r *recognition) findWords(flat, lower string) {
 			if !strings.Contains(lower, p) {
 				continue
 			}
-			r.apply(ru.effect, ru.name)
+			name := ru.name
+			if ru.effect.creds {
+				name = p // say what was found, not the verdict's words
+			}
+			r.apply(ru.effect, name)
 			break
 		}
 	}
@@ -194,11 +198,11 @@ func (r *recognition) observation() *smtpprobe.Observation {
 	}
 	switch {
 	case inner != nil && !connect:
-		o.Auth = &smtpprobe.AuthObservation{Verb: "X-EXPS", Mechanism: "GSSAPI", Final: inner}
+		o.Auth = &smtpprobe.AuthObservation{Mechanism: "GSSAPI", Final: inner, TokenSent: true}
 	case r.facts["event-1035"]:
 		// Event 1035 is logged exactly when the receiver answers 454 4.7.0.
-		o.Auth = &smtpprobe.AuthObservation{Verb: "X-EXPS", Mechanism: "GSSAPI",
-			Final: &smtpreply.Reply{Code: 454, Enhanced: "4.7.0", Lines: []string{"Temporary authentication failure (event 1035)"}}}
+		o.Auth = &smtpprobe.AuthObservation{Verb: "X-EXPS", Mechanism: "GSSAPI", TokenSent: true,
+			Final: &smtpreply.Reply{Code: 454, Enhanced: "4.7.0", Lines: []string{"Temporary authentication failure (as event 1035 records)"}}}
 	}
 	return o
 }
