@@ -321,3 +321,23 @@ func FuzzSession(f *testing.F) {
 		}
 	})
 }
+
+func TestConnector_BDAT(t *testing.T) {
+	var got []Envelope
+	var mu sync.Mutex
+	s, _ := startHub(t, func(c *Config) {
+		c.Limits.MaxMessageBytes = 10
+		c.OnMessage = func(e Envelope) error { mu.Lock(); got = append(got, e); mu.Unlock(); return nil }
+	})
+	out := readAll(t, s.Addr(), "EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 4\r\nabcdBDAT 3 LAST\r\nefgRSET\r\n"+
+		"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 6\r\n123456RSET\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 2 LAST\r\nxy"+
+		"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 20 LAST\r\n01234567890123456789QUIT\r\n")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || string(got[0].Data) != "abcdefg" || string(got[1].Data) != "xy" {
+		t.Fatalf("delivered %+v\n%s", got, out)
+	}
+	if !strings.Contains(out, "552 5.3.4") {
+		t.Errorf("a chunk over the limit was not refused:\n%s", out)
+	}
+}

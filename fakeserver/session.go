@@ -2,6 +2,7 @@ package fakeserver
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
@@ -39,7 +40,8 @@ type session struct {
 	bad       int
 	stopping  atomic.Bool
 	quit      bool
-	bdat      []byte
+	bdat      bytes.Buffer // BDAT chunks so far, kept only for OnMessage
+	bdatSize  int64
 }
 
 func newSession(s *Server, c net.Conn, n uint64) *session {
@@ -515,6 +517,8 @@ func (s *session) authFailed(err error) {
 func (s *session) resetTransaction() {
 	s.from = nil
 	s.rcpts = nil
+	s.bdat.Reset()
+	s.bdatSize = 0
 }
 
 func (s *session) handleMail(arg string) {
@@ -595,7 +599,11 @@ func (s *session) handleData(arg string) {
 	}
 	s.reply(354, "Start mail input; end with <CRLF>.<CRLF>")
 	s.flush()
+	// The body is kept only for a callback: a connector nobody reads from
+	// must not hold 36 MiB per unauthenticated client.
+	keep := s.srv.cfg.OnMessage != nil
 	var data []byte
+	var size int64
 	tooBig := false
 	for {
 		line, err := s.readLine(s.srv.limits.CommandTimeout)
@@ -607,11 +615,12 @@ func (s *session) handleData(arg string) {
 			break
 		}
 		line = strings.TrimPrefix(line, ".") // RFC 5321 4.5.2 dot-unstuffing
-		if int64(len(data)+len(line)+2) > s.srv.limits.MaxMessageBytes {
-			tooBig = true
+		size += int64(len(line) + 2)
+		if size > s.srv.limits.MaxMessageBytes {
+			tooBig, data = true, nil
 			continue
 		}
-		if !tooBig {
+		if keep {
 			data = append(data, line...)
 			data = append(data, '\r', '\n')
 		}
@@ -646,23 +655,26 @@ func (s *session) handleBdat(arg string) {
 		s.resetTransaction()
 		return
 	}
-	s.conn.SetReadDeadline(time.Now().Add(s.srv.limits.CommandTimeout))
-	chunk := make([]byte, n)
-	if _, err := io.ReadFull(s.br, chunk); err != nil {
-		s.quit = true
-		return
-	}
-	s.bdat = append(s.bdat, chunk...)
-	if int64(len(s.bdat)) > s.srv.limits.MaxMessageBytes {
-		s.bdat = nil
+	if s.bdatSize+n > s.srv.limits.MaxMessageBytes {
+		s.discard(n)
 		s.reply(552, "5.3.4 Message size exceeds fixed maximum message size")
 		s.resetTransaction()
 		return
 	}
+	// Copy as the bytes arrive (a chunk size is a claim, not an
+	// allocation), and only when a callback will read them.
+	s.conn.SetReadDeadline(time.Now().Add(s.srv.limits.CommandTimeout))
+	var dst io.Writer = io.Discard
+	if s.srv.cfg.OnMessage != nil {
+		dst = &s.bdat
+	}
+	if _, err := io.CopyN(dst, s.br, n); err != nil {
+		s.quit = true
+		return
+	}
+	s.bdatSize += n
 	if len(f) == 2 {
-		data := s.bdat
-		s.bdat = nil
-		s.deliver(data, false)
+		s.deliver(bytes.Clone(s.bdat.Bytes()), false)
 		return
 	}
 	s.reply(250, fmt.Sprintf("2.0.0 %d bytes received", n))
