@@ -1,0 +1,141 @@
+package smtpprobe_test
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exauth/exauth/internal/smtpreply"
+	"github.com/exauth/exauth/smtpprobe"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+// observation builds what a probe of hub01 sees up to authentication: the
+// banner written by a server clock serverOff from this host, an EHLO with
+// caps, and a Kerberos side whose KDC clock is kdcOff from this host.
+func observation(serverOff, kdcOff time.Duration, caps ...string) *smtpprobe.Observation {
+	banner := t0.Add(serverOff)
+	lines := append([]string{"hub01.lab.test Hello [10.0.0.12]"}, caps...)
+	ehlo := smtpreply.Reply{Code: 250, Lines: lines}
+	kvno := 3
+	return &smtpprobe.Observation{
+		Target: "hub01.lab.test", Address: "10.0.0.11:25",
+		Options: smtpprobe.ObservedOptions{Mech: "auto", TLS: "auto", HasCredentials: true},
+		Connect: &smtpprobe.ConnectObservation{},
+		Banner: &smtpprobe.BannerObservation{
+			Reply: smtpreply.Reply{Code: 220, Lines: []string{"hub01.lab.test Microsoft ESMTP MAIL Service ready at " + banner.Format(time.RFC1123Z)}},
+			Date:  &banner, ReceivedAt: t0,
+		},
+		EHLO: &smtpprobe.EHLOObservation{Reply: ehlo, Capabilities: smtpreply.ParseEHLO(ehlo)},
+		Kerberos: &smtpprobe.KerberosObservation{
+			Realm: "LAB.TEST", Client: "HUB02$@LAB.TEST", SPN: "SMTPSVC/hub01.lab.test", KDC: "10.0.0.5:88", Transport: "tcp",
+			EType: 18, KVNO: &kvno, TicketObtained: true,
+			ClockSample: &smtpprobe.ClockSample{KDC: t0.Add(kdcOff), Local: t0, Source: "ticket time of the TGS reply"},
+		},
+	}
+}
+
+func replied(o *smtpprobe.Observation, code int, enh, text string, tokenSent bool) *smtpprobe.Observation {
+	o.Auth = &smtpprobe.AuthObservation{Verb: "X-EXPS", Mechanism: "GSSAPI", Offered: []string{"GSSAPI", "NTLM"},
+		TokenSent: tokenSent, Final: &smtpreply.Reply{Code: code, Enhanced: enh, Lines: []string{text}}}
+	return o
+}
+
+func kdcError(o *smtpprobe.Observation, exchange string, code int32, name string) *smtpprobe.Observation {
+	o.Kerberos.TicketObtained, o.Kerberos.KVNO, o.Kerberos.EType = false, nil, 0
+	o.Kerberos.KDCError = &smtpprobe.KRBError{Exchange: exchange, Code: code, Name: name}
+	o.Auth = &smtpprobe.AuthObservation{Verb: "X-EXPS", Mechanism: "GSSAPI", Offered: []string{"GSSAPI", "NTLM"}}
+	return o
+}
+
+var xexps = []string{"SIZE 37748736", "X-ANONYMOUSTLS", "X-EXPS GSSAPI NTLM"}
+
+// TestDiagnose is the verdict table without a network: each observation is
+// judged and the whole diagnosis compared with testdata/diagnose/NAME.golden
+// (go test -run TestDiagnose -update rewrites them).
+func TestDiagnose(t *testing.T) {
+	tests := []struct {
+		name    string
+		obs     *smtpprobe.Observation
+		verdict smtpprobe.Verdict
+	}{
+		{"ok", replied(observation(0, 0, xexps...), 235, "2.7.0", "Authentication successful", true), smtpprobe.VerdictOK},
+		{"ok-clock-close-to-limit", replied(observation(3*time.Minute, 0, xexps...), 235, "2.7.0", "Authentication successful", true), smtpprobe.VerdictOK},
+		{"server-ahead-of-both", replied(observation(7*time.Minute, 0, xexps...), 454, "4.7.0", "Temporary authentication failure", true), smtpprobe.VerdictClockSkew},
+		{"split-skew", replied(observation(8*time.Minute, 4*time.Minute, xexps...), 454, "4.7.0", "Temporary authentication failure", true), smtpprobe.VerdictClockSkew},
+		{"this-host-off", replied(observation(-9*time.Minute, -9*time.Minute, xexps...), 454, "4.7.0", "Temporary authentication failure", true), smtpprobe.VerdictClockSkew},
+		{"skew-does-not-explain-504", replied(observation(6*time.Minute, 0, xexps...), 504, "5.7.4", "Unrecognized authentication type", false), smtpprobe.VerdictExchangeAuthDisabled},
+		{"454-clocks-agree", replied(observation(time.Second, 0, xexps...), 454, "4.7.0", "Temporary authentication failure", true), smtpprobe.VerdictKeyMismatch},
+		{"454-no-clock-evidence", func() *smtpprobe.Observation {
+			o := replied(observation(0, 0, xexps...), 454, "4.7.0", "Temporary authentication failure", true)
+			o.Banner.Date = nil
+			return o
+		}(), smtpprobe.VerdictAuthTemporaryFailure},
+		{"535", replied(observation(0, 0, xexps...), 535, "5.7.3", "Authentication unsuccessful", true), smtpprobe.VerdictAuthRejected},
+		{"451-5.7.3", replied(observation(0, 0, xexps...), 451, "5.7.3", "Cannot achieve Exchange Server authentication", false), smtpprobe.VerdictExchangeAuthDisabled},
+		{"spn-unknown", kdcError(observation(0, 0, xexps...), "TGS", 7, "KDC_ERR_S_PRINCIPAL_UNKNOWN"), smtpprobe.VerdictSPNUnknown},
+		{"realm-unknown", kdcError(observation(0, 0, xexps...), "AS", 7, "KDC_ERR_S_PRINCIPAL_UNKNOWN"), smtpprobe.VerdictNoCredentials},
+		{"preauth-failed", kdcError(observation(0, 0, xexps...), "AS", 24, "KDC_ERR_PREAUTH_FAILED"), smtpprobe.VerdictAuthRejected},
+		{"not-unique", kdcError(observation(0, 0, xexps...), "TGS", 8, "KDC_ERR_PRINCIPAL_NOT_UNIQUE"), smtpprobe.VerdictSPNDuplicate},
+		{"etype", kdcError(observation(0, 0, xexps...), "TGS", 14, "KDC_ERR_ETYPE_NOSUPP"), smtpprobe.VerdictETypeUnsupported},
+		{"client-skew", kdcError(observation(0, 10*time.Minute, xexps...), "AS", 37, "KRB_AP_ERR_SKEW"), smtpprobe.VerdictClockSkew},
+		{"kdc-unreachable", func() *smtpprobe.Observation {
+			o := observation(0, 0, xexps...)
+			o.Kerberos.TicketObtained, o.Kerberos.ClockSample = false, nil
+			o.Kerberos.Unreachable = []smtpprobe.KDCAttempt{{Addr: "10.0.0.5:88", Transport: "tcp", Result: "no answer"}, {Addr: "10.0.0.5:88", Transport: "udp", Result: "no answer"}}
+			o.Auth = &smtpprobe.AuthObservation{Verb: "X-EXPS", Mechanism: "GSSAPI", Offered: []string{"GSSAPI", "NTLM"}}
+			return o
+		}(), smtpprobe.VerdictKDCUnreachable},
+		{"masked-ehlo", observation(0, 0, "SIZE 37748736", "XXXXXXXA", "XXXXXXXXXXXXXB", "AUTH NTLM"), smtpprobe.VerdictVerbsStripped},
+		{"ntlm-only", observation(0, 0, "SIZE 37748736", "X-EXPS NTLM"), smtpprobe.VerdictNTLMOnly},
+		{"x-exps-other-mechanism", observation(0, 0, "SIZE 37748736", "X-EXPS EXCHANGEAUTH"), smtpprobe.VerdictUnknown},
+		{"no-x-exps", observation(0, 0, "SIZE 37748736", "STARTTLS", "AUTH NTLM"), smtpprobe.VerdictExchangeAuthDisabled},
+		{"connect-refused", &smtpprobe.Observation{Target: "hub01.lab.test", Address: "10.0.0.11:25",
+			Connect: &smtpprobe.ConnectObservation{Err: errors.New("dial tcp 10.0.0.11:25: connect: connection refused"), Kind: "refused"},
+			Failure: &smtpprobe.StepFailure{Step: "connect", Kind: "io", Err: errors.New("connection refused")}}, smtpprobe.VerdictConnectFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := smtpprobe.Diagnose(tt.obs)
+			if d.Verdict != tt.verdict {
+				t.Errorf("verdict %s, want %s: %s", d.Verdict, tt.verdict, d.Summary)
+			}
+			if d2 := smtpprobe.Diagnose(tt.obs); fmt.Sprint(d2) != fmt.Sprint(d) {
+				t.Error("Diagnose is not a pure function: two calls differ")
+			}
+			got := render(d)
+			path := filepath.Join("testdata", "diagnose", tt.name+".golden")
+			if *update {
+				os.WriteFile(path, []byte(got), 0o644)
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -run TestDiagnose -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("diagnosis differs from %s:\n--- got\n%s--- want\n%s", path, got, want)
+			}
+		})
+	}
+}
+
+func render(d smtpprobe.Diagnosis) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "verdict: %s\nseverity: %s\nsummary: %s\n", d.Verdict, d.Severity, d.Summary)
+	for _, e := range d.Evidence {
+		fmt.Fprintf(&b, "evidence: %s\n", e)
+	}
+	for _, r := range d.Remediation {
+		fmt.Fprintf(&b, "remediation: %s\n", r)
+	}
+	return b.String()
+}
