@@ -10,11 +10,15 @@ import (
 var bannerLayouts = []string{
 	time.RFC1123Z,                    // Mon, 23 Nov 2026 12:13:41 +0000
 	"Mon, 2 Jan 2006 15:04:05 -0700", // single-digit day
-	time.RFC1123,                     // Mon, 23 Nov 2026 12:13:41 UTC
-	"2 Jan 2006 15:04:05 -0700",      // no weekday
+	"Mon, 02 Jan 2006 15:04:05 UTC",  // UTC spelled out
+	"Mon, 02 Jan 2006 15:04:05 GMT",
+	"2 Jan 2006 15:04:05 -0700", // no weekday
 	"Mon, 02 Jan 2006 15:04:05 -0700 (MST)",
 }
 
+// Zone abbreviations other than UTC/GMT are not accepted: Go would read an
+// unknown one ("CET") as UTC and invent an hour of skew.
+//
 // ParseBannerDate finds the server's date in a 220 banner text such as
 // "hub01 Microsoft ESMTP MAIL Service ready at Mon, 23 Nov 2026 12:13:41 +0000".
 // It tries the text after "ready at", then the last comma-led date.

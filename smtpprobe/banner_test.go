@@ -34,3 +34,9 @@ func FuzzParseBannerDate(f *testing.F) {
 		}
 	})
 }
+
+func TestParseBannerDate_NoGuessedZones(t *testing.T) {
+	if got, ok := ParseBannerDate("hub01 Microsoft ESMTP MAIL Service ready at Mon, 23 Nov 2026 12:13:41 CET"); ok {
+		t.Errorf("a zone abbreviation Go cannot resolve was read as %v", got)
+	}
+}

@@ -1,11 +1,10 @@
 package smtpprobe
 
 import (
-	"fmt"
-
 	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 
 	"github.com/exauth/exauth/internal/enctype"
+	"github.com/exauth/exauth/internal/krbclient"
 )
 
 // The Kerberos error codes (RFC 4120 7.5.9) the verdict rules branch on.
@@ -25,17 +24,9 @@ const (
 	krbAPErrBadKeyVer        = errorcode.KRB_AP_ERR_BADKEYVER         // 44
 )
 
-// KRBErrorName is the RFC 4120 name of a Kerberos error code.
-func KRBErrorName(code int32) string {
-	s := errorcode.Lookup(code)
-	// Lookup returns "(code) NAME description"; keep the name.
-	var n int32
-	var name string
-	if _, err := fmt.Sscanf(s, "(%d) %s", &n, &name); err == nil {
-		return name
-	}
-	return fmt.Sprintf("KRB_ERROR_%d", code)
-}
+// KRBErrorName is the RFC 4120 name of a Kerberos error code, e.g.
+// "KDC_ERR_S_PRINCIPAL_UNKNOWN" (krbclient holds the one table).
+func KRBErrorName(code int32) string { return krbclient.ErrorCodeName(code) }
 
 // ETypeName is the MIT name of an encryption type, "unknown" for 0.
 func ETypeName(id int32) string {

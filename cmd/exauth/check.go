@@ -50,7 +50,9 @@ func cmdCheck(ctx context.Context, args []string, e env) int {
 			return usageError(e, "check", err)
 		}
 	}
-	if *save != "" {
+	if *save != "" && ctx.Err() != nil {
+		fmt.Fprintf(e.stderr, "exauth check: interrupted: not saving partial results to %s\n", *save)
+	} else if *save != "" {
 		if err := check.Save(*save, run); err != nil {
 			return usageError(e, "check", err)
 		}
