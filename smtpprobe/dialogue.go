@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/emersion/go-sasl"
+
 	"github.com/exauth/exauth/internal/smtpreply"
 )
 
@@ -45,6 +47,7 @@ func Observe(ctx context.Context, cfg Config) *Observation {
 // dialogue is one probe's connection state. Each step is a method that does
 // one exchange, records it, and reports whether the dialogue can go on.
 type dialogue struct {
+	ticket *prefetch // the X-EXPS ticket, fetched alongside the SMTP dialogue
 	cfg    Config
 	obs    *Observation
 	host   string
@@ -58,6 +61,12 @@ type dialogue struct {
 func (d *dialogue) since() time.Duration { return d.cfg.Clock.Now().Sub(d.start) }
 
 func (d *dialogue) run(ctx context.Context, addr string) {
+	d.ticket = d.prefetchTicket(ctx)
+	if d.ticket != nil {
+		// Unused if the dialogue ends before X-EXPS: stop it, and let no
+		// goroutine outlive the probe.
+		defer func() { d.ticket.cancel(); <-d.ticket.done }()
+	}
 	if !d.connect(ctx, addr) {
 		return
 	}
@@ -92,6 +101,40 @@ func (d *dialogue) run(ctx context.Context, addr string) {
 	if d.authenticate(ctx, caps) {
 		d.quit(ctx)
 	}
+}
+
+// prefetch is a Kerberos service ticket fetched concurrently with the SMTP
+// dialogue: the SPN an Exchange sender uses (SMTPSVC/<host>) is known before
+// the first byte, and on a real network the KDC and the hub are different
+// hosts, so waiting for one before asking the other only adds latency. The
+// result is used only if the dialogue reaches X-EXPS with that SPN.
+type prefetch struct {
+	cancel context.CancelFunc
+	spn    string
+	done   chan struct{}
+	obs    *KerberosObservation
+	client sasl.Client
+	err    error
+	took   time.Duration
+}
+
+func (d *dialogue) prefetchTicket(ctx context.Context) *prefetch {
+	if d.cfg.Kerberos == nil || d.cfg.Mech == MechAUTH {
+		return nil
+	}
+	spn := d.cfg.SPN
+	if spn == "" {
+		spn = "SMTPSVC/" + d.host
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	p := &prefetch{cancel: cancel, spn: spn, done: make(chan struct{}), obs: &KerberosObservation{SPN: spn}}
+	go func() {
+		defer close(p.done)
+		began := time.Now()
+		p.client, p.err = d.cfg.Kerberos.GSSAPIClient(ctx, spn, true, p.obs)
+		p.took = time.Since(began)
+	}()
+	return p
 }
 
 // step sets the deadline for one network exchange: the step bound, never
@@ -370,15 +413,22 @@ func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities
 		d.obs.Kerberos = &KerberosObservation{SPN: spn, CredentialsProblem: "no Kerberos credentials were configured (no ccache, keytab or password)"}
 		return true
 	}
-	d.obs.Kerberos = &KerberosObservation{SPN: spn}
-	began := time.Now()
-	client, err := d.cfg.Kerberos.GSSAPIClient(ctx, spn, verb == "X-EXPS", d.obs.Kerberos)
-	d.obs.Timings.KDC = time.Since(began)
+	var client sasl.Client
+	var err error
+	if t := d.ticket; t != nil && t.spn == spn && verb == "X-EXPS" {
+		<-t.done // fetched while the SMTP dialogue ran
+		d.obs.Kerberos, client, err, d.obs.Timings.KDC = t.obs, t.client, t.err, t.took
+	} else {
+		d.obs.Kerberos = &KerberosObservation{SPN: spn}
+		began := time.Now()
+		client, err = d.cfg.Kerberos.GSSAPIClient(ctx, spn, verb == "X-EXPS", d.obs.Kerberos)
+		d.obs.Timings.KDC = time.Since(began)
+	}
 	if err != nil {
 		d.obs.Kerberos.Err = err
 		return true
 	}
-	began = time.Now()
+	began := time.Now()
 	defer func() { d.obs.Timings.Auth = time.Since(began) }()
 
 	_, initial, err := client.Start()
