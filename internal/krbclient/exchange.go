@@ -108,11 +108,41 @@ func (c *Client) login(ctx context.Context) (*tgt, error) {
 	}
 	req.ReqBody.EType = c.etypes
 	c.stampTimes(&req.ReqBody)
+	var ex Exchange
+	var r kdcReply
+	if c.creds.kind == credKeytab {
+		// A keytab holds the key itself, so the salt PA-ETYPE-INFO2 would
+		// tell is not needed: pre-authenticate at once and save a round
+		// trip (and a connection). Any refusal falls back to the
+		// two-step exchange below, which then reports what the KDC says.
+		if pa, perr := c.encTimestamp(nil); perr == nil {
+			opt := req
+			opt.PAData = append(slices.Clone(req.PAData), pa)
+			if msg, merr := opt.Marshal(); merr == nil {
+				if ex, r, err = c.exchange(ctx, KindAS, krbtgt, true, msg); err == nil {
+					t, ferr := c.finishAS(opt, r.as, nil, ex)
+					if ferr == nil {
+						ex.KDCTime = t.authTime
+					}
+					c.record(ex, ferr)
+					return t, ferr
+				}
+				var kerr *KDCError
+				if !errors.As(err, &kerr) || final(kerr.Code) {
+					// Unreachable, a broken KDC, or an answer the two-step
+					// exchange would only repeat.
+					c.record(ex, err)
+					return nil, err
+				}
+				c.record(ex, err)
+			}
+		}
+	}
 	msg, err := req.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("krbclient: encoding the AS-REQ: %w", err)
 	}
-	ex, r, err := c.exchange(ctx, KindAS, krbtgt, false, msg)
+	ex, r, err = c.exchange(ctx, KindAS, krbtgt, false, msg)
 
 	var hints []types.ETypeInfo2Entry
 	var kerr *KDCError
@@ -139,6 +169,17 @@ func (c *Client) login(ctx context.Context) (*tgt, error) {
 	}
 	c.record(ex, err)
 	return t, err
+}
+
+// final reports whether an AS error does not depend on how the client
+// pre-authenticated, so that asking again the classic way cannot help.
+func final(code int32) bool {
+	switch code {
+	case errorcode.KRB_AP_ERR_SKEW, errorcode.KDC_ERR_C_PRINCIPAL_UNKNOWN, errorcode.KDC_ERR_CLIENT_REVOKED,
+		errorcode.KDC_ERR_WRONG_REALM, errorcode.KDC_ERR_S_PRINCIPAL_UNKNOWN:
+		return true
+	}
+	return false
 }
 
 // stampTimes sets till (and rtime) from this host's clock: gokrb5 uses the
