@@ -111,8 +111,12 @@ type Config struct {
 	Capabilities []string
 	// Certificate is presented on STARTTLS / X-ANONYMOUSTLS. Without one,
 	// TLS verbs are not advertised.
-	Certificate   *tls.Certificate
-	Authenticator Authenticator // X-EXPS and AUTH; nil answers 504 5.7.4
+	Certificate *tls.Certificate
+	// GetCertificate, when Certificate is nil, supplies the certificate at
+	// the first handshake instead (a lab that starts many connectors and
+	// probes few of them saves the key generation).
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	Authenticator  Authenticator // X-EXPS and AUTH; nil answers 504 5.7.4
 	// OnMessage receives each accepted message; nil discards it.
 	OnMessage func(Envelope) error
 	Limits    Limits
@@ -188,11 +192,11 @@ func Serve(ln net.Listener, cfg Config) *Server {
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
 	}
-	if cfg.Certificate != nil {
-		s.tlsConf = &tls.Config{
-			Certificates: []tls.Certificate{*cfg.Certificate},
-			MinVersion:   tls.VersionTLS12,
-		}
+	switch {
+	case cfg.Certificate != nil:
+		s.tlsConf = &tls.Config{Certificates: []tls.Certificate{*cfg.Certificate}, MinVersion: tls.VersionTLS12}
+	case cfg.GetCertificate != nil:
+		s.tlsConf = &tls.Config{GetCertificate: cfg.GetCertificate, MinVersion: tls.VersionTLS12}
 	}
 	if s.cfg.Capabilities == nil {
 		s.cfg.Capabilities = DefaultCapabilities()

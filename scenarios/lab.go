@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/exauth/exauth/fakeserver"
@@ -129,7 +130,7 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 	if len(hcfg.Capabilities) == 0 {
 		hcfg.Capabilities = nil
 	}
-	if hcfg.Certificate, err = lab.certificate(); err != nil {
+	if hcfg.GetCertificate, err = lab.certificate(); err != nil {
 		return lab, err
 	}
 	if hubAcct != nil {
@@ -161,11 +162,13 @@ func (l *Lab) stateDir(dir string) error {
 	return nil
 }
 
-// certificate makes the hub's certificate the scenario asks for and writes
-// the CA the probe is told to trust.
-func (l *Lab) certificate() (*tls.Certificate, error) {
+// certificate writes the CA the probe is told to trust and returns how the
+// hub gets the certificate the scenario asks for: issued at the first TLS
+// handshake, since most scenarios started by a test suite are never asked
+// for one and key generation dominates start-up.
+func (l *Lab) certificate() (func(*tls.ClientHelloInfo) (*tls.Certificate, error), error) {
 	now := l.clock.Now()
-	ca, err := fakeserver.NewCA("exauth lab CA ("+l.Scenario.Name+")", now, 48*time.Hour)
+	ca, err := fakeserver.NewCA("exauth lab CA ("+l.Scenario.Name+")", now, 2*365*24*time.Hour)
 	if err != nil {
 		return nil, err
 	}
@@ -174,26 +177,33 @@ func (l *Lab) certificate() (*tls.Certificate, error) {
 	if err := fakeserver.WritePEM(l.CAFile, ca.PEM()); err != nil {
 		return nil, err
 	}
-	names := []string{l.Host}
-	notBefore, notAfter := now.Add(-time.Hour), now.Add(365*24*time.Hour)
-	issuer := ca
-	switch l.Scenario.Hub.TLS.Certificate {
-	case "none":
+	kind := l.Scenario.Hub.TLS.Certificate
+	if kind == "none" {
 		return nil, nil
-	case "untrusted":
-		if issuer, err = fakeserver.NewCA("an unrelated CA", now, 48*time.Hour); err != nil {
-			return nil, err
+	}
+	var once sync.Once
+	var cert tls.Certificate
+	var certErr error
+	issue := func() {
+		names := []string{l.Host}
+		notBefore, notAfter := now.Add(-time.Hour), now.Add(365*24*time.Hour)
+		issuer := ca
+		switch kind {
+		case "untrusted":
+			if issuer, certErr = fakeserver.NewCA("an unrelated CA", now, 2*365*24*time.Hour); certErr != nil {
+				return
+			}
+		case "expired":
+			notBefore, notAfter = now.Add(-2*365*24*time.Hour), now.Add(-24*time.Hour)
+		case "wrong-name":
+			names = []string{"mail.elsewhere.test"}
 		}
-	case "expired":
-		notBefore, notAfter = now.Add(-2*365*24*time.Hour), now.Add(-24*time.Hour)
-	case "wrong-name":
-		names = []string{"mail.elsewhere.test"}
+		cert, certErr = issuer.Issue(names, notBefore, notAfter)
 	}
-	cert, err := issuer.Issue(names, notBefore, notAfter)
-	if err != nil {
-		return nil, err
-	}
-	return &cert, nil
+	return func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		once.Do(issue)
+		return &cert, certErr
+	}, nil
 }
 
 // ProbeConfig is the probe configuration the scenario is meant for: its
