@@ -105,6 +105,10 @@ type Config struct {
 	ConnectorName string      // for logs, e.g. `Default HUB01`; default "Default <HOST>"
 	Addr          string      // listen address; default "127.0.0.1:0"
 	Clock         clock.Clock // the server's own clock (banner date); nil = system
+	// Banner replaces the default greeting text after "220 ", as
+	// Set-ReceiveConnector -Banner does; administrators use it to hide the
+	// product and the date, which also hides the server's clock.
+	Banner string
 	// Capabilities is the EHLO list before TLS, in order; nil means
 	// DefaultCapabilities. After TLS, STARTTLS and X-ANONYMOUSTLS are
 	// removed, as Exchange does.
@@ -161,6 +165,9 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if strings.ContainsAny(cfg.Host, " \r\n") {
 		return nil, fmt.Errorf("fakeserver: invalid host name %q", cfg.Host)
+	}
+	if strings.ContainsAny(cfg.Banner, "\r\n") {
+		return nil, errors.New("fakeserver: Banner must be one line")
 	}
 	if cfg.ConnectorName == "" {
 		cfg.ConnectorName = "Default " + strings.ToUpper(strings.SplitN(cfg.Host, ".", 2)[0])

@@ -135,8 +135,12 @@ func (s *session) serve() {
 		}
 	}()
 	s.log("+", "", "")
-	s.reply(220, fmt.Sprintf("%s Microsoft ESMTP MAIL Service ready at %s",
-		s.srv.cfg.Host, s.srv.clock.Now().Format(time.RFC1123Z)))
+	if b := s.srv.cfg.Banner; b != "" {
+		s.reply(220, b)
+	} else {
+		s.reply(220, fmt.Sprintf("%s Microsoft ESMTP MAIL Service ready at %s",
+			s.srv.cfg.Host, s.srv.clock.Now().Format(time.RFC1123Z)))
+	}
 	for !s.quit {
 		line, err := s.readLine(s.srv.limits.IdleTimeout)
 		if err != nil {

@@ -62,3 +62,34 @@ func BenchmarkHTTPTestTLSServer(b *testing.B) {
 		s.Close()
 	}
 }
+
+// TestClockOffsetsMeasured: the offsets the report gives are the ones the
+// scenario injected, within the one-second resolution of banner dates and
+// ticket times.
+func TestClockOffsetsMeasured(t *testing.T) {
+	near := func(got *float64, want float64) bool { return got != nil && *got > want-2 && *got < want+2 }
+	for _, tt := range []struct {
+		scenario                               string
+		serverVsKDC, serverVsLocal, localVsKDC float64
+	}{
+		{"clock-skew", 420, 420, 0},
+		{"client-clock-skew", -600, 0, -600},
+		{"clock-skew-split", 240, 480, -240},
+		{"healthy", 0, 0, 0},
+	} {
+		env := scenarios.Start(t, tt.scenario)
+		r := smtpprobe.Probe(context.Background(), env.Probe)
+		c := r.Clocks
+		if !near(c.ServerVsKDC, tt.serverVsKDC) || !near(c.ServerVsLocal, tt.serverVsLocal) || !near(c.LocalVsKDC, tt.localVsKDC) {
+			t.Errorf("%s: server-KDC %v, server-local %v, local-KDC %v; want %v, %v, %v", tt.scenario,
+				deref(c.ServerVsKDC), deref(c.ServerVsLocal), deref(c.LocalVsKDC), tt.serverVsKDC, tt.serverVsLocal, tt.localVsKDC)
+		}
+	}
+}
+
+func deref(f *float64) any {
+	if f == nil {
+		return nil
+	}
+	return *f
+}

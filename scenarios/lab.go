@@ -119,6 +119,7 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 	// The hub.
 	hcfg := fakeserver.Config{
 		Host:         lab.Host,
+		Banner:       sc.Hub.Banner,
 		Addr:         opts.SMTPAddr,
 		Clock:        clock.Offset{Base: base, By: sc.Hub.ClockOffset.D()},
 		Capabilities: sc.Hub.Capabilities,

@@ -140,6 +140,9 @@ func (v *validator) hub(sc *Scenario) {
 	if !hostRE.MatchString(h.Host) {
 		v.fail("hub.host", "required: the receiving server's FQDN, e.g. hub01.lab.test (got %q)", h.Host)
 	}
+	if strings.ContainsAny(h.Banner, "\r\n") {
+		v.fail("hub.banner", "one line, without the 220")
+	}
 	if abs(h.ClockOffset.D()) > maxOffset {
 		v.fail("hub.clock_offset", "%s is more than 48h: not a clock skew anyone replays", h.ClockOffset)
 	}

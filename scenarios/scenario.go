@@ -55,6 +55,9 @@ func (s *Scenario) MarshalJSON() ([]byte, error) {
 // Hub is the receiving Exchange server's behaviour.
 type Hub struct {
 	Host string `yaml:"host" json:"host,omitempty"`
+	// Banner replaces Exchange's greeting (Set-ReceiveConnector -Banner),
+	// which hides the server's date from the probe.
+	Banner string `yaml:"banner" json:"banner,omitempty"`
 	// ClockOffset is the hub's clock against the probing host ("7m").
 	ClockOffset Duration `yaml:"clock_offset" json:"clock_offset,omitempty"`
 	// Capabilities is the EHLO list before TLS; empty means Exchange's
