@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"text/tabwriter"
 	"time"
 
+	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
 )
@@ -114,6 +116,7 @@ func cmdServe(ctx context.Context, args []string, e env) int {
 	if err != nil {
 		return usageError(e, "serve", err)
 	}
+	debug.SetGCPercent(fakeserver.GCPercent)
 	logf := func(format string, a ...any) { fmt.Fprintf(e.stderr, format+"\n", a...) }
 	lab, err := scenarios.Run(sc, scenarios.Options{StateDir: *stateDir, Logf: logf, SMTPAddr: *smtpAddr, KDCAddr: *kdcAddr})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -72,6 +73,7 @@ func runChild(kind, dir, profile string, maxConns int, authLog bool) error {
 	if dir == "" {
 		return errors.New("-dir is required")
 	}
+	debug.SetGCPercent(fakeserver.GCPercent) // as `exauth serve` runs them
 	rd, closeLab, err := startLab(kind, dir, maxConns, authLog)
 	if err != nil {
 		return err
