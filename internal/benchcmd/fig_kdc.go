@@ -255,7 +255,7 @@ func figKDC() row {
 		workers = fmt.Sprintf("-w %d", opts.mitWorkers)
 	}
 	r.notes = append(r.notes, "ours: "+resOurs.String(), "baseline: "+resBase.String(),
-		fmt.Sprintf("each AS+TGS is a fresh krbclient.Client from a keytab: %d requests with the fake KDC, %d with MIT (AS without and with PA-ENC-TIMESTAMP, then TGS), one TCP connection per request", nOurs, nBase),
+		fmt.Sprintf("each AS+TGS is a fresh krbclient.Client from a keytab: %d requests seen by the fake KDC, %d by MIT (AS with PA-ENC-TIMESTAMP from the keytab at once, then TGS), one TCP connection per request", nOurs, nBase),
 		fmt.Sprintf("krb5kdc %s, db2 with lockout and last-success updates off (its fastest configuration)", workers))
 	if c0, c1 := resOurs.cpuPerOp(), resBase.cpuPerOp(); c0 > 0 && c1 > 0 {
 		r.notes = append(r.notes, fmt.Sprintf("server CPU per AS+TGS: %s vs krb5kdc %s (%.2f×)", us(c0), us(c1), float64(c0)/float64(c1)))
