@@ -320,6 +320,13 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 		}
 		return VerdictUnknown, fmt.Sprintf("the KDC answered %s (%d)", e.Name, e.Code), true
 	}
+	if r := k.ReferredTo; r != nil && !k.TicketObtained {
+		j.add("the KDC %s referred %s to realm %s", k.KDC, k.SPN, *r)
+		j.remediation = append(j.remediation,
+			fmt.Sprintf("The SPN lives in realm %s (another domain or forest): probe with credentials of that realm (--principal NAME@%s and its KDC), or check which account holds the SPN there (setspn -Q %s).", *r, *r, k.SPN))
+		j.ownRemediation = true
+		return VerdictUnknown, fmt.Sprintf("%s is in realm %s, not %s: exauth does not follow cross-realm referrals", k.SPN, *r, k.Realm), true
+	}
 	if k.KDCProtocolError != "" && !k.TicketObtained {
 		j.add("the KDC %s/%s answered with an invalid reply: %s", k.KDC, k.Transport, k.KDCProtocolError)
 		j.remediation = append(j.remediation, "Check that the realm's kdc entries (krb5.conf or DNS SRV) name domain controllers, and look for a proxy or inspection device on port 88.")

@@ -94,6 +94,13 @@ func TestDiagnose(t *testing.T) {
 			o.Auth = &smtpprobe.AuthObservation{Verb: "X-EXPS", Mechanism: "GSSAPI", Offered: []string{"GSSAPI", "NTLM"}}
 			return o
 		}(), smtpprobe.VerdictKDCUnreachable},
+		{"cross-realm-referral", func() *smtpprobe.Observation {
+			o := kdcError(observation(0, 0, xexps...), "TGS", 0, "")
+			o.Kerberos.KDCError = nil
+			realm := "FABRIKAM.COM"
+			o.Kerberos.ReferredTo = &realm
+			return o
+		}(), smtpprobe.VerdictUnknown},
 		{"masked-ehlo", observation(0, 0, "SIZE 37748736", "XXXXXXXA", "XXXXXXXXXXXXXB", "AUTH NTLM"), smtpprobe.VerdictVerbsStripped},
 		{"ntlm-only", observation(0, 0, "SIZE 37748736", "X-EXPS NTLM"), smtpprobe.VerdictNTLMOnly},
 		{"x-exps-other-mechanism", observation(0, 0, "SIZE 37748736", "X-EXPS EXCHANGEAUTH"), smtpprobe.VerdictUnknown},

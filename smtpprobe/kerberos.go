@@ -175,7 +175,13 @@ func observeError(err error, obs *KerberosObservation) {
 	var ue *krbclient.UnreachableError
 	var ce *krbclient.CredentialsError
 	var pe *krbclient.ProtocolError
+	var re *krbclient.ReferralError
+	var cfe *krbclient.ConfigError
 	switch {
+	case errors.As(err, &re):
+		realm := re.Realm
+		obs.ReferredTo = &realm
+		obs.KDC = re.KDC
 	case errors.As(err, &ke):
 		obs.KDCError = &KRBError{Exchange: ke.Exchange, Code: ke.Code, Name: ke.Name, Text: ke.EText}
 		obs.KDC, obs.Transport = ke.KDC, ke.Transport
@@ -189,6 +195,11 @@ func observeError(err error, obs *KerberosObservation) {
 		}
 	case errors.As(err, &ce):
 		obs.CredentialsProblem = ce.Error()
+	case errors.As(err, &cfe):
+		// A configuration that cannot ask for this SPN (no realm, a
+		// malformed or cross-realm SPN) leaves the probe without usable
+		// credentials for it.
+		obs.CredentialsProblem = cfe.Error()
 	case errors.As(err, &pe):
 		obs.KDCProtocolError = pe.Err.Error()
 		obs.KDC, obs.Transport = pe.KDC, pe.Transport

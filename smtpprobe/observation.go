@@ -113,6 +113,9 @@ type KerberosObservation struct {
 	CredentialsProblem string
 	// KDCError is the KRB-ERROR a KDC answered, with the exchange (AS or TGS).
 	KDCError *KRBError
+	// ReferredTo is the realm a KDC referred the SPN to: it lives in a
+	// trusted domain or forest, not in the probe's realm.
+	ReferredTo *string
 	// KDCProtocolError is set when a KDC answered with something that is
 	// not a valid reply to the request (not Kerberos, too long, the reply
 	// to another request).

@@ -176,6 +176,19 @@ func (e *ProtocolError) Error() string {
 
 func (e *ProtocolError) Unwrap() error { return e.Err }
 
+// ReferralError is a KDC answering a TGS-REQ with a referral: the SPN
+// belongs to another realm (a trusted domain or forest). Referrals are not
+// followed; the caller reports where the SPN lives.
+type ReferralError struct {
+	SPN   string
+	Realm string // the realm referred to, "" when the reply did not say
+	KDC   string
+}
+
+func (e *ReferralError) Error() string {
+	return fmt.Sprintf("krbclient: the KDC %s referred %s to realm %s; cross-realm referrals are not followed", e.KDC, e.SPN, e.Realm)
+}
+
 // ConfigError means the Kerberos configuration is missing or unusable:
 // krb5.conf unreadable or broken, no realm, an SPN of another realm.
 type ConfigError struct {

@@ -463,7 +463,11 @@ func (c *Client) finishTGS(req messages.TGSReq, rep *messages.TGSRep, t *tgt, sp
 		return nil, perr(err)
 	}
 	if n := rep.Ticket.SName.NameString; len(n) > 0 && n[0] == "krbtgt" && !rep.Ticket.SName.Equal(req.ReqBody.SName) {
-		return nil, perr(fmt.Errorf("the KDC referred the request to another realm (%s); cross-realm referrals are not followed", strings.Join(n, "/")))
+		realm := ""
+		if len(n) > 1 {
+			realm = n[1]
+		}
+		return nil, &ReferralError{SPN: spn, Realm: realm, KDC: ex.KDC}
 	}
 	p := rep.DecryptedEncPart
 	if len(p.Key.KeyValue) == 0 {
