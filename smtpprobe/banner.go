@@ -6,7 +6,9 @@ import (
 )
 
 // bannerLayouts are the date forms Exchange versions and locales write after
-// "ready at": RFC 1123 with a numeric zone is the default.
+// "ready at": RFC 1123 with a numeric zone is the default. Zone
+// abbreviations other than UTC/GMT are not accepted: Go would read an
+// unknown one ("CET") as UTC and invent an hour of skew.
 var bannerLayouts = []string{
 	time.RFC1123Z,                    // Mon, 23 Nov 2026 12:13:41 +0000
 	"Mon, 2 Jan 2006 15:04:05 -0700", // single-digit day
@@ -16,9 +18,6 @@ var bannerLayouts = []string{
 	"Mon, 02 Jan 2006 15:04:05 -0700 (MST)",
 }
 
-// Zone abbreviations other than UTC/GMT are not accepted: Go would read an
-// unknown one ("CET") as UTC and invent an hour of skew.
-//
 // ParseBannerDate finds the server's date in a 220 banner text such as
 // "hub01 Microsoft ESMTP MAIL Service ready at Mon, 23 Nov 2026 12:13:41 +0000".
 // It tries the text after "ready at", then the last comma-led date.

@@ -72,25 +72,54 @@ func (c clocks) agree(limit time.Duration) bool {
 	return true
 }
 
+// Which clock is the odd one out, when two of the three agree.
+const (
+	outlierNone   = ""
+	outlierServer = "server"
+	outlierKDC    = "kdc"
+	outlierLocal  = "local"
+)
+
 // skew describes a clock beyond MaxSkew, naming the odd one out when the
 // other two agree: the fix goes to that machine.
-func (c clocks) skew() (summary string, ok bool) {
+func (c clocks) skew() (summary, outlier string, ok bool) {
 	off := func(d *time.Duration) bool { return d != nil && abs(*d) > MaxSkew+resolution/2 }
 	in := func(d *time.Duration) bool { return d != nil && abs(*d) <= MaxSkew }
 	switch {
 	case off(c.serverVsKDC) && off(c.serverVsLocal) && in(c.localVsKDC):
-		return fmt.Sprintf("the receiving server's clock is %s the KDC's and this host's, which agree: more than the 5 minutes Kerberos allows — fix the receiving server's time", aheadBehind(*c.serverVsKDC)), true
+		return fmt.Sprintf("the receiving server's clock is %s the KDC's and this host's, which agree: more than the 5 minutes Kerberos allows — fix the receiving server's time", aheadBehind(*c.serverVsKDC)), outlierServer, true
 	case off(c.localVsKDC) && off(c.serverVsKDC) && in(c.serverVsLocal):
-		return fmt.Sprintf("the KDC's clock is %s this host's and the receiving server's, which agree: more than the 5 minutes Kerberos allows — fix the domain controller's time", aheadBehind(-*c.localVsKDC)), true
+		return fmt.Sprintf("the KDC's clock is %s this host's and the receiving server's, which agree: more than the 5 minutes Kerberos allows — fix the domain controller's time", aheadBehind(-*c.localVsKDC)), outlierKDC, true
 	case off(c.localVsKDC) && off(c.serverVsLocal) && in(c.serverVsKDC):
-		return fmt.Sprintf("this host's clock is %s the KDC's and the receiving server's, which agree: fix this machine's time and probe again (the Exchange servers may be fine)", aheadBehind(*c.localVsKDC)), true
+		return fmt.Sprintf("this host's clock is %s the KDC's and the receiving server's, which agree: fix this machine's time and probe again (the Exchange servers may be fine)", aheadBehind(*c.localVsKDC)), outlierLocal, true
 	}
 	for _, p := range c.pairs() {
 		if abs(p.off) > MaxSkew+resolution/2 {
-			return fmt.Sprintf("%s's clock is %s %s's: more than the 5 minutes Kerberos allows", p.a, aheadBehind(p.off), p.b), true
+			return fmt.Sprintf("%s's clock is %s %s's: more than the 5 minutes Kerberos allows", p.a, aheadBehind(p.off), p.b), outlierNone, true
 		}
 	}
-	return "", false
+	return "", outlierNone, false
+}
+
+// outlierRemediation is what to do when one named clock is off; nil leaves
+// the verdict table's general advice.
+func outlierRemediation(outlier string) []string {
+	switch outlier {
+	case outlierLocal:
+		return []string{
+			"Only the machine running exauth is off: fix its time (Windows: `w32tm /resync`; Linux: `chronyc makestep` or `timedatectl`), then probe again. Exchange's own clocks agree with the KDC.",
+		}
+	case outlierServer:
+		return []string{
+			"On the receiving server: `w32tm /resync /rediscover`, and check it takes time from the domain hierarchy (`w32tm /query /source` should name a DC, not the local CMOS clock).",
+			"If it is a virtual machine, turn off the hypervisor's time synchronisation for it (Hyper-V \"Time synchronization\" integration service, VMware Tools periodic sync), which fights the domain hierarchy.",
+		}
+	case outlierKDC:
+		return []string{
+			"On the domain controller: `w32tm /resync /rediscover`; the PDC emulator of the forest root must sync from a reliable source (`w32tm /config /manualpeerlist:<ntp> /syncfromflags:manual /reliable:yes /update`), the other DCs from the hierarchy (`w32tm /monitor`).",
+		}
+	}
+	return nil
 }
 
 // evidence lines for every observed pair.

@@ -282,7 +282,8 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 		switch e.Code {
 		case krbAPErrSkew, krbAPErrTktNYV:
 			j.clocks.evidence(j.add)
-			if s, ok := j.clocks.skew(); ok {
+			if s, outlier, ok := j.clocks.skew(); ok {
+				j.outlier(outlier)
 				return VerdictClockSkew, s, true
 			}
 			if e.Exchange == "" {
@@ -305,6 +306,12 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 		case kdcErrPrincipalNotUnique:
 			return VerdictSPNDuplicate, fmt.Sprintf("%s is registered on more than one account (KDC_ERR_PRINCIPAL_NOT_UNIQUE)", orSPN(k.SPN)), true
 		case kdcErrETypeNoSupp:
+			if e.Exchange == "AS" {
+				// In the AS exchange the mismatch is the client's own keys.
+				j.remediation = append(j.remediation, fmt.Sprintf("The KDC has no key of the requested types for %s itself: compare the sending account's msDS-SupportedEncryptionTypes and its keytab (`klist -k -e`) with the etypes this host's krb5.conf requests; re-export the keytab after changing them.", orUnknown(k)))
+				j.ownRemediation = true
+				return VerdictETypeUnsupported, fmt.Sprintf("no encryption type is common to %s's keys and what this host requests (KDC_ERR_ETYPE_NOSUPP in the AS exchange)", orUnknown(k)), true
+			}
 			return VerdictETypeUnsupported, fmt.Sprintf("no encryption type is common to this client and %s (KDC_ERR_ETYPE_NOSUPP)", orSPN(k.SPN)), true
 		case kdcErrCPrincipalUnknown, kdcErrPreauthFailed, kdcErrClientRevoked, kdcErrKeyExpired:
 			// The AS exchange refused the client's own key: the sending
@@ -366,6 +373,8 @@ func (j *judgement) authResult() (Verdict, string) {
 	if tok, ok := serverToken(r); ok {
 		// The AP-REP on the 235 line is a secret like any token.
 		shown = fmt.Sprintf("%03d <server token, %d bytes>", r.Code, len(tok))
+	} else if a.TokenSent && !o.Options.ShowSecrets {
+		shown = redactTokens(shown)
 	}
 	if a.Verb != "" {
 		j.add("%s GSSAPI answered: %s", a.Verb, shown)
@@ -375,7 +384,10 @@ func (j *judgement) authResult() (Verdict, string) {
 	// Only a refusal of the token can be the clocks' doing.
 	skewed, isSkewed := "", false
 	if a.TokenSent && (r.Code == 454 || r.Code == 535) {
-		skewed, isSkewed = j.clocks.skew()
+		var outlier string
+		if skewed, outlier, isSkewed = j.clocks.skew(); isSkewed {
+			j.outlier(outlier)
+		}
 	}
 	switch {
 	case r.Code == 235:
@@ -429,6 +441,15 @@ func (j *judgement) temporaryFailure(r smtpreply.Reply) (Verdict, string) {
 	}
 	j.add("candidate causes, most likely first (KB 979174): 1) clocks more than 5 minutes apart; 2) the receiving server cannot decrypt the ticket (SPN on another account, AD replication); 3) SMTPSVC SPN missing or duplicated; 4) 88/TCP+UDP blocked between the servers and the DCs")
 	return VerdictAuthTemporaryFailure, fmt.Sprintf("%s answered %s and nothing observed singles out one cause", o.Target, r.String())
+}
+
+// outlier replaces the clock-skew advice with advice for the one machine
+// whose clock is off, when the other two agree.
+func (j *judgement) outlier(which string) {
+	if r := outlierRemediation(which); r != nil {
+		j.remediation = append(j.remediation, r...)
+		j.ownRemediation = true
+	}
 }
 
 func orVerb(verb string) string {

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -30,6 +32,7 @@ func Observe(ctx context.Context, cfg Config) *Observation {
 		Options: ObservedOptions{
 			Mech: string(cfg.Mech), TLS: string(cfg.TLS), SPN: cfg.SPN,
 			RequireTrustedCert: cfg.RequireTrustedCert, HasCredentials: cfg.Kerberos != nil,
+			ShowSecrets: cfg.ShowSecrets,
 		},
 	}
 	if err != nil {
@@ -61,12 +64,14 @@ type dialogue struct {
 func (d *dialogue) since() time.Duration { return d.cfg.Clock.Now().Sub(d.start) }
 
 func (d *dialogue) run(ctx context.Context, addr string) {
-	d.ticket = d.prefetchTicket(ctx)
-	if d.ticket != nil {
-		// Unused if the dialogue ends before X-EXPS: stop it, and let no
-		// goroutine outlive the probe.
-		defer func() { d.ticket.cancel(); <-d.ticket.done }()
-	}
+	defer func() {
+		if d.ticket != nil {
+			// Unused if the dialogue ended before X-EXPS: stop it, and let
+			// no goroutine outlive the probe.
+			d.ticket.cancel()
+			<-d.ticket.done
+		}
+	}()
 	if !d.connect(ctx, addr) {
 		return
 	}
@@ -85,6 +90,9 @@ func (d *dialogue) run(ctx context.Context, addr string) {
 	if !ok {
 		return
 	}
+	if !d.cfg.RequireTrustedCert {
+		d.ticket = d.prefetchTicket(ctx, caps)
+	}
 	if verb := d.tlsVerb(caps); verb != "" {
 		if !d.upgradeTLS(ctx, verb) {
 			return
@@ -98,16 +106,22 @@ func (d *dialogue) run(ctx context.Context, addr string) {
 			return
 		}
 	}
+	if d.ticket == nil {
+		d.ticket = d.prefetchTicket(ctx, caps)
+	}
 	if d.authenticate(ctx, caps) {
 		d.quit(ctx)
 	}
 }
 
-// prefetch is a Kerberos service ticket fetched concurrently with the SMTP
-// dialogue: the SPN an Exchange sender uses (SMTPSVC/<host>) is known before
-// the first byte, and on a real network the KDC and the hub are different
-// hosts, so waiting for one before asking the other only adds latency. The
-// result is used only if the dialogue reaches X-EXPS with that SPN.
+// prefetch is a Kerberos service ticket fetched concurrently with the rest
+// of the SMTP dialogue: once the first EHLO offers X-EXPS GSSAPI, the SPN an
+// Exchange sender uses (SMTPSVC/<host>) is known, and on a real network the
+// KDC and the hub are different hosts, so asking one only after the other
+// adds latency. Not before that EHLO: a probe that cannot even reach the
+// server must not cost the domain controllers a logon (nor, with a wrong
+// key, a failed one). The result is used only if the dialogue reaches
+// X-EXPS with that SPN.
 type prefetch struct {
 	cancel context.CancelFunc
 	spn    string
@@ -118,8 +132,8 @@ type prefetch struct {
 	took   time.Duration
 }
 
-func (d *dialogue) prefetchTicket(ctx context.Context) *prefetch {
-	if d.cfg.Kerberos == nil || d.cfg.Mech == MechAUTH {
+func (d *dialogue) prefetchTicket(ctx context.Context, caps smtpreply.Capabilities) *prefetch {
+	if d.cfg.Kerberos == nil || d.cfg.Mech == MechAUTH || !slices.Contains(caps.Mechanisms("X-EXPS"), "GSSAPI") {
 		return nil
 	}
 	spn := d.cfg.SPN
@@ -181,9 +195,24 @@ func (d *dialogue) send(line string, secret bool) error {
 
 // fail ends the dialogue at step with err.
 func (d *dialogue) fail(step string, err error) bool {
-	d.obs.Failure = &StepFailure{Step: step, Err: err, Kind: classify(err)}
+	kind := classify(err)
+	if d.redact && !d.cfg.ShowSecrets {
+		// The error may quote the reply that carried a token.
+		err = redactedError{kind: err, text: redactTokens(err.Error())}
+	}
+	d.obs.Failure = &StepFailure{Step: step, Err: err, Kind: kind}
 	return false
 }
+
+// redactedError is an error whose text had tokens removed; Unwrap keeps
+// the original for callers in Go that branch on its type.
+type redactedError struct {
+	kind error
+	text string
+}
+
+func (e redactedError) Error() string { return e.text }
+func (e redactedError) Unwrap() error { return e.kind }
 
 // classify names the kind of a step error, for Diagnose.
 func classify(err error) string {
@@ -605,6 +634,14 @@ func redactReply(line string) string {
 		return line
 	}
 	return line[:4] + strings.Join(f, " ")
+}
+
+// base64Run is a run long enough to be a token rather than a word.
+var base64Run = regexp.MustCompile(`[A-Za-z0-9+/]{16,}={0,2}`)
+
+// redactTokens hides base64 runs in free text (an error quoting a reply).
+func redactTokens(s string) string {
+	return base64Run.ReplaceAllStringFunc(s, tokenPlaceholder)
 }
 
 func tokenPlaceholder(b64 string) string {

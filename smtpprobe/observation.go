@@ -41,6 +41,7 @@ type ObservedOptions struct {
 	SPN                string
 	RequireTrustedCert bool
 	HasCredentials     bool
+	ShowSecrets        bool // tokens may appear in evidence
 }
 
 // ConnectObservation is the TCP connect.

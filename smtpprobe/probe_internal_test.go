@@ -1,6 +1,7 @@
 package smtpprobe
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -17,5 +18,14 @@ func TestRedactReply(t *testing.T) {
 		if got := redactReply(line); got != line {
 			t.Errorf("%q changed to %q", line, got)
 		}
+	}
+}
+
+func TestRedactTokensInErrors(t *testing.T) {
+	tok := "QVAtUkVQLXRva2VuLWJ5dGVzLXRoYXQtYXJlLXNlY3JldA=="
+	d := &dialogue{cfg: Config{}, obs: &Observation{}, redact: true}
+	d.fail("auth", errors.New(`malformed SMTP reply line "334 `+tok+` trailing"`))
+	if got := d.obs.Failure.Err.Error(); strings.Contains(got, tok) || !strings.Contains(got, "redacted") {
+		t.Fatalf("failure text %q", got)
 	}
 }

@@ -116,7 +116,7 @@ func cmdServe(ctx context.Context, args []string, e env) int {
 	if err != nil {
 		return usageError(e, "serve", err)
 	}
-	debug.SetGCPercent(fakeserver.GCPercent)
+	defer debug.SetGCPercent(debug.SetGCPercent(fakeserver.GCPercent))
 	logf := func(format string, a ...any) { fmt.Fprintf(e.stderr, format+"\n", a...) }
 	lab, err := scenarios.Run(sc, scenarios.Options{StateDir: *stateDir, Logf: logf, SMTPAddr: *smtpAddr, KDCAddr: *kdcAddr})
 	if err != nil {

@@ -250,9 +250,10 @@ func (c *Client) Exchanges() []Exchange {
 	return slices.Clone(c.exchanges)
 }
 
-// Stats counts the logins (AS exchanges: one or two AS-REQs each, two when
-// the KDC asks for pre-authentication) and TGS exchanges this Client
-// performed. A ccache login performs no AS exchange.
+// Stats counts the logins (AS exchanges: a keytab usually sends one AS-REQ,
+// a password two, the first drawing the KDC's KDC_ERR_PREAUTH_REQUIRED) and
+// TGS exchanges this Client performed. A ccache login performs no AS
+// exchange.
 func (c *Client) Stats() (as, tgs int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

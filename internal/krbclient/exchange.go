@@ -108,48 +108,23 @@ func (c *Client) login(ctx context.Context) (*tgt, error) {
 	}
 	req.ReqBody.EType = c.etypes
 	c.stampTimes(&req.ReqBody)
-	var ex Exchange
-	var r kdcReply
 	if c.creds.kind == credKeytab {
-		// A keytab holds the key itself, so the salt PA-ETYPE-INFO2 would
-		// tell is not needed: pre-authenticate at once and save a round
-		// trip (and a connection). Any refusal falls back to the
-		// two-step exchange below, which then reports what the KDC says.
-		if pa, perr := c.encTimestamp(nil); perr == nil {
-			opt := req
-			opt.PAData = append(slices.Clone(req.PAData), pa)
-			if msg, merr := opt.Marshal(); merr == nil {
-				if ex, r, err = c.exchange(ctx, KindAS, krbtgt, true, msg); err == nil {
-					t, ferr := c.finishAS(opt, r.as, nil, ex)
-					if ferr == nil {
-						ex.KDCTime = t.authTime
-					}
-					c.record(ex, ferr)
-					return t, ferr
-				}
-				var kerr *KDCError
-				if !errors.As(err, &kerr) || final(kerr.Code) {
-					// Unreachable, a broken KDC, or an answer the two-step
-					// exchange would only repeat.
-					c.record(ex, err)
-					return nil, err
-				}
-				c.record(ex, err)
-			}
+		if t, err, done := c.loginAtOnce(ctx, req, krbtgt); done {
+			return t, err
 		}
 	}
 	msg, err := req.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("krbclient: encoding the AS-REQ: %w", err)
 	}
-	ex, r, err = c.exchange(ctx, KindAS, krbtgt, false, msg)
+	ex, r, err := c.exchange(ctx, KindAS, krbtgt, false, msg)
 
 	var hints []types.ETypeInfo2Entry
 	var kerr *KDCError
 	if errors.As(err, &kerr) && kerr.Code == errorcode.KDC_ERR_PREAUTH_REQUIRED {
 		c.record(ex, err)
 		hints = etypeHints(kerr.Message.EData)
-		pa, perr := c.encTimestamp(hints)
+		pa, _, perr := c.encTimestamp(hints)
 		if perr != nil {
 			return nil, perr
 		}
@@ -159,6 +134,61 @@ func (c *Client) login(ctx context.Context) (*tgt, error) {
 		}
 		ex, r, err = c.exchange(ctx, KindAS, krbtgt, true, msg)
 	}
+	if err != nil {
+		c.record(ex, err)
+		return nil, err
+	}
+	t, err := c.finishAS(req, r.as, hints, ex)
+	if err == nil {
+		ex.KDCTime = t.authTime
+	}
+	c.record(ex, err)
+	return t, err
+}
+
+// loginAtOnce pre-authenticates in the first AS-REQ: a keytab holds the
+// key itself, so the salt a KDC_ERR_PREAUTH_REQUIRED round would announce is
+// not needed, and a round trip and a connection are saved. A KDC that
+// refuses names the etypes and salts it wants (PA-ETYPE-INFO2 in the
+// error's e-data, as AD and MIT send): with them, one more attempt goes out
+// at once. A refusal of the key itself is final: every further attempt
+// would be one more failed logon on the DC, and locks the account out
+// sooner. done is false when the classic two-step exchange should run.
+func (c *Client) loginAtOnce(ctx context.Context, req messages.ASReq, krbtgt string) (t *tgt, err error, done bool) {
+	pa, used, err := c.encTimestamp(nil)
+	if err != nil {
+		return nil, nil, false
+	}
+	if t, err = c.asWithPreauth(ctx, req, pa, nil, krbtgt); err == nil {
+		return t, nil, true
+	}
+	var kerr *KDCError
+	if !errors.As(err, &kerr) || final(kerr.Code) {
+		return nil, err, true
+	}
+	hints := etypeHints(kerr.Message.EData)
+	refused := kerr.Code == errorcode.KDC_ERR_PREAUTH_FAILED
+	if len(hints) == 0 {
+		return nil, err, refused // without hints, only the classic exchange can learn more
+	}
+	if refused && slices.ContainsFunc(hints, func(h types.ETypeInfo2Entry) bool { return h.EType == used }) {
+		return nil, err, true // the right etype, the wrong key
+	}
+	if pa, _, err = c.encTimestamp(hints); err != nil {
+		return nil, err, true
+	}
+	t, err = c.asWithPreauth(ctx, req, pa, hints, krbtgt)
+	return t, err, true
+}
+
+// asWithPreauth sends req with pa and finishes the AS exchange.
+func (c *Client) asWithPreauth(ctx context.Context, req messages.ASReq, pa types.PAData, hints []types.ETypeInfo2Entry, krbtgt string) (*tgt, error) {
+	req.PAData = append(slices.Clone(req.PAData), pa)
+	msg, err := req.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("krbclient: encoding the AS-REQ: %w", err)
+	}
+	ex, r, err := c.exchange(ctx, KindAS, krbtgt, true, msg)
 	if err != nil {
 		c.record(ex, err)
 		return nil, err
@@ -234,7 +264,7 @@ func paHints(pas types.PADataSequence) []types.ETypeInfo2Entry {
 // encTimestamp builds PA-ENC-TIMESTAMP (RFC 4120 5.2.7.2): this host's time,
 // encrypted (key usage 1) in the first etype the KDC offers that the
 // credentials have a key for.
-func (c *Client) encTimestamp(hints []types.ETypeInfo2Entry) (types.PAData, error) {
+func (c *Client) encTimestamp(hints []types.ETypeInfo2Entry) (types.PAData, int32, error) {
 	var candidates []int32
 	for _, h := range hints {
 		if slices.Contains(c.etypes, h.EType) {
@@ -257,24 +287,24 @@ func (c *Client) encTimestamp(hints []types.ETypeInfo2Entry) (types.PAData, erro
 		for i, h := range hints {
 			offered[i] = strconv.Itoa(int(h.EType))
 		}
-		return types.PAData{}, &CredentialsError{Source: c.creds.source,
+		return types.PAData{}, 0, &CredentialsError{Source: c.creds.source,
 			Err:  fmt.Errorf("cannot pre-authenticate: the KDC offers etypes [%s], the credentials allow %v: %w", strings.Join(offered, " "), c.etypes, err),
 			Hint: "the client's keys and the KDC's disagree on encryption types (RC4/AES): re-export the keytab with the etypes the account has"}
 	}
 	now := c.clock.Now().UTC()
 	ts, err := asn1.Marshal(types.PAEncTSEnc{PATimestamp: now.Truncate(time.Second), PAUSec: now.Nanosecond() / 1000})
 	if err != nil {
-		return types.PAData{}, fmt.Errorf("krbclient: encoding PA-ENC-TS-ENC: %w", err)
+		return types.PAData{}, 0, fmt.Errorf("krbclient: encoding PA-ENC-TS-ENC: %w", err)
 	}
 	ed, err := crypto.GetEncryptedData(ts, key, keyusage.AS_REQ_PA_ENC_TIMESTAMP, kvno)
 	if err != nil {
-		return types.PAData{}, fmt.Errorf("krbclient: encrypting PA-ENC-TIMESTAMP: %w", err)
+		return types.PAData{}, 0, fmt.Errorf("krbclient: encrypting PA-ENC-TIMESTAMP: %w", err)
 	}
 	b, err := ed.Marshal()
 	if err != nil {
-		return types.PAData{}, fmt.Errorf("krbclient: encoding PA-ENC-TIMESTAMP: %w", err)
+		return types.PAData{}, 0, fmt.Errorf("krbclient: encoding PA-ENC-TIMESTAMP: %w", err)
 	}
-	return types.PAData{PADataType: patype.PA_ENC_TIMESTAMP, PADataValue: b}, nil
+	return types.PAData{PADataType: patype.PA_ENC_TIMESTAMP, PADataValue: b}, key.KeyType, nil
 }
 
 // clientKey is the client's long-term key for an etype: from the keytab

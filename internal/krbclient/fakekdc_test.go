@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jcmturner/gokrb5/v8/config"
 	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
+	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
+	"github.com/jcmturner/gokrb5/v8/keytab"
 
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/internal/clock"
@@ -245,4 +248,70 @@ func TestFakeKDC_SilentUDPFallsBackToTCP(t *testing.T) {
 	if got[1].Err == nil || !got[1].TimedOut {
 		t.Errorf("Reachability UDP = %v, want no answer", got[1])
 	}
+}
+
+// TestFakeKDC_KeytabPreauthAttempts: pre-authenticating at once must not cost
+// the account more failed logons than the classic exchange, and must cope
+// with an account whose keys are of another etype than the keytab's first.
+func TestFakeKDC_KeytabPreauthAttempts(t *testing.T) {
+	t.Run("stale keytab: one failed pre-authentication", func(t *testing.T) {
+		k := startKDC(t, nil)
+		stale := writeKeytabFor(t, client, "not-the-password", 1, etypeID.AES256_CTS_HMAC_SHA1_96, etypeID.AES128_CTS_HMAC_SHA1_96)
+		creds, err := krbclient.FromKeytab(stale, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newClient(t, krbclient.Config{Krb5: krb5Conf(t, k)}, creds)
+		_, err = c.ServiceTicket(context.Background(), spn)
+		if err == nil {
+			t.Fatal("a stale keytab logged in")
+		}
+		if st := k.Stats(); st.ASRequests != 1 {
+			t.Errorf("KDC saw %d AS-REQs (%d errors), want 1: each further one is another failed logon", st.ASRequests, st.Errors)
+		}
+	})
+	t.Run("account with RC4 only, keytab with AES first", func(t *testing.T) {
+		k := startKDC(t, func(cfg *fakeserver.KDCConfig) {
+			for i := range cfg.Accounts {
+				if cfg.Accounts[i].Name == "HUB02$" {
+					cfg.Accounts[i].ETypes = []int32{etypeID.RC4_HMAC}
+				}
+			}
+			cfg.ClientETypes = []int32{etypeID.AES256_CTS_HMAC_SHA1_96, etypeID.RC4_HMAC}
+		})
+		kt := writeKeytabFor(t, client, clientPW, 1, etypeID.AES256_CTS_HMAC_SHA1_96, etypeID.RC4_HMAC)
+		creds, err := krbclient.FromKeytab(kt, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newClient(t, krbclient.Config{Krb5: krb5Conf(t, k)}, creds)
+		if _, err := c.ServiceTicket(context.Background(), spn); err != nil {
+			t.Fatalf("ServiceTicket: %v", err)
+		}
+		if st := k.Stats(); st.ASRequests != 2 {
+			t.Errorf("KDC saw %d AS-REQs, want 2 (AES refused with hints, then RC4)", st.ASRequests)
+		}
+	})
+}
+
+// writeKeytabFor writes a keytab for principal with keys derived from
+// password (gokrb5's keytab.AddEntry, default salt) for the etypes.
+func writeKeytabFor(t *testing.T, principal, password string, kvno uint8, etypes ...int32) string {
+	t.Helper()
+	name, _, _ := strings.Cut(principal, "@")
+	kt := keytab.New()
+	for _, e := range etypes {
+		if err := kt.AddEntry(name, realm, password, epoch, kvno, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := kt.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "client.keytab")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
