@@ -83,15 +83,15 @@ func (d *dialogue) run(ctx context.Context, addr string) {
 	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
+	if !d.cfg.RequireTrustedCert {
+		d.ticket = d.prefetchTicket(ctx, nil)
+	}
 	if !d.greet(ctx) {
 		return
 	}
 	caps, ok := d.ehlo(ctx, false)
 	if !ok {
 		return
-	}
-	if !d.cfg.RequireTrustedCert {
-		d.ticket = d.prefetchTicket(ctx, caps)
 	}
 	if verb := d.tlsVerb(caps); verb != "" {
 		if !d.upgradeTLS(ctx, verb) {
@@ -106,7 +106,7 @@ func (d *dialogue) run(ctx context.Context, addr string) {
 			return
 		}
 	}
-	if d.ticket == nil {
+	if d.ticket == nil && d.cfg.RequireTrustedCert {
 		d.ticket = d.prefetchTicket(ctx, caps)
 	}
 	if d.authenticate(ctx, caps) {
@@ -115,13 +115,14 @@ func (d *dialogue) run(ctx context.Context, addr string) {
 }
 
 // prefetch is a Kerberos service ticket fetched concurrently with the rest
-// of the SMTP dialogue: once the first EHLO offers X-EXPS GSSAPI, the SPN an
-// Exchange sender uses (SMTPSVC/<host>) is known, and on a real network the
-// KDC and the hub are different hosts, so asking one only after the other
-// adds latency. Not before that EHLO: a probe that cannot even reach the
-// server must not cost the domain controllers a logon (nor, with a wrong
-// key, a failed one). The result is used only if the dialogue reaches
-// X-EXPS with that SPN.
+// of the SMTP dialogue: the SPN an Exchange sender uses (SMTPSVC/<host>) is
+// known from the start, and on a real network the KDC and the hub are
+// different hosts, so asking one only after the other adds latency. It
+// starts once the TCP connection stands (a probe that cannot reach the
+// server must not cost the domain controllers a logon, nor with a wrong key
+// a failed one); with --require-trusted-cert, only once the certificate has
+// passed. The result is used only if the dialogue reaches X-EXPS with that
+// SPN.
 type prefetch struct {
 	cancel context.CancelFunc
 	spn    string
@@ -132,8 +133,9 @@ type prefetch struct {
 	took   time.Duration
 }
 
+// caps, when known, must offer X-EXPS GSSAPI.
 func (d *dialogue) prefetchTicket(ctx context.Context, caps smtpreply.Capabilities) *prefetch {
-	if d.cfg.Kerberos == nil || d.cfg.Mech == MechAUTH || !slices.Contains(caps.Mechanisms("X-EXPS"), "GSSAPI") {
+	if d.cfg.Kerberos == nil || d.cfg.Mech == MechAUTH || caps != nil && !slices.Contains(caps.Mechanisms("X-EXPS"), "GSSAPI") {
 		return nil
 	}
 	spn := d.cfg.SPN
