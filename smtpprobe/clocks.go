@@ -145,11 +145,11 @@ func (c clocks) warnings(warn func(short, long string)) {
 	}
 }
 
-// aheadBehind renders an offset as "7m00.0s ahead of" / "in step with".
+// aheadBehind renders an offset as "7m00.0s ahead of" / "within 0.4s of".
 func aheadBehind(d time.Duration) string {
 	switch {
 	case abs(d) < resolution/2:
-		return "in step with (" + signed(d) + ")"
+		return "within " + signed(abs(d))[1:] + " of"
 	case d > 0:
 		return signed(d)[1:] + " ahead of"
 	default:
