@@ -65,18 +65,19 @@ func (k *kerberos) setup() (*krbclient.Client, error) {
 				path = "/etc/krb5.conf"
 			}
 		}
-		krb5, err := krbclient.LoadKrb5Conf(path)
-		switch {
-		case err == nil:
-			cfg.Krb5 = krb5
-		case s.Krb5Conf == "" && s.Realm != "" && s.KDC != "" && errors.Is(err, os.ErrNotExist):
+		if _, statErr := os.Stat(path); s.Krb5Conf == "" && s.Realm != "" && s.KDC != "" && errors.Is(statErr, os.ErrNotExist) {
 			// --realm and --kdc are enough without any krb5.conf.
 			cfg.Krb5 = krbclient.ConfigFor(s.Realm, s.KDC)
-		default:
-			k.setupErr = fmt.Errorf("Kerberos configuration: %w", err)
-			return
+		} else {
+			krb5, err := krbclient.LoadKrb5Conf(path)
+			if err != nil {
+				k.setupErr = fmt.Errorf("Kerberos configuration: %w", err)
+				return
+			}
+			cfg.Krb5 = krb5
 		}
 		var creds krbclient.Credentials
+		var err error
 		switch {
 		case s.Keytab != "":
 			creds, err = krbclient.FromKeytab(s.Keytab, s.Principal)

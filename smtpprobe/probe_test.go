@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/exauth/exauth/fakeserver"
+	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
 )
 
@@ -262,5 +264,24 @@ func TestProbe_CancelInsideTLS(t *testing.T) {
 	}
 	if r.Verdict != smtpprobe.VerdictProtocolError {
 		t.Errorf("verdict %s: %s", r.Verdict, r.Summary)
+	}
+}
+
+// TestProbe_RealmAndKDCWithoutKrb5Conf: --realm and --kdc are enough when
+// no krb5.conf exists, as with kinit.
+func TestProbe_RealmAndKDCWithoutKrb5Conf(t *testing.T) {
+	env := scenarios.Start(t, "healthy")
+	cfg := env.Probe
+	cfg.Kerberos = smtpprobe.NewKerberos(smtpprobe.KerberosSettings{
+		Realm: env.Realm, KDC: env.KDCAddr, Keytab: env.ClientKeytab, Principal: env.Principal,
+		Getenv: func(k string) string {
+			if k == "KRB5_CONFIG" {
+				return filepath.Join(t.TempDir(), "no-such-krb5.conf")
+			}
+			return ""
+		},
+	})
+	if r := smtpprobe.Probe(context.Background(), cfg); r.Verdict != smtpprobe.VerdictOK {
+		t.Fatalf("verdict %s: %s", r.Verdict, r.Summary)
 	}
 }
