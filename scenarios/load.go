@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/exauth/exauth/internal/enctype"
 	"github.com/exauth/exauth/internal/yamlfile"
@@ -107,7 +108,8 @@ var (
 	acctRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._$-]{0,63}$`)
 )
 
-const maxOffset = 48 * 3600 * 1e9 // 48h in nanoseconds
+// maxOffset bounds a clock offset: a skew nobody replays is a typo.
+const maxOffset = 48 * time.Hour
 
 func (v *validator) scenario(sc *Scenario) {
 	if !nameRE.MatchString(sc.Name) {
@@ -232,7 +234,7 @@ func (v *validator) probe(sc *Scenario) {
 	default:
 		v.fail("probe.tls", "unknown value %q (want auto, anonymous, starttls or none)", sc.Probe.TLS)
 	}
-	if sc.Probe.Timeout.D() < 0 || sc.Probe.Timeout.D() > 10*60*1e9 {
+	if sc.Probe.Timeout.D() < 0 || sc.Probe.Timeout.D() > 10*time.Minute {
 		v.fail("probe.timeout", "%s out of range (0 to 10m)", sc.Probe.Timeout)
 	}
 }
@@ -309,12 +311,11 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
-func abs(d interface{ Nanoseconds() int64 }) float64 {
-	n := float64(d.Nanoseconds())
-	if n < 0 {
-		return -n
+func abs(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
 	}
-	return n
+	return d
 }
 
 // Validate checks a scenario value (for example one built in Go) with the

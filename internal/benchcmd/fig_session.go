@@ -51,19 +51,12 @@ func fetchTicket(rd ready) (*krbclient.ServiceTicket, error) {
 // the acceptor's replay cache refuses a repeated one), QUIT. The AP-REP on
 // the 235 line is checked like the probe does (mutual authentication).
 func healthySession(addr string, tconf *tls.Config, gcfg gssapi.ClientConfig) error {
-	c, err := net.Dial("tcp", addr)
+	s, err := greet(addr)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	s := &smtpConn{c: c, br: bufio.NewReaderSize(c, 4096)}
-	if _, err := s.expect(220); err != nil {
-		return fmt.Errorf("banner: %w", err)
-	}
-	if _, err := s.cmd("EHLO "+labEHLO, 250); err != nil {
-		return err
-	}
+	defer s.c.Close()
+	c := s.c
 	if _, err := s.cmd("X-ANONYMOUSTLS", 220); err != nil {
 		return err
 	}
@@ -153,21 +146,33 @@ func tlsParams(addr string, starttls bool) string {
 	return fmt.Sprintf("%s, %s, %s, %s certificate", tls.VersionName(st.Version), st.CurveID, tls.CipherSuiteName(st.CipherSuite), key)
 }
 
-// plainSession is figure 2's session: connect, banner, EHLO, QUIT.
-func plainSession(addr string) error {
+// greet connects, reads the banner and sends EHLO: the start every load
+// generator session shares. The caller closes s.c.
+func greet(addr string) (*smtpConn, error) {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	s := &smtpConn{c: c, br: bufio.NewReaderSize(c, 4096)}
 	if _, err := s.expect(220); err != nil {
-		return fmt.Errorf("banner: %w", err)
+		c.Close()
+		return nil, fmt.Errorf("banner: %w", err)
 	}
 	if _, err := s.cmd("EHLO "+labEHLO, 250); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// plainSession is figure 2's session: connect, banner, EHLO, QUIT.
+func plainSession(addr string) error {
+	s, err := greet(addr)
+	if err != nil {
 		return err
 	}
+	defer s.c.Close()
 	_, err = s.cmd("QUIT", 221)
 	return err
 }

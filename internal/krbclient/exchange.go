@@ -118,32 +118,17 @@ func (c *Client) login(ctx context.Context) (*tgt, error) {
 		return nil, fmt.Errorf("krbclient: encoding the AS-REQ: %w", err)
 	}
 	ex, r, err := c.exchange(ctx, KindAS, krbtgt, false, msg)
-
-	var hints []types.ETypeInfo2Entry
 	var kerr *KDCError
 	if errors.As(err, &kerr) && kerr.Code == errorcode.KDC_ERR_PREAUTH_REQUIRED {
 		c.record(ex, err)
-		hints = etypeHints(kerr.Message.EData)
+		hints := etypeHints(kerr.Message.EData)
 		pa, _, perr := c.encTimestamp(hints)
 		if perr != nil {
 			return nil, perr
 		}
-		req.PAData = append(req.PAData, pa)
-		if msg, err = req.Marshal(); err != nil {
-			return nil, fmt.Errorf("krbclient: encoding the AS-REQ: %w", err)
-		}
-		ex, r, err = c.exchange(ctx, KindAS, krbtgt, true, msg)
+		return c.asWithPreauth(ctx, req, pa, hints, krbtgt)
 	}
-	if err != nil {
-		c.record(ex, err)
-		return nil, err
-	}
-	t, err := c.finishAS(req, r.as, hints, ex)
-	if err == nil {
-		ex.KDCTime = t.authTime
-	}
-	c.record(ex, err)
-	return t, err
+	return c.endAS(req, ex, r, err, nil)
 }
 
 // loginAtOnce pre-authenticates in the first AS-REQ: a keytab holds the
@@ -189,6 +174,12 @@ func (c *Client) asWithPreauth(ctx context.Context, req messages.ASReq, pa types
 		return nil, fmt.Errorf("krbclient: encoding the AS-REQ: %w", err)
 	}
 	ex, r, err := c.exchange(ctx, KindAS, krbtgt, true, msg)
+	return c.endAS(req, ex, r, err, hints)
+}
+
+// endAS finishes an AS exchange that was sent (err is the exchange's) and
+// records it, with the KDC's clock when the reply carried it.
+func (c *Client) endAS(req messages.ASReq, ex Exchange, r kdcReply, err error, hints []types.ETypeInfo2Entry) (*tgt, error) {
 	if err != nil {
 		c.record(ex, err)
 		return nil, err
