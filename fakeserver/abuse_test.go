@@ -32,6 +32,7 @@ import (
 
 	"github.com/exauth/exauth/internal/gssapi"
 	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 // abuseLab is a KDC and a connector with Kerberos, and what a probe needs.
@@ -103,7 +104,7 @@ func (l *abuseLab) shutdown(t *testing.T) {
 
 // probe runs one healthy probe with fresh Kerberos state (an AS and a TGS
 // exchange each time).
-func (l *abuseLab) probe() *smtpprobe.Report {
+func (l *abuseLab) probe() *verdict.Report {
 	return smtpprobe.Probe(context.Background(), smtpprobe.Config{
 		Host: "hub01.lab.test", Connect: l.hub.Addr(), EHLOName: "hub02.lab.test",
 		RootCAs: l.ca.Pool(), Timeout: 10 * time.Second,
@@ -189,7 +190,7 @@ func TestAbuse_ConnectorAndKDCUnderAttack(t *testing.T) {
 			lab.kdc.Close()
 		}
 	})
-	if r := lab.probe(); r.Verdict != smtpprobe.VerdictOK {
+	if r := lab.probe(); r.Verdict != verdict.VerdictOK {
 		t.Fatalf("baseline probe: %s: %s %q", r.Verdict, r.Summary, r.Evidence)
 	}
 	before := heapInuse()
@@ -207,7 +208,7 @@ func TestAbuse_ConnectorAndKDCUnderAttack(t *testing.T) {
 			for {
 				r := lab.probe()
 				probes.Add(1)
-				if r.Verdict == smtpprobe.VerdictOK {
+				if r.Verdict == verdict.VerdictOK {
 					probeOK.Add(1)
 				} else {
 					probeErrs.Store(fmt.Sprintf("%s: %s", r.Verdict, r.Summary), true)
@@ -467,7 +468,7 @@ func TestAbuse_ConnectorAndKDCUnderAttack(t *testing.T) {
 	probeWG.Wait()
 
 	// One more probe with every slowloris connection still held open.
-	if r := lab.probe(); r.Verdict != smtpprobe.VerdictOK {
+	if r := lab.probe(); r.Verdict != verdict.VerdictOK {
 		t.Errorf("probe with %d slowloris connections open: %s: %s", slowloris, r.Verdict, r.Summary)
 	}
 	var delta uint64

@@ -11,6 +11,7 @@ import (
 
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -24,7 +25,7 @@ func TestCatalogue(t *testing.T) {
 			t.Parallel()
 			env := scenarios.Start(t, name)
 			r := smtpprobe.Probe(context.Background(), env.Probe)
-			want := smtpprobe.Verdict(env.Scenario.Expect)
+			want := verdict.Verdict(env.Scenario.Expect)
 			if r.Verdict != want {
 				t.Fatalf("verdict %s, want %s\nsummary: %s\nevidence:\n  %s", r.Verdict, want, r.Summary, strings.Join(r.Evidence, "\n  "))
 			}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 // In a test of your own: start a scenario (stopped by t.Cleanup) and probe
@@ -17,7 +18,7 @@ func ExampleStart() {
 	testClockSkew := func(t *testing.T) {
 		env := scenarios.Start(t, "clock-skew")
 		report := smtpprobe.Probe(context.Background(), env.Probe)
-		if report.Verdict != smtpprobe.VerdictClockSkew {
+		if report.Verdict != verdict.VerdictClockSkew {
 			t.Fatalf("got %s: %s", report.Verdict, report.Summary)
 		}
 	}

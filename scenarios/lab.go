@@ -16,6 +16,7 @@ import (
 	"github.com/exauth/exauth/internal/enctype"
 	"github.com/exauth/exauth/internal/gssapi"
 	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 // Options control where and how a scenario runs.
@@ -219,8 +220,8 @@ func (l *Lab) ProbeConfig() smtpprobe.Config {
 		Host:               l.Host,
 		Connect:            l.Hub.Addr(),
 		EHLOName:           "hub02." + strings.ToLower(l.Realm),
-		Mech:               smtpprobe.Mech(orDefault(p.Mech, "auto")),
-		TLS:                smtpprobe.TLSMode(orDefault(p.TLS, "auto")),
+		Mech:               verdict.Mech(orDefault(p.Mech, "auto")),
+		TLS:                verdict.TLSMode(orDefault(p.TLS, "auto")),
 		RootCAs:            l.CA.Pool(),
 		RequireTrustedCert: p.RequireTrustedCert,
 		Timeout:            timeout,

@@ -12,7 +12,7 @@ import (
 
 	"github.com/exauth/exauth/internal/enctype"
 	"github.com/exauth/exauth/internal/yamlfile"
-	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 //go:embed catalogue/*.yaml
@@ -120,7 +120,7 @@ func (v *validator) scenario(sc *Scenario) {
 	}
 	if sc.Expect == "" {
 		v.fail("expect", "required: the verdict a correct probe reaches")
-	} else if !smtpprobe.Verdict(sc.Expect).Valid() {
+	} else if !verdict.Verdict(sc.Expect).Valid() {
 		v.fail("expect", "unknown verdict %q (want one of %s)", sc.Expect, verdictList())
 	}
 	v.hub(sc)
@@ -131,7 +131,7 @@ func (v *validator) scenario(sc *Scenario) {
 
 func verdictList() string {
 	var s []string
-	for _, vd := range smtpprobe.Verdicts() {
+	for _, vd := range verdict.Verdicts() {
 		s = append(s, string(vd))
 	}
 	return strings.Join(s, ", ")

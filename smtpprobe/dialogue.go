@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -18,25 +17,27 @@ import (
 
 	"github.com/emersion/go-sasl"
 
+	"github.com/exauth/exauth/internal/safetext"
 	"github.com/exauth/exauth/internal/smtpreply"
+	"github.com/exauth/exauth/verdict"
 )
 
 // Observe runs the dialogue against cfg.Host and records what it saw. It
-// never fails: every problem is part of the Observation.
-func Observe(ctx context.Context, cfg Config) *Observation {
+// never fails: every problem is part of the verdict.Observation.
+func Observe(ctx context.Context, cfg Config) *verdict.Observation {
 	cfg = cfg.withDefaults()
 	host, addr, err := cfg.hostPort()
-	obs := &Observation{
+	obs := &verdict.Observation{
 		Target:  host,
 		Address: addr,
-		Options: ObservedOptions{
-			Mech: string(cfg.Mech), TLS: string(cfg.TLS), SPN: cfg.SPN,
+		Options: verdict.ObservedOptions{
+			Mech: cfg.Mech, TLS: cfg.TLS, SPN: cfg.SPN,
 			RequireTrustedCert: cfg.RequireTrustedCert, HasCredentials: cfg.Kerberos != nil,
 			ShowSecrets: cfg.ShowSecrets,
 		},
 	}
 	if err != nil {
-		obs.Failure = &StepFailure{Step: "connect", Err: err, Kind: "local"}
+		obs.Failure = &verdict.StepFailure{Step: "connect", Err: err, Kind: "local"}
 		return obs
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
@@ -52,7 +53,7 @@ func Observe(ctx context.Context, cfg Config) *Observation {
 type dialogue struct {
 	ticket *prefetch // the X-EXPS ticket, fetched alongside the SMTP dialogue
 	cfg    Config
-	obs    *Observation
+	obs    *verdict.Observation
 	host   string
 	start  time.Time
 	conn   net.Conn
@@ -127,7 +128,7 @@ type prefetch struct {
 	cancel context.CancelFunc
 	spn    string
 	done   chan struct{}
-	obs    *KerberosObservation
+	obs    *verdict.KerberosObservation
 	client sasl.Client
 	err    error
 	took   time.Duration
@@ -135,7 +136,7 @@ type prefetch struct {
 
 // caps, when known, must offer X-EXPS GSSAPI.
 func (d *dialogue) prefetchTicket(ctx context.Context, caps smtpreply.Capabilities) *prefetch {
-	if d.cfg.Kerberos == nil || d.cfg.Mech == MechAUTH || caps != nil && !slices.Contains(caps.Mechanisms("X-EXPS"), "GSSAPI") {
+	if d.cfg.Kerberos == nil || d.cfg.Mech == verdict.MechAUTH || caps != nil && !slices.Contains(caps.Mechanisms("X-EXPS"), "GSSAPI") {
 		return nil
 	}
 	spn := d.cfg.SPN
@@ -143,7 +144,7 @@ func (d *dialogue) prefetchTicket(ctx context.Context, caps smtpreply.Capabiliti
 		spn = "SMTPSVC/" + d.host
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	p := &prefetch{cancel: cancel, spn: spn, done: make(chan struct{}), obs: &KerberosObservation{SPN: spn}}
+	p := &prefetch{cancel: cancel, spn: spn, done: make(chan struct{}), obs: &verdict.KerberosObservation{SPN: spn}}
 	go func() {
 		defer close(p.done)
 		began := time.Now()
@@ -168,7 +169,7 @@ func (d *dialogue) step(ctx context.Context) {
 }
 
 func (d *dialogue) record(dir, line string) {
-	d.obs.Transcript = append(d.obs.Transcript, TranscriptLine{
+	d.obs.Transcript = append(d.obs.Transcript, verdict.TranscriptLine{
 		TMillis: float64(d.since().Microseconds()) / 1000, Dir: dir, Line: line, TLS: d.inTLS,
 	})
 }
@@ -178,7 +179,7 @@ func (d *dialogue) setConn(c net.Conn) {
 	d.r = smtpreply.NewReader(bufio.NewReaderSize(c, 4096), smtpreply.Limits{})
 	d.r.OnLine = func(line string) {
 		if d.redact && !d.cfg.ShowSecrets {
-			line = redactReply(line)
+			line = safetext.RedactReply(line)
 		}
 		d.record("<", line)
 	}
@@ -188,7 +189,7 @@ func (d *dialogue) setConn(c net.Conn) {
 func (d *dialogue) send(line string, secret bool) error {
 	shown := line
 	if secret && !d.cfg.ShowSecrets {
-		shown = redactLine(line)
+		shown = safetext.RedactCommand(line)
 	}
 	d.record(">", shown)
 	_, err := io.WriteString(d.conn, line+"\r\n")
@@ -196,13 +197,13 @@ func (d *dialogue) send(line string, secret bool) error {
 }
 
 // fail ends the dialogue at step with err.
-func (d *dialogue) fail(step string, err error) bool {
+func (d *dialogue) fail(step verdict.Step, err error) bool {
 	kind := classify(err)
 	if d.redact && !d.cfg.ShowSecrets {
 		// The error may quote the reply that carried a token.
-		err = redactedError{kind: err, text: redactTokens(err.Error())}
+		err = redactedError{kind: err, text: safetext.RedactTokens(err.Error())}
 	}
-	d.obs.Failure = &StepFailure{Step: step, Err: err, Kind: kind}
+	d.obs.Failure = &verdict.StepFailure{Step: step, Err: err, Kind: kind}
 	return false
 }
 
@@ -216,26 +217,26 @@ type redactedError struct {
 func (e redactedError) Error() string { return e.text }
 func (e redactedError) Unwrap() error { return e.kind }
 
-// classify names the kind of a step error, for Diagnose.
-func classify(err error) string {
+// classify names the kind of a step error, for verdict.Diagnose.
+func classify(err error) verdict.FailureKind {
 	var se *smtpreply.SyntaxError
 	var ne net.Error
 	switch {
 	case errors.As(err, &se):
-		return "syntax"
+		return verdict.FailSyntax
 	case errors.Is(err, smtpreply.ErrLineTooLong):
-		return "line-too-long"
+		return verdict.FailLineTooLong
 	case errors.Is(err, smtpreply.ErrTooManyLines):
-		return "too-many-lines"
+		return verdict.FailTooManyLines
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
+		return verdict.FailTimeout
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed):
-		return "closed"
+		return verdict.FailClosed
 	case errors.As(err, new(*replyError)):
-		return "reply"
+		return verdict.FailReply
 	default:
-		return "io"
+		return verdict.FailIO
 	}
 }
 
@@ -260,28 +261,28 @@ func (d *dialogue) connect(ctx context.Context, addr string) bool {
 	c, err := dial(dctx, "tcp", addr)
 	d.obs.Timings.Connect = time.Since(began)
 	if err != nil {
-		d.obs.Connect = &ConnectObservation{Err: err, Kind: connectKind(err)}
-		return d.fail("connect", err)
+		d.obs.Connect = &verdict.ConnectObservation{Err: err, Kind: connectKind(err)}
+		return d.fail(verdict.StepConnect, err)
 	}
-	d.obs.Connect = &ConnectObservation{}
+	d.obs.Connect = &verdict.ConnectObservation{}
 	d.setConn(c)
 	return true
 }
 
-func connectKind(err error) string {
+func connectKind(err error) verdict.ConnectKind {
 	var dnsErr *net.DNSError
 	var ne net.Error
 	switch {
 	case errors.As(err, &dnsErr):
-		return "dns"
+		return verdict.ConnectDNS
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return "refused"
+		return verdict.ConnectRefused
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return "unreachable"
+		return verdict.ConnectUnreachable
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
+		return verdict.ConnectTimeout
 	default:
-		return "other"
+		return verdict.ConnectOther
 	}
 }
 
@@ -290,23 +291,23 @@ func (d *dialogue) greet(ctx context.Context) bool {
 	d.step(ctx)
 	reply, err := d.r.ReadReply()
 	if err != nil {
-		return d.fail("banner", err)
+		return d.fail(verdict.StepBanner, err)
 	}
-	b := &BannerObservation{Reply: reply, ReceivedAt: d.cfg.Clock.Now()}
+	b := &verdict.BannerObservation{Reply: reply, ReceivedAt: d.cfg.Clock.Now()}
 	if t, ok := ParseBannerDate(reply.Text()); ok {
 		b.Date = &t
 	}
 	d.obs.Banner = b
 	if reply.Code != 220 {
-		return d.fail("banner", &replyError{Want: "220", Reply: reply})
+		return d.fail(verdict.StepBanner, &replyError{Want: "220", Reply: reply})
 	}
 	return true
 }
 
 func (d *dialogue) ehlo(ctx context.Context, inTLS bool) (smtpreply.Capabilities, bool) {
-	step := "ehlo"
+	step := verdict.StepEHLO
 	if inTLS {
-		step = "ehlo-tls"
+		step = verdict.StepEHLOTLS
 	}
 	d.step(ctx)
 	if err := d.send("EHLO "+d.cfg.EHLOName, false); err != nil {
@@ -316,7 +317,7 @@ func (d *dialogue) ehlo(ctx context.Context, inTLS bool) (smtpreply.Capabilities
 	if err != nil {
 		return nil, d.fail(step, err)
 	}
-	e := &EHLOObservation{Reply: reply, Capabilities: smtpreply.ParseEHLO(reply)}
+	e := &verdict.EHLOObservation{Reply: reply, Capabilities: smtpreply.ParseEHLO(reply)}
 	if inTLS {
 		d.obs.EHLOTLS = e
 	} else {
@@ -332,11 +333,11 @@ func (d *dialogue) ehlo(ctx context.Context, inTLS bool) (smtpreply.Capabilities
 // sending side does between servers of the same organisation.
 func (d *dialogue) tlsVerb(caps smtpreply.Capabilities) string {
 	switch d.cfg.TLS {
-	case TLSNone:
+	case verdict.TLSNone:
 		return ""
-	case TLSAnonymous:
+	case verdict.TLSAnonymous:
 		return "X-ANONYMOUSTLS"
-	case TLSStartTLS:
+	case verdict.TLSStartTLS:
 		return "STARTTLS"
 	}
 	switch {
@@ -351,27 +352,27 @@ func (d *dialogue) tlsVerb(caps smtpreply.Capabilities) string {
 func (d *dialogue) upgradeTLS(ctx context.Context, verb string) bool {
 	began := time.Now()
 	defer func() { d.obs.Timings.TLS = time.Since(began) }()
-	mode := "starttls"
+	mode := verdict.TLSStartTLS
 	if verb == "X-ANONYMOUSTLS" {
-		mode = "anonymous"
+		mode = verdict.TLSAnonymous
 	}
-	t := &TLSObservation{Mode: mode, Verb: verb}
+	t := &verdict.TLSObservation{Mode: mode, Verb: verb}
 	d.obs.TLS = t
 	d.step(ctx)
 	if err := d.send(verb, false); err != nil {
-		return d.fail("tls", err)
+		return d.fail(verdict.StepTLS, err)
 	}
 	reply, err := d.r.ReadReply()
 	if err != nil {
-		return d.fail("tls", err)
+		return d.fail(verdict.StepTLS, err)
 	}
 	t.Reply = &reply
 	if reply.Code != 220 {
-		return d.fail("tls", &replyError{Want: "220", Reply: reply})
+		return d.fail(verdict.StepTLS, &replyError{Want: "220", Reply: reply})
 	}
 	if d.r.Buffered() > 0 {
 		// Plaintext after the 220 would be read as if it came over TLS.
-		return d.fail("tls", errors.New("server sent data after its 220 reply to "+verb))
+		return d.fail(verdict.StepTLS, errors.New("server sent data after its 220 reply to "+verb))
 	}
 	// Verification is done by hand after the handshake: X-ANONYMOUSTLS is
 	// anonymous by design and Exchange's certificates are often
@@ -384,7 +385,7 @@ func (d *dialogue) upgradeTLS(ctx context.Context, verb string) bool {
 	d.step(ctx)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		t.Err = err
-		return d.fail("tls", err)
+		return d.fail(verdict.StepTLS, err)
 	}
 	st := tc.ConnectionState()
 	t.Version = tls.VersionName(st.Version)
@@ -397,9 +398,9 @@ func (d *dialogue) upgradeTLS(ctx context.Context, verb string) bool {
 	return true
 }
 
-func (d *dialogue) verifyCert(chain []*x509.Certificate) *CertObservation {
+func (d *dialogue) verifyCert(chain []*x509.Certificate) *verdict.CertObservation {
 	leaf := chain[0]
-	c := &CertObservation{
+	c := &verdict.CertObservation{
 		Subject: leaf.Subject.String(), Issuer: leaf.Issuer.String(), DNSNames: leaf.DNSNames,
 		NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter,
 	}
@@ -426,10 +427,10 @@ func (d *dialogue) verifyCert(chain []*x509.Certificate) *CertObservation {
 func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities) bool {
 	verb := d.authVerb(caps)
 	if verb == "" {
-		// Nothing to authenticate with: Diagnose reads why from the EHLO.
+		// Nothing to authenticate with: verdict.Diagnose reads why from the EHLO.
 		return true
 	}
-	a := &AuthObservation{Verb: verb, Mechanism: "GSSAPI", Offered: caps.Mechanisms(verb)}
+	a := &verdict.AuthObservation{Verb: verb, Mechanism: "GSSAPI", Offered: caps.Mechanisms(verb)}
 	d.obs.Auth = a
 	spn := d.cfg.SPN
 	if spn == "" {
@@ -441,7 +442,7 @@ func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities
 	}
 	d.obs.Options.SPN = spn
 	if d.cfg.Kerberos == nil {
-		d.obs.Kerberos = &KerberosObservation{SPN: spn, CredentialsProblem: "no Kerberos credentials were configured (no ccache, keytab or password)"}
+		d.obs.Kerberos = &verdict.KerberosObservation{SPN: spn, CredentialsProblem: "no Kerberos credentials were configured (no ccache, keytab or password)"}
 		return true
 	}
 	var client sasl.Client
@@ -450,7 +451,7 @@ func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities
 		<-t.done // fetched while the SMTP dialogue ran
 		d.obs.Kerberos, client, err, d.obs.Timings.KDC = t.obs, t.client, t.err, t.took
 	} else {
-		d.obs.Kerberos = &KerberosObservation{SPN: spn}
+		d.obs.Kerberos = &verdict.KerberosObservation{SPN: spn}
 		began := time.Now()
 		client, err = d.cfg.Kerberos.GSSAPIClient(ctx, spn, verb == "X-EXPS", d.obs.Kerberos)
 		d.obs.Timings.KDC = time.Since(began)
@@ -472,16 +473,16 @@ func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities
 		// Exchange's sending side sends the verb alone and the token after
 		// the 334 (see the package documentation of internal/gssapi).
 		if err := d.send("X-EXPS GSSAPI", false); err != nil {
-			return d.fail("auth", err)
+			return d.fail(verdict.StepAuth, err)
 		}
 		reply, err := d.r.ReadReply()
 		if err != nil {
-			return d.fail("auth", err)
+			return d.fail(verdict.StepAuth, err)
 		}
 		if reply.Code == 235 {
 			// Success before any credentials were sent is not an answer
 			// to this probe: a broken or hostile peer.
-			return d.fail("auth", &replyError{Want: "334 (the server has not seen a token yet)", Reply: reply})
+			return d.fail(verdict.StepAuth, &replyError{Want: "334 (the server has not seen a token yet)", Reply: reply})
 		}
 		if reply.Code != 334 {
 			a.Final = &reply
@@ -489,13 +490,13 @@ func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities
 		}
 		d.redact = true
 		if err := d.send(base64.StdEncoding.EncodeToString(initial), true); err != nil {
-			return d.fail("auth", err)
+			return d.fail(verdict.StepAuth, err)
 		}
 		a.TokenSent = true
 	} else {
 		d.redact = true
 		if err := d.send("AUTH GSSAPI "+base64.StdEncoding.EncodeToString(initial), true); err != nil {
-			return d.fail("auth", err)
+			return d.fail(verdict.StepAuth, err)
 		}
 		a.TokenSent = true
 	}
@@ -504,14 +505,14 @@ func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities
 		d.step(ctx)
 		reply, err := d.r.ReadReply()
 		if err != nil {
-			return d.fail("auth", err)
+			return d.fail(verdict.StepAuth, err)
 		}
 		switch reply.Code {
 		case 334:
 			challenge, err := base64.StdEncoding.DecodeString(strings.TrimSpace(reply.Text()))
 			if err != nil {
 				// Not a.Final: a 334 does not end the exchange.
-				return d.fail("auth", &smtpreply.SyntaxError{Line: reply.String(), Reason: "334 challenge is not base64"})
+				return d.fail(verdict.StepAuth, &smtpreply.SyntaxError{Line: reply.String(), Reason: "334 challenge is not base64"})
 			}
 			if len(challenge) > 0 {
 				a.ServerData = true
@@ -526,11 +527,11 @@ func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities
 				return true
 			}
 			if err := d.send(base64.StdEncoding.EncodeToString(resp), true); err != nil {
-				return d.fail("auth", err)
+				return d.fail(verdict.StepAuth, err)
 			}
 		case 235:
 			a.Final = &reply
-			if data, ok := serverToken(reply); ok {
+			if data, ok := reply.AuthToken(); ok {
 				a.ServerData = true
 				if _, err := client.Next(data); err != nil {
 					a.Err = err
@@ -545,26 +546,7 @@ func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities
 			return true
 		}
 	}
-	return d.fail("auth", errors.New("authentication exchange did not end after 8 steps"))
-}
-
-// serverToken finds Kerberos data on a 235 line ("235 <base64>"), which
-// is how Exchange returns the AP-REP for X-EXPS. Only data that decodes to
-// an ASN.1 GSS-API, Kerberos or SPNEGO token counts.
-func serverToken(r smtpreply.Reply) ([]byte, bool) {
-	f := strings.Fields(r.Text())
-	if len(f) == 0 {
-		return nil, false
-	}
-	b, err := base64.StdEncoding.DecodeString(f[len(f)-1])
-	if err != nil || len(b) < 2 {
-		return nil, false
-	}
-	switch b[0] {
-	case 0x60, 0x6f, 0xa1:
-		return b, true
-	}
-	return nil, false
+	return d.fail(verdict.StepAuth, errors.New("authentication exchange did not end after 8 steps"))
 }
 
 // authVerb chooses X-EXPS or AUTH from what the server offers and --mech.
@@ -578,13 +560,13 @@ func (d *dialogue) authVerb(caps smtpreply.Capabilities) string {
 		return false
 	}
 	// A verb is only used when it offers GSSAPI, forced or not: what else it
-	// offers is for Diagnose to read from the EHLO.
+	// offers is for verdict.Diagnose to read from the EHLO.
 	switch d.cfg.Mech {
-	case MechXEXPS:
+	case verdict.MechXEXPS:
 		if offersGSSAPI("X-EXPS") {
 			return "X-EXPS"
 		}
-	case MechAUTH:
+	case verdict.MechAUTH:
 		if offersGSSAPI("AUTH") {
 			return "AUTH"
 		}
@@ -604,51 +586,4 @@ func (d *dialogue) quit(ctx context.Context) {
 	if d.send("QUIT", false) == nil {
 		d.r.ReadReply()
 	}
-}
-
-func redactLine(line string) string {
-	verb, rest, found := strings.Cut(line, " ")
-	if found && (verb == "AUTH" || verb == "X-EXPS") {
-		mech, tok, _ := strings.Cut(rest, " ")
-		return verb + " " + mech + " " + tokenPlaceholder(tok)
-	}
-	return tokenPlaceholder(line)
-}
-
-// redactReply hides server tokens on 334 and 235 lines: every field that
-// is base64 of a dozen characters or more, which covers "334 <token>",
-// "235 <token>" and "235 2.7.0 <token>" (the forms serverToken accepts).
-func redactReply(line string) string {
-	if len(line) < 4 || !(strings.HasPrefix(line, "334") || strings.HasPrefix(line, "235")) {
-		return line
-	}
-	f := strings.Fields(line[4:])
-	changed := false
-	for i, field := range f {
-		if len(field) >= 12 {
-			if _, err := base64.StdEncoding.DecodeString(field); err == nil {
-				f[i] = tokenPlaceholder(field)
-				changed = true
-			}
-		}
-	}
-	if !changed {
-		return line
-	}
-	return line[:4] + strings.Join(f, " ")
-}
-
-// base64Run is a run long enough to be a token rather than a word.
-var base64Run = regexp.MustCompile(`[A-Za-z0-9+/]{16,}={0,2}`)
-
-// redactTokens hides base64 runs in free text (an error quoting a reply).
-func redactTokens(s string) string {
-	return base64Run.ReplaceAllStringFunc(s, tokenPlaceholder)
-}
-
-func tokenPlaceholder(b64 string) string {
-	if b64 == "" {
-		return ""
-	}
-	return fmt.Sprintf("<token, %d bytes, redacted; --show-secrets shows it>", base64.StdEncoding.DecodedLen(len(b64)))
 }

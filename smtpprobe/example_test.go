@@ -8,6 +8,7 @@ import (
 	"github.com/exauth/exauth/internal/smtpreply"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 // Probe a receive connector. Here it is the bundled fake hub replaying a
@@ -47,11 +48,11 @@ func ExampleConfig() {
 // would record from a connector that does not offer X-EXPS.
 func ExampleDiagnose() {
 	ehlo := smtpreply.Reply{Code: 250, Lines: []string{"hub01 Hello", "SIZE 37748736", "STARTTLS", "AUTH NTLM"}}
-	obs := &smtpprobe.Observation{
+	obs := &verdict.Observation{
 		Target: "hub01.contoso.com",
-		EHLO:   &smtpprobe.EHLOObservation{Reply: ehlo, Capabilities: smtpreply.ParseEHLO(ehlo)},
+		EHLO:   &verdict.EHLOObservation{Reply: ehlo, Capabilities: smtpreply.ParseEHLO(ehlo)},
 	}
-	d := smtpprobe.Diagnose(obs)
+	d := verdict.Diagnose(obs)
 	fmt.Println(d.Verdict)
 	fmt.Println(d.Summary)
 	// Output:

@@ -27,6 +27,7 @@ import (
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 // hostileMargin is what a probe may take beyond its --timeout: the
@@ -318,8 +319,8 @@ type hostileCase struct {
 	name string
 	// setup starts the peer(s) and returns the probe configuration.
 	setup    func(t *testing.T, f *hostileFixture) smtpprobe.Config
-	verdict  smtpprobe.Verdict
-	severity smtpprobe.Severity // "" = the verdict's own
+	verdict  verdict.Verdict
+	severity verdict.Severity // "" = the verdict's own
 }
 
 func scripted(timeout time.Duration, script func(*hconn)) func(*testing.T, *hostileFixture) smtpprobe.Config {
@@ -395,30 +396,30 @@ func TestProbe_HostilePeers(t *testing.T) {
 				return c, err
 			}
 			return cfg
-		}, smtpprobe.VerdictProtocolError, ""},
+		}, verdict.VerdictProtocolError, ""},
 		{"reset after banner", scripted(quick, func(h *hconn) {
 			h.send(hostileBanner)
 			h.line()
 			h.reset()
-		}), smtpprobe.VerdictProtocolError, ""},
+		}), verdict.VerdictProtocolError, ""},
 		{"reset after EHLO", scripted(quick, func(h *hconn) {
 			h.greet("X-ANONYMOUSTLS", "X-EXPS GSSAPI")
 			h.line()
 			h.reset()
-		}), smtpprobe.VerdictTLSFailed, ""},
+		}), verdict.VerdictTLSFailed, ""},
 		{"reset after X-ANONYMOUSTLS 220", scripted(quick, func(h *hconn) {
 			h.greet("X-ANONYMOUSTLS", "X-EXPS GSSAPI")
 			h.line()
 			h.send("220 2.0.0 SMTP server ready\r\n")
 			h.reset()
-		}), smtpprobe.VerdictTLSFailed, ""},
+		}), verdict.VerdictTLSFailed, ""},
 		{"reset mid-handshake", scripted(quick, func(h *hconn) {
 			h.greet("X-ANONYMOUSTLS", "X-EXPS GSSAPI")
 			h.line()
 			h.send("220 2.0.0 SMTP server ready\r\n")
 			h.br.Peek(5)
 			h.reset()
-		}), smtpprobe.VerdictTLSFailed, ""},
+		}), verdict.VerdictTLSFailed, ""},
 		{"reset after second EHLO", func(t *testing.T, f *hostileFixture) smtpprobe.Config {
 			return f.smtpOnly(startPeer(t, func(h *hconn) {
 				if !h.greet("X-ANONYMOUSTLS", "X-EXPS GSSAPI") {
@@ -429,43 +430,43 @@ func TestProbe_HostilePeers(t *testing.T) {
 					th.reset()
 				}
 			}).addr(), quick)
-		}, smtpprobe.VerdictProtocolError, ""},
+		}, verdict.VerdictProtocolError, ""},
 		{"reset after X-EXPS", scriptedAuth(quick, func(h *hconn) {
 			h.greet("X-EXPS GSSAPI NTLM")
 			h.line()
 			h.reset()
-		}), smtpprobe.VerdictProtocolError, ""},
+		}), verdict.VerdictProtocolError, ""},
 		{"reset after the token", scriptedAuth(quick, func(h *hconn) {
 			if h.untilAuthToken() {
 				h.reset()
 			}
-		}), smtpprobe.VerdictProtocolError, ""},
+		}), verdict.VerdictProtocolError, ""},
 		{"close right after the X-EXPS token", scriptedAuth(quick, func(h *hconn) {
 			h.untilAuthToken() // returning closes the connection (FIN)
-		}), smtpprobe.VerdictProtocolError, ""},
+		}), verdict.VerdictProtocolError, ""},
 
 		// Replies that never end or never come.
-		{"banner never sent", scripted(short, func(h *hconn) { <-h.done }), smtpprobe.VerdictProtocolError, ""},
+		{"banner never sent", scripted(short, func(h *hconn) { <-h.done }), verdict.VerdictProtocolError, ""},
 		{"EHLO never answered", scripted(short, func(h *hconn) {
 			h.send(hostileBanner)
 			<-h.done
-		}), smtpprobe.VerdictProtocolError, ""},
+		}), verdict.VerdictProtocolError, ""},
 		{"endless 250- continuation", scripted(quick, func(h *hconn) {
 			h.send(hostileBanner)
 			h.line()
 			for h.send("250-X-ENDLESS continuation line\r\n") {
 			}
-		}), smtpprobe.VerdictProtocolError, ""},
+		}), verdict.VerdictProtocolError, ""},
 		{"1 MB banner line", scripted(quick, func(h *hconn) {
 			h.send("220 " + strings.Repeat("A", 1<<20) + "\r\n")
 			<-h.done
-		}), smtpprobe.VerdictProtocolError, ""},
+		}), verdict.VerdictProtocolError, ""},
 		{"1 MB EHLO line without newline", scripted(quick, func(h *hconn) {
 			h.send(hostileBanner)
 			h.line()
 			h.send("250-" + strings.Repeat("B", 1<<20))
 			<-h.done
-		}), smtpprobe.VerdictProtocolError, ""},
+		}), verdict.VerdictProtocolError, ""},
 		{"one byte every second", scripted(short, func(h *hconn) {
 			tick := time.NewTicker(time.Second)
 			defer tick.Stop()
@@ -479,31 +480,31 @@ func TestProbe_HostilePeers(t *testing.T) {
 					return
 				}
 			}
-		}), smtpprobe.VerdictProtocolError, ""},
+		}), verdict.VerdictProtocolError, ""},
 
 		// Replies that are not SMTP.
 		{"invalid code 999", scripted(quick, func(h *hconn) {
 			h.send("999 hub01.lab.test ready\r\n")
 			h.line()
-		}), smtpprobe.VerdictProtocolError, ""},
+		}), verdict.VerdictProtocolError, ""},
 		{"non-numeric code", scripted(quick, func(h *hconn) {
 			h.send(hostileBanner)
 			h.line()
 			h.send("2S0 hub01.lab.test Hello\r\n")
 			h.line()
-		}), smtpprobe.VerdictProtocolError, ""},
+		}), verdict.VerdictProtocolError, ""},
 		{"code changes inside a reply", scripted(quick, func(h *hconn) {
 			h.send(hostileBanner)
 			h.line()
 			h.send("250-hub01.lab.test Hello\r\n251 X-EXPS GSSAPI\r\n")
 			h.line()
-		}), smtpprobe.VerdictProtocolError, ""},
+		}), verdict.VerdictProtocolError, ""},
 		{"binary garbage instead of a banner", scripted(quick, func(h *hconn) {
 			junk := make([]byte, 512)
 			rand.Read(junk)
 			h.send(string(junk) + "\r\n")
 			h.line()
-		}), smtpprobe.VerdictProtocolError, ""},
+		}), verdict.VerdictProtocolError, ""},
 
 		// The authentication exchange.
 		{"334 with invalid base64", scriptedAuth(quick, func(h *hconn) {
@@ -511,19 +512,19 @@ func TestProbe_HostilePeers(t *testing.T) {
 				h.send("334 !!! this is not base64 !!!\r\n")
 				h.line()
 			}
-		}), smtpprobe.VerdictProtocolError, ""},
+		}), verdict.VerdictProtocolError, ""},
 		{"1 MB challenge", scriptedAuth(quick, func(h *hconn) {
 			if h.untilAuthToken() {
 				h.send("334 " + base64.StdEncoding.EncodeToString(make([]byte, 3<<18)) + "\r\n")
 				<-h.done
 			}
-		}), smtpprobe.VerdictProtocolError, ""},
+		}), verdict.VerdictProtocolError, ""},
 		{"235 before any token", scriptedAuth(quick, func(h *hconn) {
 			h.greet("X-EXPS GSSAPI NTLM")
 			h.line()
 			h.send("235 2.7.0 Authentication successful\r\n")
 			h.line()
-		}), smtpprobe.VerdictProtocolError, ""},
+		}), verdict.VerdictProtocolError, ""},
 		{"334 forever", scriptedAuth(quick, func(h *hconn) {
 			h.greet("X-EXPS GSSAPI NTLM")
 			for {
@@ -531,20 +532,20 @@ func TestProbe_HostilePeers(t *testing.T) {
 					return
 				}
 			}
-		}), smtpprobe.VerdictProtocolError, ""},
+		}), verdict.VerdictProtocolError, ""},
 
 		// TLS.
-		{"TLS alert mid-handshake", scripted(quick, tlsAlert), smtpprobe.VerdictTLSFailed, ""},
+		{"TLS alert mid-handshake", scripted(quick, tlsAlert), verdict.VerdictTLSFailed, ""},
 		{"plaintext pipelined after 220", scripted(quick, func(h *hconn) {
 			h.greet("X-ANONYMOUSTLS", "X-EXPS GSSAPI")
 			h.line()
 			h.send("220 2.0.0 SMTP server ready\r\n250 injected\r\n")
 			h.line()
-		}), smtpprobe.VerdictTLSFailed, ""},
-		{"certificate for another name, trusted cert required", scenarioWithCert("wrong-name", true), smtpprobe.VerdictCertUntrusted, ""},
-		{"certificate for another name, not required", scenarioWithCert("wrong-name", false), smtpprobe.VerdictOK, smtpprobe.SeverityWarning},
-		{"expired certificate, trusted cert required", scenarioWithCert("expired", true), smtpprobe.VerdictCertUntrusted, ""},
-		{"expired certificate, not required", scenarioWithCert("expired", false), smtpprobe.VerdictOK, smtpprobe.SeverityWarning},
+		}), verdict.VerdictTLSFailed, ""},
+		{"certificate for another name, trusted cert required", scenarioWithCert("wrong-name", true), verdict.VerdictCertUntrusted, ""},
+		{"certificate for another name, not required", scenarioWithCert("wrong-name", false), verdict.VerdictOK, verdict.SeverityWarning},
+		{"expired certificate, trusted cert required", scenarioWithCert("expired", true), verdict.VerdictCertUntrusted, ""},
+		{"expired certificate, not required", scenarioWithCert("expired", false), verdict.VerdictOK, verdict.SeverityWarning},
 
 		// Connect.
 		{"connection refused", func(t *testing.T, f *hostileFixture) smtpprobe.Config {
@@ -555,10 +556,10 @@ func TestProbe_HostilePeers(t *testing.T) {
 			addr := ln.Addr().String()
 			ln.Close()
 			return f.smtpOnly(addr, quick)
-		}, smtpprobe.VerdictConnectFailed, ""},
+		}, verdict.VerdictConnectFailed, ""},
 		{"421 banner", scripted(quick, func(h *hconn) {
 			h.send("421 4.3.2 The maximum number of concurrent server connections has exceeded a limit\r\n")
-		}), smtpprobe.VerdictConnectFailed, ""},
+		}), verdict.VerdictConnectFailed, ""},
 
 		// The KDC.
 		{"KDC answers garbage", hostileKDC(quick, false, func(t *testing.T, f *hostileFixture) string {
@@ -568,10 +569,10 @@ func TestProbe_HostilePeers(t *testing.T) {
 				junk[0] = 0x6b // looks like an AS-REP, is not one
 				return frame(junk)
 			}).addr()
-		}), smtpprobe.VerdictProtocolError, ""},
+		}), verdict.VerdictProtocolError, ""},
 		{"KDC answers a 2 GB length prefix", hostileKDC(quick, false, func(t *testing.T, f *hostileFixture) string {
 			return kdcPeer(t, func([]byte) []byte { return []byte{0x7f, 0xff, 0xff, 0xff, 1, 2, 3} }).addr()
-		}), smtpprobe.VerdictProtocolError, ""},
+		}), verdict.VerdictProtocolError, ""},
 		{"KDC replays a reply to another request", hostileKDC(quick, false, func(t *testing.T, f *hostileFixture) string {
 			// A proxy to the real KDC that, once it has seen one AS-REP,
 			// answers every later AS-REQ with that one (another nonce).
@@ -589,14 +590,14 @@ func TestProbe_HostilePeers(t *testing.T) {
 			})
 			// Prime it with a first, successful probe.
 			prime := f.withKerberos(f.env.SMTPAddr, f.krb5conf(t, p.addr(), false), quick)
-			if r := smtpprobe.Probe(context.Background(), prime); r.Verdict != smtpprobe.VerdictOK {
+			if r := smtpprobe.Probe(context.Background(), prime); r.Verdict != verdict.VerdictOK {
 				t.Fatalf("priming probe: %s: %s", r.Verdict, r.Summary)
 			}
 			if captured.Load() == nil {
 				t.Fatal("no AS-REP captured")
 			}
 			return p.addr()
-		}), smtpprobe.VerdictProtocolError, ""},
+		}), verdict.VerdictProtocolError, ""},
 		{"KDC silent on UDP, answers on TCP", hostileKDC(6*time.Second, true, func(t *testing.T, f *hostileFixture) string {
 			ln, pc := listenSamePort(t)
 			var wg sync.WaitGroup
@@ -627,13 +628,13 @@ func TestProbe_HostilePeers(t *testing.T) {
 				}
 			})
 			return p.addr()
-		}), smtpprobe.VerdictOK, ""},
+		}), verdict.VerdictOK, ""},
 		{"KDC accepts TCP and never answers", hostileKDC(time.Second, false, func(t *testing.T, f *hostileFixture) string {
 			return kdcPeer(t, func([]byte) []byte { return nil }).addr()
-		}), smtpprobe.VerdictKDCUnreachable, ""},
+		}), verdict.VerdictKDCUnreachable, ""},
 		{"KDC closes TCP without a reply", hostileKDC(quick, false, func(t *testing.T, f *hostileFixture) string {
 			return startPeer(t, func(h *hconn) { h.br.Peek(4) }).addr()
-		}), smtpprobe.VerdictKDCUnreachable, ""},
+		}), verdict.VerdictKDCUnreachable, ""},
 	}
 	if len(cases) < 22 {
 		t.Fatalf("only %d hostile peers", len(cases))
@@ -642,7 +643,7 @@ func TestProbe_HostilePeers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.setup(t, f)
 			began := time.Now()
-			var r *smtpprobe.Report
+			var r *verdict.Report
 			func() {
 				defer func() {
 					if p := recover(); p != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/exauth/exauth/internal/clock"
 	"github.com/exauth/exauth/internal/gssapi"
 	"github.com/exauth/exauth/internal/krbclient"
+	"github.com/exauth/exauth/verdict"
 )
 
 // KerberosSettings say where the probe's Kerberos configuration and
@@ -114,7 +115,7 @@ func (k *kerberos) Stats() (as, tgs int) {
 
 // GSSAPIClient obtains a service ticket for spn and returns the GSSAPI
 // mechanism client built on it, recording what Kerberos showed in obs.
-func (k *kerberos) GSSAPIClient(ctx context.Context, spn string, exchangeMode bool, obs *KerberosObservation) (sasl.Client, error) {
+func (k *kerberos) GSSAPIClient(ctx context.Context, spn string, exchangeMode bool, obs *verdict.KerberosObservation) (sasl.Client, error) {
 	obs.SPN = spn
 	client, err := k.setup()
 	if err != nil {
@@ -146,7 +147,7 @@ func (k *kerberos) GSSAPIClient(ctx context.Context, spn string, exchangeMode bo
 }
 
 // observeExchanges copies the last KDC clock reading and who answered.
-func observeExchanges(exs []krbclient.Exchange, spn string, obs *KerberosObservation) {
+func observeExchanges(exs []krbclient.Exchange, spn string, obs *verdict.KerberosObservation) {
 	for _, ex := range exs {
 		if ex.KDC != "" {
 			obs.KDC, obs.Transport = ex.KDC, ex.Transport
@@ -164,13 +165,13 @@ func observeExchanges(exs []krbclient.Exchange, spn string, obs *KerberosObserva
 			if errors.As(ex.Err, &ke) {
 				src = "stime of the KRB-ERROR to the " + ex.Kind + " request"
 			}
-			obs.ClockSample = &ClockSample{KDC: local.Add(off), Local: local, Source: src}
+			obs.ClockSample = &verdict.ClockSample{KDC: local.Add(off), Local: local, Source: src}
 		}
 	}
 }
 
 // observeError keeps a Kerberos failure as data, its code intact.
-func observeError(err error, obs *KerberosObservation) {
+func observeError(err error, obs *verdict.KerberosObservation) {
 	obs.Err = err
 	var ke *krbclient.KDCError
 	var ue *krbclient.UnreachableError
@@ -184,15 +185,15 @@ func observeError(err error, obs *KerberosObservation) {
 		obs.ReferredTo = &realm
 		obs.KDC = re.KDC
 	case errors.As(err, &ke):
-		obs.KDCError = &KRBError{Exchange: ke.Exchange, Code: ke.Code, Name: ke.Name, Text: ke.EText}
+		obs.KDCError = &verdict.KRBError{Exchange: kdcExchange(ke.Exchange), Code: ke.Code, Text: ke.EText}
 		obs.KDC, obs.Transport = ke.KDC, ke.Transport
-		obs.ClockSample = &ClockSample{KDC: ke.STime, Local: ke.LocalTime, Source: "stime of the KRB-ERROR to the " + ke.Exchange + " request"}
+		obs.ClockSample = &verdict.ClockSample{KDC: ke.STime, Local: ke.LocalTime, Source: "stime of the KRB-ERROR to the " + ke.Exchange + " request"}
 	case errors.As(err, &ue):
 		for _, a := range ue.Attempts {
-			obs.Unreachable = append(obs.Unreachable, KDCAttempt{Addr: a.Addr, Transport: a.Transport, Result: attemptResult(a)})
+			obs.Unreachable = append(obs.Unreachable, verdict.KDCAttempt{Addr: a.Addr, Transport: a.Transport, Result: attemptResult(a)})
 		}
 		if len(ue.Attempts) == 0 {
-			obs.Unreachable = []KDCAttempt{{Addr: "(none)", Transport: "-", Result: "no KDC known for the realm"}}
+			obs.Unreachable = []verdict.KDCAttempt{{Addr: "(none)", Transport: "-", Result: "no KDC known for the realm"}}
 		}
 	case errors.As(err, &ce):
 		obs.CredentialsProblem = ce.Error()
@@ -217,4 +218,15 @@ func attemptResult(a krbclient.Attempt) string {
 		return "no answer"
 	}
 	return a.Err.Error()
+}
+
+// kdcExchange names krbclient's exchange kinds in the verdict's terms.
+func kdcExchange(kind string) verdict.KDCExchange {
+	switch kind {
+	case krbclient.KindAS:
+		return verdict.ExchangeAS
+	case krbclient.KindTGS:
+		return verdict.ExchangeTGS
+	}
+	return verdict.ExchangeUnknown
 }

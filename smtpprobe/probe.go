@@ -1,12 +1,12 @@
 // Package smtpprobe probes an Exchange receive connector the way a sending
 // Exchange server does — EHLO, X-ANONYMOUSTLS or STARTTLS, EHLO again,
 // X-EXPS GSSAPI (or AUTH GSSAPI) with real Kerberos — records everything it
-// saw in an Observation, and turns that into one verdict with evidence and
+// saw in an verdict.Observation, and turns that into one verdict with evidence and
 // remediation.
 //
 // Observing and judging are separate: Observe talks to the network and
-// records; Diagnose is a pure function of an Observation. `exauth explain`
-// builds Observations from pasted text and calls the same Diagnose.
+// records; verdict.Diagnose is a pure function of an verdict.Observation. `exauth explain`
+// builds Observations from pasted text and calls the same verdict.Diagnose.
 //
 // The dialogue is written on a small line layer rather than on
 // emersion/go-smtp's client, because go-smtp cannot send Exchange's X- verbs
@@ -28,27 +28,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"github.com/exauth/exauth/internal/clock"
-)
-
-// Mech selects the authentication verb.
-type Mech string
-
-// Mechanisms of --mech.
-const (
-	MechAuto  Mech = "auto"  // X-EXPS GSSAPI when offered, else AUTH GSSAPI
-	MechXEXPS Mech = "xexps" // X-EXPS GSSAPI (Exchange Server authentication)
-	MechAUTH  Mech = "auth"  // AUTH GSSAPI (RFC 4954 + RFC 4752)
-)
-
-// TLSMode selects the TLS upgrade.
-type TLSMode string
-
-// Modes of --tls.
-const (
-	TLSAuto      TLSMode = "auto"      // X-ANONYMOUSTLS when offered (as Exchange does), else STARTTLS
-	TLSAnonymous TLSMode = "anonymous" // X-ANONYMOUSTLS
-	TLSStartTLS  TLSMode = "starttls"  // STARTTLS
-	TLSNone      TLSMode = "none"      // stay in clear text
+	"github.com/exauth/exauth/verdict"
 )
 
 // Config is one probe's settings: data, as a blackbox_exporter module is.
@@ -60,8 +40,8 @@ type Config struct {
 	// --connect-to).
 	Connect  string
 	EHLOName string // default: this host's name
-	Mech     Mech
-	TLS      TLSMode
+	Mech     verdict.Mech
+	TLS      verdict.TLSMode
 	SPN      string // default SMTPSVC/HOST for X-EXPS, SMTP/HOST for AUTH
 	// RootCAs are the trust anchors for the server certificate; nil means
 	// the system roots.
@@ -83,7 +63,7 @@ type Config struct {
 // records what its Kerberos exchanges saw in obs, whether or not it
 // succeeds.
 type Kerberos interface {
-	GSSAPIClient(ctx context.Context, spn string, exchangeMode bool, obs *KerberosObservation) (sasl.Client, error)
+	GSSAPIClient(ctx context.Context, spn string, exchangeMode bool, obs *verdict.KerberosObservation) (sasl.Client, error)
 }
 
 const (
@@ -114,33 +94,43 @@ func (c *Config) hostPort() (host, addr string, err error) {
 	return host, addr, nil
 }
 
+// FieldError is an invalid Config field. Field is the Go field's name, so
+// that a command line or a configuration file can name its own spelling.
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
 // Validate reports configuration errors before any network traffic.
 func (c *Config) Validate() error {
 	if _, _, err := c.hostPort(); err != nil {
 		return err
 	}
-	switch c.Mech {
-	case "", MechAuto, MechXEXPS, MechAUTH:
-	default:
-		return fmt.Errorf("unknown --mech %q (want auto, xexps or auth)", c.Mech)
+	if !c.Mech.Valid() {
+		return &FieldError{Field: "Mech", Err: fmt.Errorf("unknown mechanism %q (want auto, xexps or auth)", c.Mech)}
 	}
-	switch c.TLS {
-	case "", TLSAuto, TLSAnonymous, TLSStartTLS, TLSNone:
-	default:
-		return fmt.Errorf("unknown --tls %q (want auto, anonymous, starttls or none)", c.TLS)
+	if !c.TLS.Valid() {
+		return &FieldError{Field: "TLS", Err: fmt.Errorf("unknown TLS mode %q (want auto, anonymous, starttls or none)", c.TLS)}
 	}
-	if c.Timeout < 0 || c.StepTimeout < 0 {
-		return errors.New("timeouts must be positive")
+	if c.Timeout < 0 {
+		return &FieldError{Field: "Timeout", Err: errors.New("must not be negative")}
+	}
+	if c.StepTimeout < 0 {
+		return &FieldError{Field: "StepTimeout", Err: errors.New("must not be negative")}
 	}
 	return nil
 }
 
 func (c Config) withDefaults() Config {
 	if c.Mech == "" {
-		c.Mech = MechAuto
+		c.Mech = verdict.MechAuto
 	}
 	if c.TLS == "" {
-		c.TLS = TLSAuto
+		c.TLS = verdict.TLSAuto
 	}
 	if c.Timeout == 0 {
 		c.Timeout = defaultTimeout
@@ -164,7 +154,7 @@ func localName() string {
 }
 
 // Probe observes the target and diagnoses what it saw.
-func Probe(ctx context.Context, cfg Config) *Report {
+func Probe(ctx context.Context, cfg Config) *verdict.Report {
 	obs := Observe(ctx, cfg)
-	return NewReport(obs, Diagnose(obs))
+	return verdict.NewReport(obs, verdict.Diagnose(obs))
 }

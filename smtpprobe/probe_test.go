@@ -15,6 +15,7 @@ import (
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -53,28 +54,28 @@ func TestProbe_SMTPLevelVerdicts(t *testing.T) {
 		name     string
 		server   func(*fakeserver.Config)
 		probe    func(*smtpprobe.Config)
-		verdict  smtpprobe.Verdict
+		verdict  verdict.Verdict
 		exit     int
 		evidence string
 	}{
-		{"healthy without credentials", nil, nil, smtpprobe.VerdictNoCredentials, 3, "no Kerberos credentials"},
+		{"healthy without credentials", nil, nil, verdict.VerdictNoCredentials, 3, "no Kerberos credentials"},
 		{"exchange auth disabled", func(c *fakeserver.Config) {
 			c.Capabilities = []string{"SIZE 37748736", "PIPELINING", "STARTTLS", "X-ANONYMOUSTLS", "AUTH NTLM", "8BITMIME"}
-		}, nil, smtpprobe.VerdictExchangeAuthDisabled, 2, "X-EXPS is not offered"},
+		}, nil, verdict.VerdictExchangeAuthDisabled, 2, "X-EXPS is not offered"},
 		{"verbs stripped", func(c *fakeserver.Config) {
 			c.Faults.MaskVerbs = []string{"X-EXPS", "X-ANONYMOUSTLS", "STARTTLS"}
-		}, nil, smtpprobe.VerdictVerbsStripped, 2, "XXXXXXXA"},
+		}, nil, verdict.VerdictVerbsStripped, 2, "XXXXXXXA"},
 		{"ntlm only", func(c *fakeserver.Config) {
 			c.Capabilities = []string{"SIZE 37748736", "STARTTLS", "X-ANONYMOUSTLS", "AUTH NTLM", "X-EXPS NTLM"}
-		}, nil, smtpprobe.VerdictNTLMOnly, 2, "X-EXPS offers NTLM but not GSSAPI"},
+		}, nil, verdict.VerdictNTLMOnly, 2, "X-EXPS offers NTLM but not GSSAPI"},
 		{"tls broken", func(c *fakeserver.Config) { c.Faults.FailTLSHandshake = true }, nil,
-			smtpprobe.VerdictTLSFailed, 2, "handshake failure"},
+			verdict.VerdictTLSFailed, 2, "handshake failure"},
 		{"untrusted cert required", untrusted, func(p *smtpprobe.Config) { p.RequireTrustedCert = true },
-			smtpprobe.VerdictCertUntrusted, 2, "not trusted"},
+			verdict.VerdictCertUntrusted, 2, "not trusted"},
 		{"untrusted cert is only a warning without the flag", untrusted, nil,
-			smtpprobe.VerdictNoCredentials, 3, "not trusted"},
-		{"starttls forced", nil, func(p *smtpprobe.Config) { p.TLS = smtpprobe.TLSStartTLS },
-			smtpprobe.VerdictNoCredentials, 3, "TLS: starttls via STARTTLS"},
+			verdict.VerdictNoCredentials, 3, "not trusted"},
+		{"starttls forced", nil, func(p *smtpprobe.Config) { p.TLS = verdict.TLSStartTLS },
+			verdict.VerdictNoCredentials, 3, "TLS: starttls via STARTTLS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,28 +161,28 @@ func TestProbe_ConnectAndProtocolFailures(t *testing.T) {
 	tests := []struct {
 		name    string
 		addr    func(t *testing.T) string
-		verdict smtpprobe.Verdict
+		verdict verdict.Verdict
 	}{
-		{"refused", func(*testing.T) string { return closed() }, smtpprobe.VerdictConnectFailed},
+		{"refused", func(*testing.T) string { return closed() }, verdict.VerdictConnectFailed},
 		{"421 banner", func(t *testing.T) string {
 			return rawServer(t, func(c net.Conn) { c.Write([]byte("421 4.3.2 Service not available\r\n")) })
-		}, smtpprobe.VerdictConnectFailed},
+		}, verdict.VerdictConnectFailed},
 		{"garbage banner", func(t *testing.T) string {
 			return rawServer(t, func(c net.Conn) { c.Write([]byte("HTTP/1.1 400 Bad Request\r\n")) })
-		}, smtpprobe.VerdictProtocolError},
+		}, verdict.VerdictProtocolError},
 		{"close after EHLO", func(t *testing.T) string {
 			return rawServer(t, func(c net.Conn) {
 				c.Write([]byte("220 hub01 ESMTP\r\n"))
 				c.Read(make([]byte, 100))
 			})
-		}, smtpprobe.VerdictProtocolError},
+		}, verdict.VerdictProtocolError},
 		{"endless continuation", func(t *testing.T) string {
 			return rawServer(t, func(c net.Conn) {
 				c.Write([]byte("220 hub01 ESMTP\r\n"))
 				c.Read(make([]byte, 100))
 				c.Write([]byte(strings.Repeat("250-X\r\n", 500)))
 			})
-		}, smtpprobe.VerdictProtocolError},
+		}, verdict.VerdictProtocolError},
 		{"TLS verb refused", func(t *testing.T) string {
 			return rawServer(t, func(c net.Conn) {
 				c.Write([]byte("220 hub01 ESMTP\r\n"))
@@ -191,7 +192,7 @@ func TestProbe_ConnectAndProtocolFailures(t *testing.T) {
 				c.Write([]byte("454 4.7.5 TLS not available due to temporary reason\r\n"))
 				c.Read(make([]byte, 100))
 			})
-		}, smtpprobe.VerdictTLSFailed},
+		}, verdict.VerdictTLSFailed},
 		{"TLS garbage handshake", func(t *testing.T) string {
 			return rawServer(t, func(c net.Conn) {
 				c.Write([]byte("220 hub01 ESMTP\r\n"))
@@ -202,7 +203,7 @@ func TestProbe_ConnectAndProtocolFailures(t *testing.T) {
 				c.Read(make([]byte, 1000))
 				c.Write([]byte("this is not TLS at all\r\n"))
 			})
-		}, smtpprobe.VerdictTLSFailed},
+		}, verdict.VerdictTLSFailed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,7 +219,7 @@ func TestProbe_BannerNeverSentEndsWithinTimeout(t *testing.T) {
 	addr := rawServer(t, func(c net.Conn) { c.Read(make([]byte, 10)) })
 	began := time.Now()
 	r := smtpprobe.Probe(context.Background(), smtpprobe.Config{Host: "hub01.lab.test", Connect: addr, Timeout: 300 * time.Millisecond})
-	if r.Verdict != smtpprobe.VerdictProtocolError {
+	if r.Verdict != verdict.VerdictProtocolError {
 		t.Fatalf("verdict %s: %s", r.Verdict, r.Summary)
 	}
 	if el := time.Since(began); el > 2*time.Second {
@@ -251,7 +252,7 @@ func TestProbe_CancelInsideTLS(t *testing.T) {
 		tc.Read(make([]byte, 1)) // until the probe goes away
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan *smtpprobe.Report)
+	done := make(chan *verdict.Report)
 	go func() {
 		done <- smtpprobe.Probe(ctx, smtpprobe.Config{Host: "hub01.lab.test", Connect: addr, Timeout: time.Minute, StepTimeout: time.Minute})
 	}()
@@ -262,7 +263,7 @@ func TestProbe_CancelInsideTLS(t *testing.T) {
 	if el := time.Since(began); el > 2*time.Second {
 		t.Fatalf("probe took %v to notice the cancellation", el)
 	}
-	if r.Verdict != smtpprobe.VerdictProtocolError {
+	if r.Verdict != verdict.VerdictProtocolError {
 		t.Errorf("verdict %s: %s", r.Verdict, r.Summary)
 	}
 }
@@ -281,7 +282,7 @@ func TestProbe_RealmAndKDCWithoutKrb5Conf(t *testing.T) {
 			return ""
 		},
 	})
-	if r := smtpprobe.Probe(context.Background(), cfg); r.Verdict != smtpprobe.VerdictOK {
+	if r := smtpprobe.Probe(context.Background(), cfg); r.Verdict != verdict.VerdictOK {
 		t.Fatalf("verdict %s: %s", r.Verdict, r.Summary)
 	}
 }

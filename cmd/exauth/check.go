@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/exauth/exauth/internal/check"
+	"github.com/exauth/exauth/check"
 )
 
 func cmdCheck(ctx context.Context, args []string, e env) int {

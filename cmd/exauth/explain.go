@@ -8,23 +8,23 @@ import (
 	"io"
 	"strings"
 
-	"github.com/exauth/exauth/internal/explain"
+	"github.com/exauth/exauth/explain"
 	"github.com/exauth/exauth/internal/safetext"
-	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 // explainReport is `exauth explain --json` (DESIGN.md "exauth explain").
 type explainReport struct {
-	Verdict     smtpprobe.Verdict  `json:"verdict"`
-	Severity    smtpprobe.Severity `json:"severity"`
-	Summary     string             `json:"summary"`
-	Evidence    []string           `json:"evidence"`
-	Remediation []string           `json:"remediation"`
-	InnerReply  *string            `json:"inner_reply"`
-	OuterReply  *string            `json:"outer_reply"`
-	Codes       *explainCodes      `json:"codes"`
-	Recognised  []string           `json:"recognised"`
-	Truncated   bool               `json:"truncated,omitempty"`
+	Verdict     verdict.Verdict  `json:"verdict"`
+	Severity    verdict.Severity `json:"severity"`
+	Summary     string           `json:"summary"`
+	Evidence    []string         `json:"evidence"`
+	Remediation []string         `json:"remediation"`
+	InnerReply  *string          `json:"inner_reply"`
+	OuterReply  *string          `json:"outer_reply"`
+	Codes       *explainCodes    `json:"codes"`
+	Recognised  []string         `json:"recognised"`
+	Truncated   bool             `json:"truncated,omitempty"`
 }
 
 type explainCodes struct {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/scenarios"
-	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 func runCmd(t *testing.T, stdin string, args ...string) (string, string, int) {
@@ -184,16 +184,16 @@ func TestServeThenProbe_SameVerdicts(t *testing.T) {
 			}
 			probe := exec.Command(bin, append(ready.ProbeArgs, "--json")...)
 			out, _ := probe.Output()
-			var r smtpprobe.Report
+			var r verdict.Report
 			if err := json.Unmarshal(out, &r); err != nil {
 				t.Fatalf("probe output: %v\n%s", err, out)
 			}
-			want := smtpprobe.Verdict(ready.Expect)
+			want := verdict.Verdict(ready.Expect)
 			if r.Verdict != want || probe.ProcessState.ExitCode() != want.Severity().ExitCode() {
 				t.Errorf("probe %v: verdict %s exit %d, want %s (%s)", ready.ProbeArgs, r.Verdict, probe.ProcessState.ExitCode(), want, r.Summary)
 			}
 			in, _, _ := runCmd(t, "", "probe", "--scenario", name, "--json")
-			var inr smtpprobe.Report
+			var inr verdict.Report
 			json.Unmarshal([]byte(in), &inr)
 			if inr.Verdict != r.Verdict {
 				t.Errorf("in-process %s, across processes %s", inr.Verdict, r.Verdict)

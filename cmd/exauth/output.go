@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/exauth/exauth/internal/safetext"
-	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 // writeJSON prints v as one JSON object.
@@ -19,7 +19,7 @@ func writeJSON(w io.Writer, v any) error {
 
 // writeReport prints a report for people. The transcript uses swaks's
 // arrows: "<-" received, " ->" sent, and "<~" / " ~>" inside TLS.
-func writeReport(w io.Writer, r *smtpprobe.Report, verbose bool) {
+func writeReport(w io.Writer, r *verdict.Report, verbose bool) {
 	if verbose && len(r.Transcript) > 0 {
 		for _, l := range r.Transcript {
 			arrow := map[[2]bool]string{

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 // probeFlags are `exauth probe`'s flags (DESIGN.md "Command line").
@@ -86,7 +87,7 @@ func cmdProbe(ctx context.Context, args []string, e env) int {
 	return printReport(e, smtpprobe.Probe(ctx, cfg), p)
 }
 
-func printReport(e env, r *smtpprobe.Report, p probeFlags) int {
+func printReport(e env, r *verdict.Report, p probeFlags) int {
 	if p.jsonOut {
 		if err := writeJSON(e.stdout, r); err != nil {
 			return usageError(e, "probe", err)
@@ -102,7 +103,7 @@ func printReport(e env, r *smtpprobe.Report, p probeFlags) int {
 func (p probeFlags) config(host string, e env) (smtpprobe.Config, error) {
 	cfg := smtpprobe.Config{
 		Host: host, Connect: p.connect, EHLOName: p.ehlo,
-		Mech: smtpprobe.Mech(p.mech), TLS: smtpprobe.TLSMode(p.tlsMode), SPN: p.spn,
+		Mech: verdict.Mech(p.mech), TLS: verdict.TLSMode(p.tlsMode), SPN: p.spn,
 		RequireTrustedCert: p.requireTrusted, Timeout: p.timeout, ShowSecrets: p.secrets,
 	}
 	if p.caFile != "" {

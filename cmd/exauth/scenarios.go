@@ -15,6 +15,7 @@ import (
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 func cmdScenarios(_ context.Context, args []string, e env) int {
@@ -74,10 +75,10 @@ func probeScenario(ctx context.Context, p probeFlags, set map[string]bool, pos [
 		cfg.Timeout = p.timeout
 	}
 	if set["mech"] {
-		cfg.Mech = smtpprobe.Mech(p.mech)
+		cfg.Mech = verdict.Mech(p.mech)
 	}
 	if set["tls"] {
-		cfg.TLS = smtpprobe.TLSMode(p.tlsMode)
+		cfg.TLS = verdict.TLSMode(p.tlsMode)
 	}
 	if set["spn"] {
 		cfg.SPN = p.spn

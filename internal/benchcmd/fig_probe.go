@@ -17,6 +17,7 @@ import (
 	"github.com/exauth/exauth/internal/krbclient"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 // startHealthy starts the bundled healthy scenario in this process, as
@@ -30,7 +31,7 @@ func startHealthy() (*scenarios.Lab, error) {
 }
 
 // probeOnce runs one probe against the lab and checks the verdict.
-func probeOnce(lab *scenarios.Lab, cfg smtpprobe.Config) (*smtpprobe.Report, time.Duration, error) {
+func probeOnce(lab *scenarios.Lab, cfg smtpprobe.Config) (*verdict.Report, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	t0 := time.Now()
@@ -482,7 +483,7 @@ func figRoundTrips() row {
 	return r
 }
 
-func tlsVersion(rep *smtpprobe.Report) string {
+func tlsVersion(rep *verdict.Report) string {
 	if rep.TLS == nil || rep.TLS.Version == nil {
 		return "TLS"
 	}

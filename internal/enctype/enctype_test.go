@@ -1,6 +1,12 @@
 package enctype
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/jcmturner/gokrb5/v8/crypto"
+	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
+)
 
 func TestNamesRoundTrip(t *testing.T) {
 	for id, name := range names {
@@ -19,5 +25,25 @@ func TestNamesRoundTrip(t *testing.T) {
 	}
 	if Name(99) != "etype 99" || Known(99) {
 		t.Error("unknown type")
+	}
+}
+
+// The table and its aliases agree with gokrb5's, which does the crypto. The
+// DES3 names are MIT's: krb5.conf reads des3-cbc-sha1 and des3-hmac-sha1 as
+// type 16, where gokrb5's name table has the unkeyed types 7 and 8.
+func TestAgreesWithGokrb5(t *testing.T) {
+	mitOnly := func(name string) bool { return strings.HasPrefix(name, "des3-") }
+	for id, name := range names {
+		if got := etypeID.ETypesByName[name]; got != id && !mitOnly(name) {
+			t.Errorf("%q: %d here, %d in gokrb5", name, id, got)
+		}
+		if _, err := crypto.GetEtype(id); err != nil {
+			t.Errorf("%q: gokrb5 does not implement it: %v", name, err)
+		}
+	}
+	for alias, id := range aliases {
+		if got := etypeID.ETypesByName[alias]; got != id && !mitOnly(alias) {
+			t.Errorf("alias %q: %d here, %d in gokrb5", alias, id, got)
+		}
 	}
 }

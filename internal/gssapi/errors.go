@@ -2,10 +2,9 @@ package gssapi
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
+	"github.com/exauth/exauth/internal/krberror"
 )
 
 // Reason classifies why a GSSAPI exchange failed. The values are stable
@@ -184,12 +183,7 @@ func codeName(code int32) string {
 	if code == 0 {
 		return "no Kerberos error code"
 	}
-	// errorcode.Lookup returns "(37) KRB_AP_ERR_SKEW Clock skew too great".
-	f := strings.Fields(errorcode.Lookup(code))
-	if len(f) >= 2 && strings.HasPrefix(f[0], "(") {
-		return fmt.Sprintf("%s, code %d", f[1], code)
-	}
-	return fmt.Sprintf("Kerberos error code %d", code)
+	return fmt.Sprintf("%s, code %d", krberror.Code(code), code)
 }
 
 func fmtSkew(d time.Duration) string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 const (
@@ -122,7 +123,7 @@ func TestFakeKDCWithMITClients(t *testing.T) {
 
 				h := startHub(t, hubOptions{Keytab: loadKeytab(t, hubKeytab), Capabilities: capsWithAuthGSSAPI()})
 				r := h.probe(t, smtpprobe.KerberosSettings{Krb5Conf: l.krb5Conf, CCache: l.ccache})
-				expectVerdict(t, r, smtpprobe.VerdictOK, 0)
+				expectVerdict(t, r, verdict.VerdictOK, 0)
 				if r.Kerberos == nil || r.Kerberos.EType == nil || *r.Kerberos.EType != et.name {
 					t.Errorf("kerberos = %+v; want etype %s", r.Kerberos, et.name)
 				}
@@ -132,10 +133,10 @@ func TestFakeKDCWithMITClients(t *testing.T) {
 				// The same ccache over AUTH GSSAPI (RFC 4752, with the
 				// security-layer step), SPN SMTP/hub01.lab.test.
 				r = probe(t, smtpprobe.Config{
-					Host: hubHost, Connect: h.srv.Addr(), RootCAs: h.pki.pool, Mech: smtpprobe.MechAUTH,
+					Host: hubHost, Connect: h.srv.Addr(), RootCAs: h.pki.pool, Mech: verdict.MechAUTH,
 					Kerberos: smtpprobe.NewKerberos(smtpprobe.KerberosSettings{Krb5Conf: l.krb5Conf, CCache: l.ccache}),
 				})
-				expectVerdict(t, r, smtpprobe.VerdictOK, 0)
+				expectVerdict(t, r, verdict.VerdictOK, 0)
 			})
 		}
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/internal/clock"
 	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 const (
@@ -451,7 +452,7 @@ func (h *hub) messages() []fakeserver.Envelope {
 }
 
 // probeHub probes the fake hub with the settings given, trusting its CA.
-func (h *hub) probe(t testing.TB, ks smtpprobe.KerberosSettings) *smtpprobe.Report {
+func (h *hub) probe(t testing.TB, ks smtpprobe.KerberosSettings) *verdict.Report {
 	t.Helper()
 	return probe(t, smtpprobe.Config{
 		Host: hubHost, Connect: h.srv.Addr(), RootCAs: h.pki.pool,
@@ -459,7 +460,7 @@ func (h *hub) probe(t testing.TB, ks smtpprobe.KerberosSettings) *smtpprobe.Repo
 	})
 }
 
-func probe(t testing.TB, cfg smtpprobe.Config) *smtpprobe.Report {
+func probe(t testing.TB, cfg smtpprobe.Config) *verdict.Report {
 	t.Helper()
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
@@ -472,7 +473,7 @@ func probe(t testing.TB, cfg smtpprobe.Config) *smtpprobe.Report {
 
 // expectVerdict asserts the verdict and the exit code, and prints the
 // whole report when either differs.
-func expectVerdict(t testing.TB, r *smtpprobe.Report, want smtpprobe.Verdict, wantExit int) {
+func expectVerdict(t testing.TB, r *verdict.Report, want verdict.Verdict, wantExit int) {
 	t.Helper()
 	if r.Verdict == want && r.ExitCode() == wantExit {
 		t.Logf("verdict %s (exit %d): %s", r.Verdict, r.ExitCode(), r.Summary)
@@ -481,7 +482,7 @@ func expectVerdict(t testing.TB, r *smtpprobe.Report, want smtpprobe.Verdict, wa
 	t.Errorf("verdict %s, exit %d; want %s, exit %d\n%s", r.Verdict, r.ExitCode(), want, wantExit, reportText(r))
 }
 
-func reportText(r *smtpprobe.Report) string {
+func reportText(r *verdict.Report) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "summary: %s\nevidence:\n", r.Summary)
 	for _, e := range r.Evidence {

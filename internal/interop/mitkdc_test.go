@@ -13,6 +13,7 @@ import (
 
 	"github.com/exauth/exauth/internal/clock"
 	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 // aesOnly is the client side of a domain where RC4 is disabled, as on
@@ -188,7 +189,7 @@ func TestMITKDC(t *testing.T) {
 		l := newMITLab(t)
 		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab)})
 		r := h.probe(t, l.keytabSettings())
-		expectVerdict(t, r, smtpprobe.VerdictOK, 0)
+		expectVerdict(t, r, verdict.VerdictOK, 0)
 		if r.Kerberos == nil || r.Kerberos.EType == nil || *r.Kerberos.EType != "aes256-cts-hmac-sha1-96" || r.Kerberos.TicketKVNO == nil || *r.Kerberos.TicketKVNO != 2 {
 			t.Errorf("kerberos = %+v; want an aes256 ticket of kvno 2 (MIT's first ktadd)", r.Kerberos)
 		}
@@ -215,7 +216,7 @@ func TestMITKDC(t *testing.T) {
 		ks := l.keytabSettings()
 		ks.Krb5Conf = tcpConf
 		r := h.probe(t, ks)
-		expectVerdict(t, r, smtpprobe.VerdictOK, 0)
+		expectVerdict(t, r, verdict.VerdictOK, 0)
 		if k := r.Observation.Kerberos; k == nil || k.Transport != "tcp" {
 			t.Errorf("kerberos observation %+v; want transport tcp", k)
 		}
@@ -225,7 +226,7 @@ func TestMITKDC(t *testing.T) {
 		cc := l.realm.kinit(l.clientKeytab, clientPrin)
 		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab)})
 		r := h.probe(t, smtpprobe.KerberosSettings{Krb5Conf: l.realm.krb5Conf, CCache: cc})
-		expectVerdict(t, r, smtpprobe.VerdictOK, 0)
+		expectVerdict(t, r, verdict.VerdictOK, 0)
 		if r.Kerberos == nil || r.Kerberos.Client == nil || *r.Kerberos.Client != clientPrin {
 			t.Errorf("kerberos = %+v; want client %s read from the ccache", r.Kerberos, clientPrin)
 		}
@@ -234,7 +235,7 @@ func TestMITKDC(t *testing.T) {
 		l := newMITLab(t)
 		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab), Clock: clock.Offset{By: 7 * time.Minute}})
 		r := h.probe(t, l.keytabSettings())
-		expectVerdict(t, r, smtpprobe.VerdictClockSkew, 2)
+		expectVerdict(t, r, verdict.VerdictClockSkew, 2)
 		if s := r.Clocks.ServerVsKDC; s == nil || *s < 400 || *s > 440 {
 			t.Errorf("clocks.server_vs_kdc_seconds = %v, want about +420", s)
 		}
@@ -244,7 +245,7 @@ func TestMITKDC(t *testing.T) {
 		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab)})
 		l.realm.kadmin("delprinc -force " + xexpsSPN)
 		r := h.probe(t, l.keytabSettings())
-		expectVerdict(t, r, smtpprobe.VerdictSPNUnknown, 2)
+		expectVerdict(t, r, verdict.VerdictSPNUnknown, 2)
 		if r.Kerberos == nil || r.Kerberos.ErrorName == nil || *r.Kerberos.ErrorName != "KDC_ERR_S_PRINCIPAL_UNKNOWN" {
 			t.Errorf("kerberos = %+v; want error KDC_ERR_S_PRINCIPAL_UNKNOWN", r.Kerberos)
 		}
@@ -256,7 +257,7 @@ func TestMITKDC(t *testing.T) {
 		// now issues kvno 3, the hub holds kvno 2.
 		l.realm.kadmin("cpw -randkey " + xexpsSPN)
 		r := h.probe(t, l.keytabSettings())
-		expectVerdict(t, r, smtpprobe.VerdictKeyMismatch, 2)
+		expectVerdict(t, r, verdict.VerdictKeyMismatch, 2)
 		if r.Kerberos == nil || r.Kerberos.TicketKVNO == nil || *r.Kerberos.TicketKVNO != 3 {
 			t.Errorf("kerberos = %+v; want a ticket of kvno 3", r.Kerberos)
 		}
@@ -274,7 +275,7 @@ func TestMITKDC(t *testing.T) {
 		l.realm.kadmin("cpw -randkey -e rc4-hmac:normal " + xexpsSPN)
 		l.realm.kadmin("set_string " + xexpsSPN + " session_enctypes rc4-hmac")
 		r := h.probe(t, l.keytabSettings())
-		expectVerdict(t, r, smtpprobe.VerdictETypeUnsupported, 2)
+		expectVerdict(t, r, verdict.VerdictETypeUnsupported, 2)
 		if r.Kerberos == nil || r.Kerberos.ErrorName == nil || *r.Kerberos.ErrorName != "KDC_ERR_ETYPE_NOSUPP" {
 			t.Errorf("kerberos = %+v; want error KDC_ERR_ETYPE_NOSUPP", r.Kerberos)
 		}
@@ -290,6 +291,6 @@ func TestMITKDC(t *testing.T) {
 		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab)})
 		l.realm.stop()
 		r := h.probe(t, l.keytabSettings())
-		expectVerdict(t, r, smtpprobe.VerdictKDCUnreachable, 2)
+		expectVerdict(t, r, verdict.VerdictKDCUnreachable, 2)
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/keytab"
 
 	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 // postfixSPN is the principal Cyrus SASL accepts for Postfix: the
@@ -199,7 +200,7 @@ func (p *postfix) installKeytabBytes(t *testing.T, b []byte) {
 
 func (p *postfix) probeConfig(ks smtpprobe.KerberosSettings) smtpprobe.Config {
 	return smtpprobe.Config{
-		Host: hubHost, Connect: p.addr, Mech: smtpprobe.MechAUTH, TLS: smtpprobe.TLSStartTLS, SPN: postfixSPN,
+		Host: hubHost, Connect: p.addr, Mech: verdict.MechAUTH, TLS: verdict.TLSStartTLS, SPN: postfixSPN,
 		RootCAs: p.pki.pool, Kerberos: smtpprobe.NewKerberos(ks),
 	}
 }
@@ -231,7 +232,7 @@ func TestPostfixCyrusGSSAPI(t *testing.T) {
 
 	t.Run("ok", func(t *testing.T) {
 		r := probe(t, pf.probeConfig(ks))
-		expectVerdict(t, r, smtpprobe.VerdictOK, 0)
+		expectVerdict(t, r, verdict.VerdictOK, 0)
 		if o := r.Observation; o == nil || o.Auth == nil || !o.Auth.Mutual {
 			t.Errorf("Cyrus sent an AP-REP: mutual authentication should be verified")
 		}
@@ -243,9 +244,9 @@ func TestPostfixCyrusGSSAPI(t *testing.T) {
 		// --mech auto and --tls auto: Postfix offers neither X-EXPS nor
 		// X-ANONYMOUSTLS, so the probe picks STARTTLS and AUTH GSSAPI.
 		cfg := pf.probeConfig(ks)
-		cfg.Mech, cfg.TLS = smtpprobe.MechAuto, smtpprobe.TLSAuto
+		cfg.Mech, cfg.TLS = verdict.MechAuto, verdict.TLSAuto
 		r := probe(t, cfg)
-		expectVerdict(t, r, smtpprobe.VerdictOK, 0)
+		expectVerdict(t, r, verdict.VerdictOK, 0)
 		if o := r.Observation; o.TLS == nil || o.TLS.Verb != "STARTTLS" || o.Auth == nil || o.Auth.Verb != "AUTH" {
 			t.Errorf("auto chose TLS %+v, auth %+v; want STARTTLS and AUTH", o.TLS, o.Auth)
 		}
@@ -271,7 +272,7 @@ func TestPostfixCyrusGSSAPI(t *testing.T) {
 		// can only say the credentials were refused.
 		realm.kadmin("cpw -randkey " + postfixSPN)
 		r := probe(t, pf.probeConfig(ks))
-		expectVerdict(t, r, smtpprobe.VerdictAuthRejected, 2)
+		expectVerdict(t, r, verdict.VerdictAuthRejected, 2)
 		expectFinal(t, r, 535, "5.7.8")
 		expectLog(t, pf.maillog, "not found in keytab")
 	})
@@ -291,7 +292,7 @@ func TestPostfixCyrusGSSAPI(t *testing.T) {
 		}
 		pf.installKeytabBytes(t, b)
 		r := probe(t, pf.probeConfig(ks))
-		expectVerdict(t, r, smtpprobe.VerdictAuthRejected, 2)
+		expectVerdict(t, r, verdict.VerdictAuthRejected, 2)
 		expectFinal(t, r, 535, "5.7.8")
 		expectLog(t, pf.maillog, "SASL GSSAPI authentication failed")
 		code, rep, res := pf.cliProbe(t, realm, clientKeytab, "--spn", postfixSPN)
@@ -301,11 +302,11 @@ func TestPostfixCyrusGSSAPI(t *testing.T) {
 	})
 	t.Run("ok/keytab-fixed", func(t *testing.T) {
 		pf.installKeytab(t, realm.ktadd("smtp-new.keytab", postfixSPN))
-		expectVerdict(t, probe(t, pf.probeConfig(ks)), smtpprobe.VerdictOK, 0)
+		expectVerdict(t, probe(t, pf.probeConfig(ks)), verdict.VerdictOK, 0)
 	})
 }
 
-func expectFinal(t *testing.T, r *smtpprobe.Report, code int, enhanced string) {
+func expectFinal(t *testing.T, r *verdict.Report, code int, enhanced string) {
 	t.Helper()
 	o := r.Observation
 	if o == nil || o.Auth == nil || o.Auth.Final == nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 
 	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/internal/krberror"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -84,7 +85,7 @@ func TestServiceTicket_PasswordPreauthRecordsKDCClock(t *testing.T) {
 		t.Fatalf("exchanges = %d, want AS (preauth required), AS, TGS", len(ex))
 	}
 	kerr, ok := errorsAs[*KDCError](ex[0].Err)
-	if ex[0].Kind != KindAS || ex[0].Preauth || !ok || kerr.Code != errorcode.KDC_ERR_PREAUTH_REQUIRED || kerr.Name != "KDC_ERR_PREAUTH_REQUIRED" {
+	if ex[0].Kind != KindAS || ex[0].Preauth || !ok || kerr.Code != krberror.KDC_ERR_PREAUTH_REQUIRED || kerr.Code.String() != "KDC_ERR_PREAUTH_REQUIRED" {
 		t.Errorf("exchange 0 = %+v", ex[0])
 	}
 	if ex[1].Kind != KindAS || !ex[1].Preauth || ex[1].Err != nil || ex[2].Kind != KindTGS || ex[2].SPN != spnHub01 || ex[2].Err != nil {
@@ -174,7 +175,7 @@ func TestServiceTicket_UnknownSPNIsTypedAndAskedOnce(t *testing.T) {
 	for range 2 {
 		_, err := c.ServiceTicket(context.Background(), "SMTPSVC/nohub.lab.test")
 		kerr, ok := errorsAs[*KDCError](err)
-		if !ok || kerr.Code != errorcode.KDC_ERR_S_PRINCIPAL_UNKNOWN || kerr.Name != "KDC_ERR_S_PRINCIPAL_UNKNOWN" ||
+		if !ok || kerr.Code != krberror.KDC_ERR_S_PRINCIPAL_UNKNOWN || kerr.Code.String() != "KDC_ERR_S_PRINCIPAL_UNKNOWN" ||
 			kerr.Exchange != KindTGS || kerr.SPN != "SMTPSVC/nohub.lab.test" || kerr.KDC != kdc.addr() || kerr.STime.IsZero() {
 			t.Fatalf("err = %#v", err)
 		}
@@ -221,7 +222,7 @@ func TestLogin_WrongPassword(t *testing.T) {
 		_, kdc := labSetup(t, nil)
 		c := newClient(t, Config{Krb5: ConfigFor(labRealm, kdc.addr())}, FromPassword("HUB02$@LAB.TEST", "wrong"))
 		err := c.Login(context.Background())
-		if kerr, ok := errorsAs[*KDCError](err); !ok || kerr.Code != errorcode.KDC_ERR_PREAUTH_FAILED || kerr.Exchange != KindAS {
+		if kerr, ok := errorsAs[*KDCError](err); !ok || kerr.Code != krberror.KDC_ERR_PREAUTH_FAILED || kerr.Exchange != KindAS {
 			t.Fatalf("err = %v, want KDC_ERR_PREAUTH_FAILED", err)
 		}
 	})
@@ -410,7 +411,7 @@ func TestLogin_CanonicalKRBErrorOverUDP(t *testing.T) {
 	c := newClient(t, Config{Krb5: ConfigFor(labRealm, kdc.addr()), Clock: clk}, FromPassword("NOBODY$@LAB.TEST", labPassword))
 	err := c.Login(context.Background())
 	kerr, ok := errorsAs[*KDCError](err)
-	if !ok || kerr.Code != 6 || kerr.Name != "KDC_ERR_C_PRINCIPAL_UNKNOWN" || kerr.Transport != UDP || kerr.Client != "NOBODY$@LAB.TEST" || kerr.EText != "canned" {
+	if !ok || kerr.Code != 6 || kerr.Code.String() != "KDC_ERR_C_PRINCIPAL_UNKNOWN" || kerr.Transport != UDP || kerr.Client != "NOBODY$@LAB.TEST" || kerr.EText != "canned" {
 		t.Fatalf("err = %#v", err)
 	}
 	if !kerr.STime.Equal(stime) || !kerr.LocalTime.Equal(t0) || kerr.ClockOffset() != -7*time.Minute+250*time.Millisecond {

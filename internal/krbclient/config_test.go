@@ -111,20 +111,6 @@ func TestParseKDC(t *testing.T) {
 	}
 }
 
-func TestErrorCodeName(t *testing.T) {
-	for code, want := range map[int32]string{
-		errorcode.KDC_ERR_S_PRINCIPAL_UNKNOWN:  "KDC_ERR_S_PRINCIPAL_UNKNOWN",
-		errorcode.KRB_AP_ERR_SKEW:              "KRB_AP_ERR_SKEW",
-		errorcode.KDC_ERR_PRINCIPAL_NOT_UNIQUE: "KDC_ERR_PRINCIPAL_NOT_UNIQUE",
-		errorcode.KDC_ERR_ETYPE_NOSUPP:         "KDC_ERR_ETYPE_NOSUPP",
-		999:                                    "KRB_ERROR_999",
-	} {
-		if got := ErrorCodeName(code); got != want {
-			t.Errorf("ErrorCodeName(%d) = %q, want %q", code, got, want)
-		}
-	}
-}
-
 func TestDecodeReply(t *testing.T) {
 	kerr := krbError(t, errorcode.KRB_AP_ERR_SKEW, t0, nil)
 	for _, tc := range []struct {

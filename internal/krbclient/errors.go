@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
+	"github.com/exauth/exauth/internal/krberror"
 	"github.com/jcmturner/gokrb5/v8/messages"
 )
 
@@ -28,16 +28,15 @@ const (
 // KRB_AP_ERR_SKEW, ...) and the KDC's own clock (STime) so that it can
 // measure how far this host's clock is from the KDC's.
 type KDCError struct {
-	Exchange  string    // KindAS or KindTGS
-	Code      int32     // RFC 4120 error-code, e.g. 7 for KDC_ERR_S_PRINCIPAL_UNKNOWN
-	Name      string    // the code's name, e.g. "KDC_ERR_S_PRINCIPAL_UNKNOWN"
-	EText     string    // the KDC's e-text, often empty
-	STime     time.Time // the KDC's clock when it answered (stime + susec)
-	LocalTime time.Time // this host's clock (Config.Clock) when the answer arrived
-	KDC       string    // address that answered
-	Transport string    // TCP or UDP
-	Client    string    // client principal, e.g. "HUB02$@LAB.TEST"
-	SPN       string    // the service asked for (TGS); "krbtgt/REALM" for AS
+	Exchange  string        // KindAS or KindTGS
+	Code      krberror.Code // RFC 4120 error-code; its String is the name, e.g. "KDC_ERR_S_PRINCIPAL_UNKNOWN"
+	EText     string        // the KDC's e-text, often empty
+	STime     time.Time     // the KDC's clock when it answered (stime + susec)
+	LocalTime time.Time     // this host's clock (Config.Clock) when the answer arrived
+	KDC       string        // address that answered
+	Transport string        // TCP or UDP
+	Client    string        // client principal, e.g. "HUB02$@LAB.TEST"
+	SPN       string        // the service asked for (TGS); "krbtgt/REALM" for AS
 
 	// Message is the KRB-ERROR as received, for fields not lifted above
 	// (e-data carries PA-ETYPE-INFO2 or a Windows NTSTATUS).
@@ -54,7 +53,7 @@ func (e *KDCError) Error() string {
 	if e.Client != "" {
 		fmt.Fprintf(&b, " as %s", e.Client)
 	}
-	fmt.Fprintf(&b, ": KDC %s answered %s (%d)", e.KDC, e.Name, e.Code)
+	fmt.Fprintf(&b, ": KDC %s answered %s (%d)", e.KDC, e.Code, int32(e.Code))
 	if e.EText != "" {
 		fmt.Fprintf(&b, ": %q", e.EText)
 	}
@@ -65,20 +64,6 @@ func (e *KDCError) Error() string {
 // behind), measured from the error's stime. It is only as exact as the
 // round trip.
 func (e *KDCError) ClockOffset() time.Duration { return e.STime.Sub(e.LocalTime) }
-
-// ErrorCodeName returns the RFC 4120 name of a KRB-ERROR code, e.g.
-// "KDC_ERR_S_PRINCIPAL_UNKNOWN", or "KRB_ERROR_<code>" for codes gokrb5 does
-// not know.
-func ErrorCodeName(code int32) string {
-	// errorcode.Lookup answers "(7) KDC_ERR_S_PRINCIPAL_UNKNOWN Server not found ...".
-	s := errorcode.Lookup(code)
-	if rest, ok := strings.CutPrefix(s, fmt.Sprintf("(%d) ", code)); ok {
-		if name, _, _ := strings.Cut(rest, " "); name != "" {
-			return name
-		}
-	}
-	return fmt.Sprintf("KRB_ERROR_%d", code)
-}
 
 // Attempt is one try to reach one KDC over one transport.
 type Attempt struct {
@@ -210,8 +195,7 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 func newKDCError(kind string, m *messages.KRBError, local time.Time, kdc, transport, client, spn string) *KDCError {
 	return &KDCError{
 		Exchange:  kind,
-		Code:      m.ErrorCode,
-		Name:      ErrorCodeName(m.ErrorCode),
+		Code:      krberror.Code(m.ErrorCode),
 		EText:     m.EText,
 		STime:     kdcTime(m),
 		LocalTime: local,

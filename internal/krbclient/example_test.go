@@ -34,7 +34,7 @@ func ExampleClient_ServiceTicket() {
 	var unreachable *krbclient.UnreachableError
 	switch {
 	case errors.As(err, &kerr):
-		fmt.Printf("KDC said %s; KDC clock %v ahead of ours\n", kerr.Name, kerr.ClockOffset())
+		fmt.Printf("KDC said %s; KDC clock %v ahead of ours\n", kerr.Code.String(), kerr.ClockOffset())
 	case errors.As(err, &unreachable):
 		for _, a := range unreachable.Attempts {
 			fmt.Println(a) // "dc1.lab.test:88/tcp refused"
@@ -78,9 +78,4 @@ func ExampleReachability() {
 	for _, a := range krbclient.Reachability(context.Background(), "LAB.TEST", []string{"dc1.lab.test"}, 2*time.Second) {
 		fmt.Printf("%s/%s answered=%v refused=%v timed-out=%v\n", a.Addr, a.Transport, a.Err == nil, a.Refused, a.TimedOut)
 	}
-}
-
-func ExampleErrorCodeName() {
-	fmt.Println(krbclient.ErrorCodeName(37))
-	// Output: KRB_AP_ERR_SKEW
 }

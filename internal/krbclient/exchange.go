@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exauth/exauth/internal/krberror"
 	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/crypto"
-	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/iana/patype"
 	"github.com/jcmturner/gokrb5/v8/messages"
@@ -119,7 +119,7 @@ func (c *Client) login(ctx context.Context) (*tgt, error) {
 	}
 	ex, r, err := c.exchange(ctx, KindAS, krbtgt, false, msg)
 	var kerr *KDCError
-	if errors.As(err, &kerr) && kerr.Code == errorcode.KDC_ERR_PREAUTH_REQUIRED {
+	if errors.As(err, &kerr) && kerr.Code == krberror.KDC_ERR_PREAUTH_REQUIRED {
 		c.record(ex, err)
 		hints := etypeHints(kerr.Message.EData)
 		pa, _, perr := c.encTimestamp(hints)
@@ -152,7 +152,7 @@ func (c *Client) loginAtOnce(ctx context.Context, req messages.ASReq, krbtgt str
 		return nil, err, true
 	}
 	hints := etypeHints(kerr.Message.EData)
-	refused := kerr.Code == errorcode.KDC_ERR_PREAUTH_FAILED
+	refused := kerr.Code == krberror.KDC_ERR_PREAUTH_FAILED
 	if len(hints) == 0 {
 		return nil, err, refused // without hints, only the classic exchange can learn more
 	}
@@ -194,10 +194,10 @@ func (c *Client) endAS(req messages.ASReq, ex Exchange, r kdcReply, err error, h
 
 // final reports whether an AS error does not depend on how the client
 // pre-authenticated, so that asking again the classic way cannot help.
-func final(code int32) bool {
+func final(code krberror.Code) bool {
 	switch code {
-	case errorcode.KRB_AP_ERR_SKEW, errorcode.KDC_ERR_C_PRINCIPAL_UNKNOWN, errorcode.KDC_ERR_CLIENT_REVOKED,
-		errorcode.KDC_ERR_WRONG_REALM, errorcode.KDC_ERR_S_PRINCIPAL_UNKNOWN:
+	case krberror.KRB_AP_ERR_SKEW, krberror.KDC_ERR_C_PRINCIPAL_UNKNOWN, krberror.KDC_ERR_CLIENT_REVOKED,
+		krberror.KDC_ERR_WRONG_REALM, krberror.KDC_ERR_S_PRINCIPAL_UNKNOWN:
 		return true
 	}
 	return false

@@ -12,13 +12,13 @@ import (
 	"time"
 
 	"github.com/jcmturner/gokrb5/v8/config"
-	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/internal/clock"
 	"github.com/exauth/exauth/internal/krbclient"
+	"github.com/exauth/exauth/internal/krberror"
 )
 
 // Integration with the bundled fake KDC (package fakeserver): the client and
@@ -172,7 +172,7 @@ func TestFakeKDC_KDCClockTenMinutesAhead(t *testing.T) {
 	c := newClient(t, krbclient.Config{Krb5: krb5Conf(t, k), Clock: local}, clientKeytab(t, k))
 	_, err := c.ServiceTicket(context.Background(), spn)
 	var kerr *krbclient.KDCError
-	if !errors.As(err, &kerr) || kerr.Code != errorcode.KRB_AP_ERR_SKEW || kerr.Name != "KRB_AP_ERR_SKEW" || kerr.Exchange != krbclient.KindAS {
+	if !errors.As(err, &kerr) || kerr.Code != krberror.KRB_AP_ERR_SKEW || kerr.Code.String() != "KRB_AP_ERR_SKEW" || kerr.Exchange != krbclient.KindAS {
 		t.Fatalf("err = %v, want KRB_AP_ERR_SKEW from the AS exchange", err)
 	}
 	if want := epoch.Add(10 * time.Minute); !kerr.STime.Equal(want) || !kerr.LocalTime.Equal(epoch) || kerr.ClockOffset() != 10*time.Minute {
@@ -195,10 +195,10 @@ func TestFakeKDC_UnknownAndDuplicateSPN(t *testing.T) {
 	c := newClient(t, krbclient.Config{Krb5: krb5Conf(t, k)}, clientKeytab(t, k))
 	for _, tc := range []struct {
 		spn  string
-		code int32
+		code krberror.Code
 	}{
-		{"SMTPSVC/hub99.lab.test", errorcode.KDC_ERR_S_PRINCIPAL_UNKNOWN},
-		{"SMTPSVC/dup.lab.test", errorcode.KDC_ERR_PRINCIPAL_NOT_UNIQUE},
+		{"SMTPSVC/hub99.lab.test", krberror.KDC_ERR_S_PRINCIPAL_UNKNOWN},
+		{"SMTPSVC/dup.lab.test", krberror.KDC_ERR_PRINCIPAL_NOT_UNIQUE},
 	} {
 		_, err := c.ServiceTicket(context.Background(), tc.spn)
 		var kerr *krbclient.KDCError

@@ -1,11 +1,14 @@
 // Package safetext makes text that came from a peer or a paste safe to
 // print on a terminal: a hostile server's banner or a pasted string could
 // otherwise carry escape sequences that retitle, recolour or rewrite the
-// administrator's terminal.
+// administrator's terminal; and Kerberos tokens on SMTP lines are secrets
+// that must not reach a terminal, a log or a report unless asked for.
 package safetext
 
 import (
+	"encoding/base64"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -28,4 +31,53 @@ func Line(s string) string {
 
 func isControl(r rune) bool {
 	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0)
+}
+
+// RedactCommand hides the token of an AUTH or X-EXPS command line (or of a
+// bare continuation line, which is all token).
+func RedactCommand(line string) string {
+	verb, rest, found := strings.Cut(line, " ")
+	if found && (verb == "AUTH" || verb == "X-EXPS") {
+		mech, tok, _ := strings.Cut(rest, " ")
+		return verb + " " + mech + " " + placeholder(tok)
+	}
+	return placeholder(line)
+}
+
+// RedactReply hides server tokens on 334 and 235 lines: every field that
+// is base64 of a dozen characters or more, which covers "334 <token>",
+// "235 <token>" and "235 2.7.0 <token>" (the forms smtpreply.Reply.AuthToken accepts).
+func RedactReply(line string) string {
+	if len(line) < 4 || !(strings.HasPrefix(line, "334") || strings.HasPrefix(line, "235")) {
+		return line
+	}
+	f := strings.Fields(line[4:])
+	changed := false
+	for i, field := range f {
+		if len(field) >= 12 {
+			if _, err := base64.StdEncoding.DecodeString(field); err == nil {
+				f[i] = placeholder(field)
+				changed = true
+			}
+		}
+	}
+	if !changed {
+		return line
+	}
+	return line[:4] + strings.Join(f, " ")
+}
+
+// base64Run is a run long enough to be a token rather than a word.
+var base64Run = regexp.MustCompile(`[A-Za-z0-9+/]{16,}={0,2}`)
+
+// RedactTokens hides base64 runs in free text (an error quoting a reply).
+func RedactTokens(s string) string {
+	return base64Run.ReplaceAllStringFunc(s, placeholder)
+}
+
+func placeholder(b64 string) string {
+	if b64 == "" {
+		return ""
+	}
+	return fmt.Sprintf("<token, %d bytes, redacted; --show-secrets shows it>", base64.StdEncoding.DecodedLen(len(b64)))
 }

@@ -1,6 +1,9 @@
 package safetext
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestLine(t *testing.T) {
 	for in, want := range map[string]string{
@@ -12,6 +15,21 @@ func TestLine(t *testing.T) {
 	} {
 		if got := Line(in); got != want {
 			t.Errorf("Line(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRedactReply(t *testing.T) {
+	tok := "YIGZBgkqhkiG9xIBAgICAG+BiTCBhqADAgEFoQMC"
+	for _, line := range []string{"334 " + tok, "235 " + tok, "235 2.7.0 " + tok, "334 " + tok + " " + tok} {
+		got := RedactReply(line)
+		if strings.Contains(got, tok) || !strings.Contains(got, "redacted") {
+			t.Errorf("%q -> %q", line, got)
+		}
+	}
+	for _, line := range []string{"235 2.7.0 Authentication successful", "334 ", "454 4.7.0 Temporary authentication failure", "250 " + tok} {
+		if got := RedactReply(line); got != line {
+			t.Errorf("%q changed to %q", line, got)
 		}
 	}
 }

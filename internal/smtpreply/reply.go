@@ -15,6 +15,7 @@ package smtpreply
 
 import (
 	"bufio"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"regexp"
@@ -214,4 +215,23 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// AuthToken finds Kerberos data on a 235 line ("235 <base64>"), which
+// is how Exchange returns the AP-REP for X-EXPS. Only data that decodes to
+// an ASN.1 GSS-API, Kerberos or SPNEGO token counts.
+func (r Reply) AuthToken() ([]byte, bool) {
+	f := strings.Fields(r.Text())
+	if len(f) == 0 {
+		return nil, false
+	}
+	b, err := base64.StdEncoding.DecodeString(f[len(f)-1])
+	if err != nil || len(b) < 2 {
+		return nil, false
+	}
+	switch b[0] {
+	case 0x60, 0x6f, 0xa1:
+		return b, true
+	}
+	return nil, false
 }

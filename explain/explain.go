@@ -1,7 +1,7 @@
 // Package explain turns text an administrator pasted — a queue viewer "Last
 // error", an NDR line, an event-log text, a kinit message, a protocol-log
 // line, an EHLO answer — into the same kind of Observation the probe makes,
-// and diagnoses it with the probe's own rules (smtpprobe.Diagnose): one
+// and diagnoses it with the probe's own rules (verdict.Diagnose): one
 // verdict table for both.
 //
 // Codes come first because they are language-independent: Exchange writes
@@ -16,8 +16,9 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/exauth/exauth/internal/krberror"
 	"github.com/exauth/exauth/internal/smtpreply"
-	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 // MaxInput is the most text examined; a paste larger than this is
@@ -26,7 +27,7 @@ const MaxInput = 10 << 20
 
 // Result is an explanation.
 type Result struct {
-	smtpprobe.Diagnosis
+	verdict.Diagnosis
 	// InnerReply is the reply classified (the inner one when a wrapper was
 	// unwrapped); Outer is the sending side's wrapper.
 	InnerReply *smtpreply.Reply
@@ -34,7 +35,7 @@ type Result struct {
 	Recognised []string // what was recognised, in words
 	Truncated  bool
 	// Observation is what Diagnose judged.
-	Observation *smtpprobe.Observation
+	Observation *verdict.Observation
 }
 
 // Explain classifies text.
@@ -45,7 +46,7 @@ func Explain(text string) Result {
 	}
 	r := recognise(text)
 	obs := r.observation()
-	res.Diagnosis = smtpprobe.Diagnose(obs)
+	res.Diagnosis = verdict.Diagnose(obs)
 	res.InnerReply, res.Outer, res.Recognised, res.Observation = r.inner, r.outer, r.phrases, obs
 	return res
 }
@@ -56,15 +57,15 @@ type recognition struct {
 	inner   *smtpreply.Reply
 	outer   *smtpreply.Reply
 	phrases []string
-	facts   map[string]bool
-	krbCode int32
+	facts   map[verdict.Fact]bool
+	krbCode krberror.Code
 	hasKrb  bool
-	connect string // connect failure kind, "" when none
+	connect verdict.ConnectKind // connect failure kind, "" when none
 	ehlo    []string
 	creds   string
 }
 
-func (r *recognition) fact(id, phrase string) {
+func (r *recognition) fact(id verdict.Fact, phrase string) {
 	if r.facts[id] {
 		return
 	}
@@ -83,7 +84,7 @@ var (
 )
 
 func recognise(text string) *recognition {
-	r := &recognition{facts: map[string]bool{}}
+	r := &recognition{facts: map[verdict.Fact]bool{}}
 	norm := quotes.Replace(text)
 	r.findEHLO(norm)
 	// Replies are found line by line (a reply's text ends with its line),

@@ -7,7 +7,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 type corpusEntry struct {
@@ -42,13 +42,13 @@ func TestCorpus(t *testing.T) {
 		if e.Source == "" || e.Lang == "" {
 			t.Errorf("entry %d has no source or language", i)
 		}
-		if !smtpprobe.Verdict(e.Expect).Valid() {
+		if !verdict.Verdict(e.Expect).Valid() {
 			t.Errorf("entry %d: unknown expected verdict %q", i, e.Expect)
 			continue
 		}
 		langs[e.Lang] = true
 		got := Explain(e.Text)
-		if got.Verdict != smtpprobe.VerdictUnknown {
+		if got.Verdict != verdict.VerdictUnknown {
 			confident++
 			if string(got.Verdict) == e.Expect {
 				correct++
@@ -66,11 +66,11 @@ func TestCorpus(t *testing.T) {
 
 func TestExplain_UnwrapsAndReportsCodes(t *testing.T) {
 	r := Explain(`451 4.4.0 Primary target IP address responded with: „454 4.7.0 Temporary authentication failure.“ Attempted failover to alternate host, but that did not succeed.`)
-	if r.Verdict != smtpprobe.VerdictAuthTemporaryFailure || r.InnerReply == nil || r.InnerReply.Code != 454 || r.InnerReply.Enhanced != "4.7.0" || r.Outer == nil || r.Outer.Enhanced != "4.4.0" {
+	if r.Verdict != verdict.VerdictAuthTemporaryFailure || r.InnerReply == nil || r.InnerReply.Code != 454 || r.InnerReply.Enhanced != "4.7.0" || r.Outer == nil || r.Outer.Enhanced != "4.4.0" {
 		t.Fatalf("got %s inner %v outer %v", r.Verdict, r.InnerReply, r.Outer)
 	}
 	r = Explain("451 4.4.397 Error communicating with target host. -> 421 4.2.1 Unable to connect -> SocketError: Connection refused")
-	if r.Verdict != smtpprobe.VerdictConnectFailed || r.InnerReply.Enhanced != "4.2.1" {
+	if r.Verdict != verdict.VerdictConnectFailed || r.InnerReply.Enhanced != "4.2.1" {
 		t.Fatalf("2013 chain: got %s inner %v", r.Verdict, r.InnerReply)
 	}
 }
@@ -82,7 +82,7 @@ func TestExplain_UnrelatedInputIsUnknown(t *testing.T) {
 		"\x00\x01\x02\xff\xfe binary",
 		strings.Repeat("lorem ipsum 12345 ", 600000), // ~10 MB
 	} {
-		if r := Explain(s); r.Verdict != smtpprobe.VerdictUnknown {
+		if r := Explain(s); r.Verdict != verdict.VerdictUnknown {
 			t.Errorf("%.40q: got %s", s, r.Verdict)
 		}
 	}
@@ -113,7 +113,7 @@ func BenchmarkExplain10MB(b *testing.B) {
 	b.SetBytes(int64(len(text)))
 	b.ResetTimer()
 	for b.Loop() {
-		if r := Explain(text); r.Verdict != smtpprobe.VerdictAuthTemporaryFailure {
+		if r := Explain(text); r.Verdict != verdict.VerdictAuthTemporaryFailure {
 			b.Fatalf("got %s", r.Verdict)
 		}
 	}
@@ -126,12 +126,12 @@ func BenchmarkExplain10MB(b *testing.B) {
 // server-to-server SMTP authentication, so exauth must not claim a
 // transport verdict for them.
 func TestSeeds(t *testing.T) {
-	want := map[string]smtpprobe.Verdict{
-		"000_fd14b60ccf4ab9d7.txt": smtpprobe.VerdictUnknown,              // de: MSExchange OWA 71, proxy auth between CAS
-		"001_ee5138d0c42e0eb0.txt": smtpprobe.VerdictUnknown,              // zh: the same event
-		"002_8d90b35cc5febda0.txt": smtpprobe.VerdictUnknown,              // fr: EWS proxy auth between CAS
-		"003_b67e60b80b1f2811.txt": smtpprobe.VerdictUnknown,              // zh: OWA 43 ProxyErrorSslTrustFailure
-		"004_15888d4f839ddf65.txt": smtpprobe.VerdictAuthTemporaryFailure, // sv: KB 979174
+	want := map[string]verdict.Verdict{
+		"000_fd14b60ccf4ab9d7.txt": verdict.VerdictUnknown,              // de: MSExchange OWA 71, proxy auth between CAS
+		"001_ee5138d0c42e0eb0.txt": verdict.VerdictUnknown,              // zh: the same event
+		"002_8d90b35cc5febda0.txt": verdict.VerdictUnknown,              // fr: EWS proxy auth between CAS
+		"003_b67e60b80b1f2811.txt": verdict.VerdictUnknown,              // zh: OWA 43 ProxyErrorSslTrustFailure
+		"004_15888d4f839ddf65.txt": verdict.VerdictAuthTemporaryFailure, // sv: KB 979174
 	}
 	for name, v := range want {
 		b, err := os.ReadFile("testdata/seeds/" + name)
@@ -142,7 +142,7 @@ func TestSeeds(t *testing.T) {
 		if r.Verdict != v {
 			t.Errorf("%s: got %s, want %s (%s)", name, r.Verdict, v, r.Summary)
 		}
-		if v == smtpprobe.VerdictAuthTemporaryFailure && (r.InnerReply == nil || r.InnerReply.String() != "454 4.7.0 Tillfälligt autentiseringsfel i Exchange Server Ursprungligt KB-nummer: 979174 Symptom I en Exchange-servermiljö fastnar vissa e-postmeddelanden i en fjärrleveranskö som borde ha överförts till en annan intern Exchange-server i Exchange-organisationen.") {
+		if v == verdict.VerdictAuthTemporaryFailure && (r.InnerReply == nil || r.InnerReply.String() != "454 4.7.0 Tillfälligt autentiseringsfel i Exchange Server Ursprungligt KB-nummer: 979174 Symptom I en Exchange-servermiljö fastnar vissa e-postmeddelanden i en fjärrleveranskö som borde ha överförts till en annan intern Exchange-server i Exchange-organisationen.") {
 			t.Logf("%s: inner reply %v", name, r.InnerReply)
 		}
 	}

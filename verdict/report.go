@@ -1,11 +1,11 @@
-package smtpprobe
+package verdict
 
 import (
 	"math"
 	"time"
 )
 
-// Report is what `exauth probe --json` prints (DESIGN.md "Probe report").
+// Report is what `exauth probe --json` prints (docs/json.md).
 // Unknown values are null, never invented.
 type Report struct {
 	Target       string           `json:"target"`
@@ -27,7 +27,7 @@ type Report struct {
 
 // ReportTLS is the report's tls object.
 type ReportTLS struct {
-	Mode            string      `json:"mode"`
+	Mode            TLSMode     `json:"mode"`
 	Version         *string     `json:"version"`
 	Cipher          *string     `json:"cipher"`
 	PeerCertificate *ReportCert `json:"peer_certificate"`
@@ -112,9 +112,9 @@ func NewReport(o *Observation, d Diagnosis) *Report {
 			rk.EType = strPtr(ETypeName(k.EType))
 		}
 		if e := k.KDCError; e != nil {
-			code := e.Code
+			code := int32(e.Code)
 			rk.ErrorCode = &code
-			rk.ErrorName = strPtr(e.Name)
+			rk.ErrorName = strPtr(e.Code.String())
 		}
 		r.Kerberos = rk
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/internal/yamlfile"
-	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -116,7 +116,7 @@ func TestJUnit_Structure(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Make one target miss its expectation.
-	p.Targets[2].Expect = Verdicts{smtpprobe.VerdictOK}
+	p.Targets[2].Expect = Verdicts{verdict.VerdictOK}
 	run := Execute(context.Background(), p, Options{})
 	var b strings.Builder
 	if err := WriteJUnit(&b, run); err != nil {
@@ -242,7 +242,7 @@ func fieldOf(e *yamlfile.Error) string {
 }
 
 func TestSamplePlanRuns(t *testing.T) {
-	p, err := LoadPlan("../../examples/lab-plan.yaml")
+	p, err := LoadPlan("../examples/lab-plan.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func sampleHeap(peak *uint64) (stop func()) {
 }
 
 func FuzzParsePlan(f *testing.F) {
-	b, _ := os.ReadFile("../../examples/lab-plan.yaml")
+	b, _ := os.ReadFile("../examples/lab-plan.yaml")
 	f.Add(b)
 	files, _ := filepath.Glob("testdata/invalid/*.yaml")
 	for _, p := range files {

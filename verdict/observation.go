@@ -1,15 +1,19 @@
-package smtpprobe
+package verdict
 
 import (
+	"slices"
 	"time"
+
+	"github.com/exauth/exauth/internal/krberror"
 
 	"github.com/exauth/exauth/internal/smtpreply"
 )
 
-// Observation is everything a probe saw, and nothing it concluded. The
-// probe fills it step by step; `exauth explain` fills the parts it can
-// recognise in pasted text; Diagnose turns either into a verdict. Fields are
-// plain data so that the judgement needs no network and no Kerberos library.
+// Observation is everything a producer saw, and nothing it concluded. The
+// SMTP probe fills it step by step; the explain package fills the parts it
+// can recognise in pasted text; Diagnose turns either into a verdict. Fields
+// are plain data so that the judgement needs no network and no Kerberos
+// library.
 type Observation struct {
 	Target  string // host name the probe was asked about (SPN and TLS name)
 	Address string // address dialled, "" when not dialled
@@ -36,8 +40,8 @@ type Observation struct {
 // ObservedOptions are the probe settings that change what an observation
 // means.
 type ObservedOptions struct {
-	Mech               string // auto, xexps, auth
-	TLS                string // auto, anonymous, starttls, none
+	Mech               Mech
+	TLS                TLSMode
 	SPN                string
 	RequireTrustedCert bool
 	HasCredentials     bool
@@ -47,8 +51,21 @@ type ObservedOptions struct {
 // ConnectObservation is the TCP connect.
 type ConnectObservation struct {
 	Err  error
-	Kind string // "", "dns", "refused", "timeout", "unreachable", "other"
+	Kind ConnectKind
 }
+
+// ConnectKind classifies a failed TCP connect.
+type ConnectKind string
+
+// Connect failure kinds; the zero value means the connect worked.
+const (
+	ConnectOK          ConnectKind = ""
+	ConnectDNS         ConnectKind = "dns"
+	ConnectRefused     ConnectKind = "refused"
+	ConnectTimeout     ConnectKind = "timeout"
+	ConnectUnreachable ConnectKind = "unreachable"
+	ConnectOther       ConnectKind = "other"
+)
 
 // BannerObservation is the server's greeting.
 type BannerObservation struct {
@@ -77,7 +94,7 @@ type EHLOObservation struct {
 
 // TLSObservation is the TLS upgrade.
 type TLSObservation struct {
-	Mode     string           // "anonymous" (X-ANONYMOUSTLS), "starttls", or "none"
+	Mode     TLSMode          // TLSAnonymous (X-ANONYMOUSTLS) or TLSStartTLS
 	Verb     string           // the command sent
 	Reply    *smtpreply.Reply // the answer to the verb
 	Err      error            // handshake error
@@ -131,11 +148,21 @@ type KerberosObservation struct {
 
 // KRBError is a Kerberos error as observed: its code keeps its meaning.
 type KRBError struct {
-	Exchange string // "AS", "TGS", "AP" (from the acceptor), or "" when unknown
-	Code     int32
-	Name     string // e.g. KDC_ERR_S_PRINCIPAL_UNKNOWN
+	Exchange KDCExchange
+	Code     krberror.Code // its String is the RFC name, e.g. KDC_ERR_S_PRINCIPAL_UNKNOWN
 	Text     string
 }
+
+// KDCExchange names the Kerberos exchange an error came from.
+type KDCExchange string
+
+// Kerberos exchanges.
+const (
+	ExchangeUnknown KDCExchange = ""    // e.g. an error name found in pasted text
+	ExchangeAS      KDCExchange = "AS"  // the client's login
+	ExchangeTGS     KDCExchange = "TGS" // the service ticket
+	ExchangeAP      KDCExchange = "AP"  // the receiving server's acceptor
+)
 
 // KDCAttempt is one reachability check of a KDC transport.
 type KDCAttempt struct {
@@ -168,19 +195,68 @@ type AuthObservation struct {
 
 // StepFailure records the step at which the dialogue ended early.
 type StepFailure struct {
-	Step string // connect, banner, ehlo, tls, ehlo-tls, kerberos, auth, quit
+	Step Step
 	Err  error
-	// Kind classifies Err: "timeout", "closed", "syntax", "line-too-long",
-	// "too-many-lines", "reply" (an unexpected reply code), "io", "local".
-	Kind string
+	Kind FailureKind
 }
+
+// Step is a step of the SMTP dialogue.
+type Step string
+
+// The dialogue's steps, in the order they run.
+const (
+	StepConnect  Step = "connect"
+	StepBanner   Step = "banner"
+	StepEHLO     Step = "ehlo"
+	StepTLS      Step = "tls"
+	StepEHLOTLS  Step = "ehlo-tls"
+	StepKerberos Step = "kerberos"
+	StepAuth     Step = "auth"
+	StepQuit     Step = "quit"
+)
+
+// FailureKind classifies why a step failed.
+type FailureKind string
+
+// Failure kinds.
+const (
+	FailTimeout      FailureKind = "timeout"
+	FailClosed       FailureKind = "closed"
+	FailSyntax       FailureKind = "syntax"
+	FailLineTooLong  FailureKind = "line-too-long"
+	FailTooManyLines FailureKind = "too-many-lines"
+	FailReply        FailureKind = "reply" // an unexpected reply code
+	FailIO           FailureKind = "io"
+	FailLocal        FailureKind = "local" // the probe's own configuration
+)
 
 // TextObservation holds what explain recognised in free text.
 type TextObservation struct {
 	Reply   *smtpreply.Reply // the (inner) reply classified
 	Outer   *smtpreply.Reply // the sending side's wrapper, when unwrapped
 	Phrases []string         // recognised phrases, for evidence
-	Facts   []string         // recognised fact IDs, e.g. "event-1035", "kdc-event-11"
+	Facts   []Fact
+}
+
+// Fact is something recognised in pasted text that no dialogue step
+// records: an event, a log line, a device's wording.
+type Fact string
+
+// Facts explain can recognise.
+const (
+	FactEvent1035      Fact = "event-1035"      // MSExchangeTransport 1035/2017: ExchangeAuth failed
+	FactKDCEvent11     Fact = "kdc-event-11"    // a KDC found a duplicate SPN
+	FactLogonDenied    Fact = "logon-denied"    // Exchange's LogonDenied status
+	FactTLSFailed      Fact = "tls-failed"      // a TLS failure, or TLS required first
+	FactCertUntrusted  Fact = "cert-untrusted"  // a certificate not trusted
+	FactVerbsStripped  Fact = "verbs-stripped"  // a firewall's ESMTP inspection
+	FactProtocolError  Fact = "protocol-error"  // a Kerberos reply that does not fit
+	FactKDCUnreachable Fact = "kdc-unreachable" // no KDC could be reached
+)
+
+// Has reports whether the text showed fact f.
+func (t *TextObservation) Has(f Fact) bool {
+	return t != nil && slices.Contains(t.Facts, f)
 }
 
 // TranscriptLine is one line on the wire.

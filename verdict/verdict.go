@@ -1,4 +1,4 @@
-package smtpprobe
+package verdict
 
 // Verdict is a diagnosis's stable ID: part of exauth's public interface
 // (DESIGN.md "Verdicts"), shared by probe, explain, scenarios and check.

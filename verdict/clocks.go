@@ -1,4 +1,4 @@
-package smtpprobe
+package verdict
 
 import (
 	"fmt"

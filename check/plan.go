@@ -16,7 +16,7 @@ import (
 
 	"github.com/exauth/exauth/internal/yamlfile"
 	"github.com/exauth/exauth/scenarios"
-	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 // Plan is a lab validation plan (see examples/lab-plan.yaml and
@@ -60,13 +60,13 @@ type Target struct {
 }
 
 // Verdicts is "ok" or [ok, cert-untrusted] in YAML.
-type Verdicts []smtpprobe.Verdict
+type Verdicts []verdict.Verdict
 
 // UnmarshalYAML accepts a scalar or a sequence.
 func (v *Verdicts) UnmarshalYAML(n *yaml.Node) error {
 	switch n.Kind {
 	case yaml.ScalarNode:
-		*v = Verdicts{smtpprobe.Verdict(n.Value)}
+		*v = Verdicts{verdict.Verdict(n.Value)}
 		return nil
 	case yaml.SequenceNode:
 		var list []string
@@ -74,7 +74,7 @@ func (v *Verdicts) UnmarshalYAML(n *yaml.Node) error {
 			return err
 		}
 		for _, s := range list {
-			*v = append(*v, smtpprobe.Verdict(s))
+			*v = append(*v, verdict.Verdict(s))
 		}
 		return nil
 	}
@@ -82,7 +82,7 @@ func (v *Verdicts) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // Has reports whether got is one of the expected verdicts.
-func (v Verdicts) Has(got smtpprobe.Verdict) bool {
+func (v Verdicts) Has(got verdict.Verdict) bool {
 	for _, x := range v {
 		if x == got {
 			return true

@@ -11,6 +11,7 @@ import (
 	"github.com/exauth/exauth/internal/clock"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 // Options tune a run.
@@ -30,17 +31,17 @@ type Progress struct {
 
 // Result is one target's outcome.
 type Result struct {
-	Target     string             `json:"target"`
-	Host       string             `json:"host,omitempty"`
-	Scenario   string             `json:"scenario,omitempty"`
-	Expect     Verdicts           `json:"expect"`
-	Verdict    smtpprobe.Verdict  `json:"verdict"`
-	Severity   smtpprobe.Severity `json:"severity"`
-	Met        bool               `json:"met"`
-	Summary    string             `json:"summary"`
-	Evidence   []string           `json:"evidence"`
-	DurationMS float64            `json:"duration_ms"`
-	Report     *smtpprobe.Report  `json:"report,omitempty"`
+	Target     string           `json:"target"`
+	Host       string           `json:"host,omitempty"`
+	Scenario   string           `json:"scenario,omitempty"`
+	Expect     Verdicts         `json:"expect"`
+	Verdict    verdict.Verdict  `json:"verdict"`
+	Severity   verdict.Severity `json:"severity"`
+	Met        bool             `json:"met"`
+	Summary    string           `json:"summary"`
+	Evidence   []string         `json:"evidence"`
+	DurationMS float64          `json:"duration_ms"`
+	Report     *verdict.Report  `json:"report,omitempty"`
 }
 
 // Run is a whole plan's outcome.
@@ -128,7 +129,7 @@ func runTarget(ctx context.Context, p *Plan, t *Target, creds *credentialPool) (
 			return failed(res, err)
 		}
 		if len(res.Expect) == 0 {
-			res.Expect = Verdicts{smtpprobe.Verdict(sc.Expect)}
+			res.Expect = Verdicts{verdict.Verdict(sc.Expect)}
 		}
 		lab, err := scenarios.Run(sc, scenarios.Options{})
 		if err != nil {
@@ -150,9 +151,9 @@ func runTarget(ctx context.Context, p *Plan, t *Target, creds *credentialPool) (
 
 // failed records a target that could not even be probed.
 func failed(res Result, err error) Result {
-	res.Verdict, res.Severity = smtpprobe.VerdictUnknown, smtpprobe.SeverityUnknown
+	res.Verdict, res.Severity = verdict.VerdictUnknown, verdict.SeverityUnknown
 	res.Summary = err.Error()
-	res.Met = res.Expect.Has(smtpprobe.VerdictUnknown)
+	res.Met = res.Expect.Has(verdict.VerdictUnknown)
 	return res
 }
 
@@ -184,7 +185,7 @@ func (c *credentialPool) config(t *Target, s Settings) (smtpprobe.Config, error)
 	}
 	cfg := smtpprobe.Config{
 		Host: t.Host, Connect: t.Connect, SPN: t.SPN, EHLOName: s.EHLO,
-		Mech: smtpprobe.Mech(s.Mech), TLS: smtpprobe.TLSMode(s.TLS),
+		Mech: verdict.Mech(s.Mech), TLS: verdict.TLSMode(s.TLS),
 		Timeout: time.Duration(s.Timeout), Clock: c.clock, Kerberos: k,
 	}
 	if s.RequireTrustedCert != nil {

@@ -1,4 +1,4 @@
-package smtpprobe
+package verdict
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exauth/exauth/internal/krberror"
+	"github.com/exauth/exauth/internal/safetext"
 	"github.com/exauth/exauth/internal/smtpreply"
 )
 
@@ -100,7 +102,7 @@ func (t *TLSObservation) peerCert() *CertObservation {
 func (j *judgement) decide() (Verdict, string) {
 	o := j.o
 	f := o.Failure
-	if f != nil && f.Kind == "local" {
+	if f != nil && f.Kind == FailLocal {
 		j.add("probe configuration: %v", f.Err)
 		return VerdictUnknown, "the probe could not start: " + f.Err.Error()
 	}
@@ -114,7 +116,7 @@ func (j *judgement) decide() (Verdict, string) {
 		j.add("TCP connect to %s failed (%s): %v", o.Address, c.Kind, c.Err)
 		return VerdictConnectFailed, fmt.Sprintf("cannot connect to %s: %s", o.Address, connectWords(c.Kind))
 	}
-	if f != nil && f.Step == "banner" {
+	if f != nil && f.Step == StepBanner {
 		if b := o.Banner; b != nil && b.Reply.Code != 220 {
 			j.add("banner: %s", b.Reply.String())
 			return VerdictConnectFailed, fmt.Sprintf("%s refused the session: %s", o.Target, b.Reply.String())
@@ -124,7 +126,7 @@ func (j *judgement) decide() (Verdict, string) {
 	if b := o.Banner; b != nil {
 		j.add("banner: %s", b.Reply.String())
 	}
-	if f != nil && f.Step == "ehlo" {
+	if f != nil && f.Step == StepEHLO {
 		return j.protocolError("at EHLO")
 	}
 	caps := o.finalCapabilities()
@@ -135,8 +137,8 @@ func (j *judgement) decide() (Verdict, string) {
 		}
 	}
 	// TLS.
-	if f != nil && f.Step == "tls" {
-		if f.Kind == "syntax" || f.Kind == "line-too-long" || f.Kind == "too-many-lines" {
+	if f != nil && f.Step == StepTLS {
+		if f.Kind == FailSyntax || f.Kind == FailLineTooLong || f.Kind == FailTooManyLines {
 			return j.protocolError("at " + o.TLS.Verb)
 		}
 		if o.TLS.Reply != nil && o.TLS.Reply.Code != 220 {
@@ -150,7 +152,7 @@ func (j *judgement) decide() (Verdict, string) {
 		j.add("certificate %q (SAN %s, issuer %q, expires %s) is not trusted: %s", c.Subject, strings.Join(c.DNSNames, ", "), c.Issuer, c.NotAfter.UTC().Format(time.RFC3339), c.Error)
 		return VerdictCertUntrusted, fmt.Sprintf("the certificate of %s is not trusted: %s", o.Target, c.Error)
 	}
-	if f != nil && f.Step == "ehlo-tls" {
+	if f != nil && f.Step == StepEHLOTLS {
 		return j.protocolError("at EHLO inside TLS")
 	}
 	// What the connector offers.
@@ -196,13 +198,13 @@ func (o *Observation) maskedLines() []string {
 
 func (j *judgement) protocolError(where string) (Verdict, string) {
 	f := j.o.Failure
-	words := map[string]string{
-		"timeout":        "no reply in time",
-		"closed":         "the server closed the connection",
-		"syntax":         "a reply that is not SMTP",
-		"line-too-long":  "a reply line longer than any SMTP server sends",
-		"too-many-lines": "a reply that never ends",
-		"reply":          "an unexpected reply",
+	words := map[FailureKind]string{
+		FailTimeout:      "no reply in time",
+		FailClosed:       "the server closed the connection",
+		FailSyntax:       "a reply that is not SMTP",
+		FailLineTooLong:  "a reply line longer than any SMTP server sends",
+		FailTooManyLines: "a reply that never ends",
+		FailReply:        "an unexpected reply",
 	}[f.Kind]
 	if words == "" {
 		words = "an I/O error"
@@ -225,11 +227,11 @@ func (j *judgement) noAuthOffered(caps smtpreply.Capabilities) (Verdict, string)
 		return false
 	}
 	verb, mechs := "X-EXPS", x
-	if o.Options.Mech == string(MechAUTH) {
+	if o.Options.Mech == MechAUTH {
 		verb, mechs = "AUTH", auth
 	}
 	switch {
-	case has(x, "GSSAPI") && o.Options.Mech != string(MechAUTH), has(auth, "GSSAPI") && o.Options.Mech != string(MechXEXPS):
+	case has(x, "GSSAPI") && o.Options.Mech != MechAUTH, has(auth, "GSSAPI") && o.Options.Mech != MechXEXPS:
 		// Only explain gets here: a probe would have authenticated.
 		return VerdictUnknown, "the EHLO offers GSSAPI: nothing here shows a failure"
 	case has(mechs, "NTLM"):
@@ -271,27 +273,27 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 		return VerdictKDCUnreachable, fmt.Sprintf("no KDC for %s answered on 88/TCP or 88/UDP (%s)", k.Realm, strings.Join(parts, "; ")), true
 	}
 	if e := k.KDCError; e != nil {
-		if e.Exchange != "" {
-			j.add("KDC answered the %s request with %s (%d)%s", e.Exchange, e.Name, e.Code, textSuffix(e.Text))
+		if e.Exchange != ExchangeUnknown {
+			j.add("KDC answered the %s request with %s (%d)%s", e.Exchange, e.Code, int32(e.Code), textSuffix(e.Text))
 		} else {
-			j.add("Kerberos error %s (%d)%s", e.Name, e.Code, textSuffix(e.Text))
+			j.add("Kerberos error %s (%d)%s", e.Code, int32(e.Code), textSuffix(e.Text))
 		}
 		if k.ClockSample != nil {
 			j.add("KDC clock %s vs this host %s (%s)", k.ClockSample.KDC.UTC().Format(time.RFC3339), k.ClockSample.Local.UTC().Format(time.RFC3339), k.ClockSample.Source)
 		}
 		switch e.Code {
-		case krbAPErrSkew, krbAPErrTktNYV:
+		case krberror.KRB_AP_ERR_SKEW, krberror.KRB_AP_ERR_TKT_NYV:
 			j.clocks.evidence(j.add)
 			if s, outlier, ok := j.clocks.skew(); ok {
 				j.outlier(outlier)
 				return VerdictClockSkew, s, true
 			}
-			if e.Exchange == "" {
-				return VerdictClockSkew, fmt.Sprintf("Kerberos reports clocks more than the allowed skew apart (%s)", e.Name), true
+			if e.Exchange == ExchangeUnknown {
+				return VerdictClockSkew, fmt.Sprintf("Kerberos reports clocks more than the allowed skew apart (%s)", e.Code), true
 			}
-			return VerdictClockSkew, fmt.Sprintf("the KDC refused this host's time (%s): this host's and the KDC's clocks are more than 5 minutes apart", e.Name), true
-		case kdcErrSPrincipalUnknown:
-			if e.Exchange == "AS" {
+			return VerdictClockSkew, fmt.Sprintf("the KDC refused this host's time (%s): this host's and the KDC's clocks are more than 5 minutes apart", e.Code), true
+		case krberror.KDC_ERR_S_PRINCIPAL_UNKNOWN:
+			if e.Exchange == ExchangeAS {
 				// In the AS exchange the server asked for is krbtgt/REALM.
 				j.remediation = append(j.remediation, "Check the realm: default_realm in krb5.conf, or --realm, must be the AD domain's DNS name in upper case (CONTOSO.COM).")
 				j.ownRemediation = true
@@ -303,17 +305,17 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 				j.remediation = append(j.remediation, fmt.Sprintf("Against a non-Windows KDC (MIT, Heimdal) service names are case-sensitive: Postfix/Cyrus use smtp/<host>; try --spn smtp/%s.", strings.TrimPrefix(k.SPN, "SMTP/")))
 			}
 			return VerdictSPNUnknown, fmt.Sprintf("the KDC does not know %s (KDC_ERR_S_PRINCIPAL_UNKNOWN): the SPN is missing, or duplicated (a Windows KDC answers a duplicate this way and logs event 11)", orSPN(k.SPN)), true
-		case kdcErrPrincipalNotUnique:
+		case krberror.KDC_ERR_PRINCIPAL_NOT_UNIQUE:
 			return VerdictSPNDuplicate, fmt.Sprintf("%s is registered on more than one account (KDC_ERR_PRINCIPAL_NOT_UNIQUE)", orSPN(k.SPN)), true
-		case kdcErrETypeNoSupp:
-			if e.Exchange == "AS" {
+		case krberror.KDC_ERR_ETYPE_NOSUPP:
+			if e.Exchange == ExchangeAS {
 				// In the AS exchange the mismatch is the client's own keys.
 				j.remediation = append(j.remediation, fmt.Sprintf("The KDC has no key of the requested types for %s itself: compare the sending account's msDS-SupportedEncryptionTypes and its keytab (`klist -k -e`) with the etypes this host's krb5.conf requests; re-export the keytab after changing them.", orUnknown(k)))
 				j.ownRemediation = true
 				return VerdictETypeUnsupported, fmt.Sprintf("no encryption type is common to %s's keys and what this host requests (KDC_ERR_ETYPE_NOSUPP in the AS exchange)", orUnknown(k)), true
 			}
 			return VerdictETypeUnsupported, fmt.Sprintf("no encryption type is common to this client and %s (KDC_ERR_ETYPE_NOSUPP)", orSPN(k.SPN)), true
-		case kdcErrCPrincipalUnknown, kdcErrPreauthFailed, kdcErrClientRevoked, kdcErrKeyExpired:
+		case krberror.KDC_ERR_C_PRINCIPAL_UNKNOWN, krberror.KDC_ERR_PREAUTH_FAILED, krberror.KDC_ERR_CLIENT_REVOKED, krberror.KDC_ERR_KEY_EXPIRED:
 			// The AS exchange refused the client's own key: the sending
 			// server's account (or the probe's keytab), not the connector.
 			client := orUnknown(k)
@@ -321,11 +323,11 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 				fmt.Sprintf("Check the credentials of %s: a keytab must hold the account's current key (compare `klist -k -t` kvno with msDS-KeyVersionNumber; re-export it after a password change), a password must be current.", client),
 				"Check that the account exists and is enabled, not locked out or expired (Get-ADComputer / Get-ADUser ... -Properties Enabled,LockedOut,AccountExpirationDate).")
 			j.ownRemediation = true
-			return VerdictAuthRejected, fmt.Sprintf("the KDC refused the credentials of %s (%s)", client, e.Name), true
-		case krbAPErrModified, krbAPErrBadKeyVer, krbAPErrBadIntegrity:
-			return VerdictKeyMismatch, fmt.Sprintf("the ticket could not be decrypted by the receiving server (%s): its key for %s differs from the KDC's", e.Name, orSPN(k.SPN)), true
+			return VerdictAuthRejected, fmt.Sprintf("the KDC refused the credentials of %s (%s)", client, e.Code), true
+		case krberror.KRB_AP_ERR_MODIFIED, krberror.KRB_AP_ERR_BADKEYVER, krberror.KRB_AP_ERR_BAD_INTEGRITY:
+			return VerdictKeyMismatch, fmt.Sprintf("the ticket could not be decrypted by the receiving server (%s): its key for %s differs from the KDC's", e.Code, orSPN(k.SPN)), true
 		}
-		return VerdictUnknown, fmt.Sprintf("the KDC answered %s (%d)", e.Name, e.Code), true
+		return VerdictUnknown, fmt.Sprintf("the KDC answered %s (%d)", e.Code, int32(e.Code)), true
 	}
 	if r := k.ReferredTo; r != nil && !k.TicketObtained {
 		j.add("the KDC %s referred %s to realm %s", k.KDC, k.SPN, *r)
@@ -359,7 +361,7 @@ func (j *judgement) authResult() (Verdict, string) {
 	a := o.Auth
 	j.clocks.evidence(j.add)
 	if a.Final == nil {
-		if o.Failure != nil && o.Failure.Step == "auth" {
+		if o.Failure != nil && o.Failure.Step == StepAuth {
 			return j.protocolError("during " + a.Verb + " GSSAPI")
 		}
 		if a.Err != nil {
@@ -370,11 +372,11 @@ func (j *judgement) authResult() (Verdict, string) {
 	}
 	r := *a.Final
 	shown := r.String()
-	if tok, ok := serverToken(r); ok {
+	if tok, ok := r.AuthToken(); ok {
 		// The AP-REP on the 235 line is a secret like any token.
 		shown = fmt.Sprintf("%03d <server token, %d bytes>", r.Code, len(tok))
 	} else if a.TokenSent && !o.Options.ShowSecrets {
-		shown = redactTokens(shown)
+		shown = safetext.RedactTokens(shown)
 	}
 	if a.Verb != "" {
 		j.add("%s GSSAPI answered: %s", a.Verb, shown)
@@ -473,15 +475,15 @@ func orUnknown(k *KerberosObservation) string {
 	return k.Client
 }
 
-func connectWords(kind string) string {
+func connectWords(kind ConnectKind) string {
 	switch kind {
-	case "dns":
+	case ConnectDNS:
 		return "the name does not resolve"
-	case "refused":
+	case ConnectRefused:
 		return "connection refused (nothing listens on the port, or a firewall rejects it)"
-	case "timeout":
+	case ConnectTimeout:
 		return "no answer (a firewall drops the connection, or the host is down)"
-	case "unreachable":
+	case ConnectUnreachable:
 		return "no route to the host"
 	}
 	return "connection failed"

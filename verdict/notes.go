@@ -1,4 +1,4 @@
-package smtpprobe
+package verdict
 
 import "strings"
 
@@ -13,26 +13,19 @@ func (j *judgement) fromNotes() (Verdict, string, bool) {
 	if n.Outer != nil {
 		j.add("the sending server wrapped the receiving server's answer: %s", n.Outer.String())
 	}
-	has := func(f string) bool {
-		for _, x := range n.Facts {
-			if x == f {
-				return true
-			}
-		}
-		return false
-	}
+	has := n.Has
 	switch {
-	case has("kdc-event-11"):
+	case has(FactKDCEvent11):
 		return VerdictSPNDuplicate, "a KDC logged event 11: the SPN is registered on more than one account", true
-	case has("cert-untrusted"):
+	case has(FactCertUntrusted):
 		return VerdictCertUntrusted, "the server's certificate is not trusted", true
-	case has("tls-failed") && (n.Reply == nil || n.Reply.Class() != 2):
+	case has(FactTLSFailed) && (n.Reply == nil || n.Reply.Class() != 2):
 		return VerdictTLSFailed, "the TLS upgrade failed or TLS was required first", true
-	case has("verbs-stripped"):
+	case has(FactVerbsStripped):
 		return VerdictVerbsStripped, "a firewall's SMTP/ESMTP inspection masks the verbs Exchange needs", true
-	case has("protocol-error"):
+	case has(FactProtocolError):
 		return VerdictProtocolError, "a reply did not fit the request", true
-	case has("logon-denied"):
+	case has(FactLogonDenied):
 		return VerdictAuthRejected, "the receiving server refused the credentials (LogonDenied)", true
 	}
 	return "", "", false

@@ -1,0 +1,209 @@
+package explain
+
+import (
+	"errors"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/exauth/exauth/internal/krberror"
+	"github.com/exauth/exauth/internal/smtpreply"
+	"github.com/exauth/exauth/verdict"
+)
+
+// effect is what a recognised phrase means, as an observation.
+type effect struct {
+	krb     krberror.Code       // a Kerberos error code (RFC 4120), 0 = none
+	connect verdict.ConnectKind // a connect failure kind
+	fact    verdict.Fact        // a fact for the diagnosis
+	reply   string              // an SMTP reply the words stand for, "454 4.7.0"
+	creds   bool                // no usable credentials
+	kdcDown bool                // no KDC reachable
+}
+
+// rule: any of the phrases (lower case) means the effect. Phrases are
+// Exchange's, Windows', MIT's and Heimdal's own wordings, and the
+// translations of Exchange's texts in testdata/SOURCES.md.
+type rule struct {
+	phrases []string
+	effect  effect
+	name    string
+}
+
+var rules = []rule{
+	// Kerberos, by name, by Windows status code, by MIT/Heimdal wording.
+	{[]string{"krb_ap_err_skew", "clock skew too great", "status_time_difference_at_dc", "0xc0000133", "sec_e_time_skew", "0x80090324", "error_time_skew", "zeitdifferenz zwischen client und server"}, effect{krb: krberror.KRB_AP_ERR_SKEW}, "Kerberos clock skew (KRB_AP_ERR_SKEW)"},
+	{[]string{"kdc_err_s_principal_unknown", "server not found in kerberos database", "sec_e_target_unknown", "0x80090303"}, effect{krb: krberror.KDC_ERR_S_PRINCIPAL_UNKNOWN}, "KDC does not know the service principal (KDC_ERR_S_PRINCIPAL_UNKNOWN)"},
+	{[]string{"kdc_err_principal_not_unique", "principal has multiple entries in kerberos database"}, effect{krb: krberror.KDC_ERR_PRINCIPAL_NOT_UNIQUE}, "principal not unique (KDC_ERR_PRINCIPAL_NOT_UNIQUE)"},
+	{[]string{"kdc_err_etype_nosupp", "kdc_err_etype_notsupp", "kdc has no support for encryption type", "sec_e_etype_not_supp", "0x80090341", "did not have a suitable key for generating a kerberos ticket"}, effect{krb: krberror.KDC_ERR_ETYPE_NOSUPP}, "no common encryption type (KDC_ERR_ETYPE_NOSUPP)"},
+	{[]string{"krb_ap_err_tkt_nyv", "ticket not yet valid", "the current time on this computer and the current time on the network are different"}, effect{krb: krberror.KRB_AP_ERR_TKT_NYV}, "ticket not yet valid: clocks differ (KRB_AP_ERR_TKT_NYV)"},
+	{[]string{"krb_ap_err_bad_integrity"}, effect{krb: krberror.KRB_AP_ERR_BAD_INTEGRITY}, "integrity check failed on decryption (KRB_AP_ERR_BAD_INTEGRITY)"},
+	{[]string{"krb_ap_err_modified", "message stream modified", "sec_e_wrong_principal", "0x80090322"}, effect{krb: krberror.KRB_AP_ERR_MODIFIED}, "the server could not decrypt the ticket (KRB_AP_ERR_MODIFIED)"},
+	{[]string{"kdc_err_preauth_failed", "preauthentication failed", "pre-authentication failed", "password incorrect while getting initial credentials", "decrypt integrity check failed while getting initial credentials"}, effect{krb: krberror.KDC_ERR_PREAUTH_FAILED}, "the KDC refused the client's key (KDC_ERR_PREAUTH_FAILED)"},
+	{[]string{"decrypt integrity check failed"}, effect{krb: krberror.KRB_AP_ERR_BAD_INTEGRITY}, "the ticket did not decrypt with the service key (integrity check failed)"},
+	{[]string{"krb_ap_err_badkeyver", "key version number for principal in key table is incorrect", "specified version of key is not available"}, effect{krb: krberror.KRB_AP_ERR_BADKEYVER}, "key version mismatch (KRB_AP_ERR_BADKEYVER)"},
+	{[]string{"kdc_err_c_principal_unknown", "client not found in kerberos database"}, effect{krb: krberror.KDC_ERR_C_PRINCIPAL_UNKNOWN}, "KDC does not know the client (KDC_ERR_C_PRINCIPAL_UNKNOWN)"},
+	{[]string{"cannot contact any kdc", "cannot find kdc for realm", "status_no_logon_servers", "0xc000005e", "sec_e_no_authenticating_authority", "0x80090311", "there are currently no logon servers available", "unable to reach any kdc"}, effect{kdcDown: true}, "no KDC could be reached"},
+	{[]string{"no credentials cache found", "no kerberos credentials available", "no credentials were supplied", "sec_e_no_credentials", "0x8009030e", "credentials cache keyring", "ticket expired while", "bad format in credentials cache", "no ticket file", "unable to find realm of host"}, effect{creds: true}, "no usable Kerberos credentials"},
+	// Events.
+	{[]string{"kdc reply did not match expectations", "krb_ap_err_msg_type", "response too big"}, effect{fact: verdict.FactProtocolError}, "a Kerberos reply that does not fit the request"},
+	{[]string{"esmtp inspection", "inspect esmtp", "fixup smtp", "fixup protocol smtp", "smtp inspection", "mailguard"}, effect{fact: verdict.FactVerbsStripped}, "a firewall's SMTP/ESMTP inspection"},
+	{[]string{"ds_service_principal_name", "duplicate names while processing a kerberos", "encountered duplicate names", "multiple accounts with name"}, effect{fact: verdict.FactKDCEvent11}, "KDC event 11: duplicate SPN"},
+	{[]string{"logondenied"}, effect{fact: verdict.FactLogonDenied}, "authentication refused (LogonDenied)"},
+	// TLS.
+	{[]string{"must issue a starttls command first", "starttls is required", "tls negotiation failed", "tls is required", "handshake failure", "tls not available", "tls 交涉失敗", "tls ネゴシエーション"}, effect{fact: verdict.FactTLSFailed}, "the TLS upgrade failed or was required"},
+	{[]string{"certificate has expired", "certificate is not trusted", "untrusted root", "certificate chain", "x509: certificate signed by unknown authority", "certificatevalidation", "remote certificate is invalid"}, effect{fact: verdict.FactCertUntrusted}, "certificate not trusted"},
+	// Connecting.
+	{[]string{"socketconnectionrefused", "winsock error code: 10061", "connection refused", "no connection could be made because the target machine actively refused"}, effect{connect: verdict.ConnectRefused}, "connection refused"},
+	{[]string{"sockettimedout", "winsock error code: 10060", "failed connection to", "connection timed out", "the remote server did not respond", "failed to connect"}, effect{connect: verdict.ConnectTimeout}, "connection timed out"},
+	{[]string{"dns query failed", "non-existent domain", "falha na consulta de dns", "no such host"}, effect{connect: verdict.ConnectDNS}, "DNS lookup failed"},
+	{[]string{"unable to connect", "socketerror", "kann keine verbindung herstellen", "impossible de se connecter", "no se puede conectar", "impossibile connettersi", "kan geen verbinding maken", "kan inte ansluta", "não é possível conectar", "接続できません", "无法连接", "無法連線"}, effect{connect: verdict.ConnectOther}, "unable to connect"},
+	// Exchange replies quoted without their codes, in several languages.
+	{[]string{"temporary authentication failure", "tijdelijke verificatiefout", "tillfälligt autentiseringsfel", "一時的な認証", "临时认证失败", "臨時驗證失敗", "error de autenticación temporal", "błąd uwierzytelniania tymczasowego", "tymczasowy błąd uwierzytelniania", "geçici kimlik doğrulama hatası", "dočasným ověřením", "dočasné selhání ověřování", "כשל אימות זמני"}, effect{reply: "454 4.7.0"}, "Temporary authentication failure (454 4.7.0)"},
+	{[]string{"cannot achieve exchange server authentication"}, effect{reply: "451 5.7.3"}, "Cannot achieve Exchange Server authentication (451 5.7.3)"},
+	{[]string{"unrecognized authentication type"}, effect{reply: "504 5.7.4"}, "Unrecognized authentication type (504 5.7.4)"},
+	{[]string{"client was not authenticated"}, effect{reply: "530 5.7.1"}, "Client was not authenticated (530 5.7.1)"},
+	{[]string{"authentication unsuccessful"}, effect{reply: "535 5.7.3"}, "Authentication unsuccessful (535 5.7.3)"},
+}
+
+// Kerberos error codes written as numbers: Windows security events
+// ("Failure Code: 0x25"), gokrb5 ("KRB Error: (37)"), Heimdal/MIT
+// ("krb5_get_init_creds: ... (-1765328347)" is too varied to trust).
+var (
+	failureCodeRE = regexp.MustCompile(`(?:failure code|error code|result code)\s*[:=]?\s*0x([0-9a-f]{1,2})\b`)
+	krbErrorRE    = regexp.MustCompile(`krb error:?\s*\((\d{1,2})\)`)
+)
+
+// event1035 recognises MSExchangeTransport event 1035 (and its outbound
+// twin 2017) in any language by its language-independent tokens.
+func event1035(lower string) bool {
+	if !strings.Contains(lower, "exchangeauth") {
+		return false
+	}
+	for _, tok := range []string{"illegalmessage", "unexpectedexchangeauthblob", "inbound authentication failed", "outbound authentication failed", "受信認証"} {
+		if strings.Contains(lower, tok) {
+			return true
+		}
+	}
+	// Localized texts keep "ExchangeAuth" and "Microsoft Exchange".
+	return strings.Contains(lower, "microsoft exchange")
+}
+
+func (r *recognition) findWords(flat, lower string) {
+	for _, ru := range rules {
+		for _, p := range ru.phrases {
+			if !strings.Contains(lower, p) {
+				continue
+			}
+			name := ru.name
+			if ru.effect.creds {
+				name = p // say what was found, not the verdict's words
+			}
+			r.apply(ru.effect, name)
+			break
+		}
+	}
+	hasAny := func(subs ...string) bool {
+		for _, x := range subs {
+			if strings.Contains(lower, x) {
+				return true
+			}
+		}
+		return false
+	}
+	if !r.hasKrb && hasAny("failure code", "error code", "result code") {
+		if m := failureCodeRE.FindStringSubmatch(lower); m != nil {
+			if c, err := strconv.ParseInt(m[1], 16, 32); err == nil && c > 0 && c < 100 {
+				r.apply(effect{krb: krberror.Code(c)}, "Kerberos failure code 0x"+m[1])
+			}
+		}
+	}
+	if !r.hasKrb && hasAny("krb error") {
+		if m := krbErrorRE.FindStringSubmatch(lower); m != nil {
+			if c, err := strconv.Atoi(m[1]); err == nil {
+				r.apply(effect{krb: krberror.Code(c)}, "Kerberos error ("+m[1]+")")
+			}
+		}
+	}
+	// The event's message template itself, with %1-style inserts.
+	if event1035(lower) || strings.Contains(lower, "inbound authentication failed with error") || strings.Contains(lower, "outbound authentication failed with error") {
+		r.fact(verdict.FactEvent1035, "MSExchangeTransport event 1035/2017: ExchangeAuth authentication failed")
+	}
+}
+
+func (r *recognition) apply(e effect, name string) {
+	switch {
+	case e.krb != 0:
+		if !r.hasKrb {
+			r.krbCode, r.hasKrb = e.krb, true
+			r.phrases = append(r.phrases, name)
+		}
+	case e.connect != "":
+		if r.connect == "" || r.connect == verdict.ConnectOther {
+			r.connect = e.connect
+			r.phrases = append(r.phrases, name)
+		}
+	case e.fact != "":
+		r.fact(e.fact, name)
+	case e.reply != "" && r.inner == nil:
+		code, _ := strconv.Atoi(e.reply[:3])
+		r.inner = &smtpreply.Reply{Code: code, Enhanced: e.reply[4:], Lines: []string{name}}
+		r.phrases = append(r.phrases, name)
+	case e.creds:
+		if r.creds == "" {
+			r.creds = name
+			r.phrases = append(r.phrases, name)
+		}
+	case e.kdcDown:
+		r.fact(verdict.FactKDCUnreachable, name)
+	}
+}
+
+// observation turns the recognition into what a probe would have seen.
+func (r *recognition) observation() *verdict.Observation {
+	o := &verdict.Observation{
+		Target: "the server",
+		Notes:  &verdict.TextObservation{Reply: r.inner, Outer: r.outer, Phrases: r.phrases},
+	}
+	for f := range r.facts {
+		o.Notes.Facts = append(o.Notes.Facts, f)
+	}
+	inner := r.inner
+	connect := inner != nil && connectReply(*inner)
+	if connect && r.connect == "" {
+		r.connect = verdict.ConnectOther
+	}
+	if r.connect != "" && (inner == nil || connect) {
+		o.Connect = &verdict.ConnectObservation{Err: errors.New(strings.Join(r.phrases, "; ")), Kind: r.connect}
+		o.Address = "the server"
+	}
+	if len(r.ehlo) > 0 {
+		lines := append([]string{"(pasted EHLO)"}, r.ehlo...)
+		o.EHLO = &verdict.EHLOObservation{Reply: smtpreply.Reply{Code: 250, Lines: lines}, Capabilities: smtpreply.ParseEHLO(smtpreply.Reply{Code: 250, Lines: lines})}
+		if !o.EHLO.Capabilities.Has("X-EXPS") && o.EHLO.Capabilities.Has("AUTH") {
+			o.Options.Mech = verdict.MechAUTH
+		}
+	}
+	if r.hasKrb || r.creds != "" || r.facts[verdict.FactKDCUnreachable] {
+		k := &verdict.KerberosObservation{}
+		if r.hasKrb {
+			k.KDCError = &verdict.KRBError{Code: r.krbCode}
+		}
+		if r.facts[verdict.FactKDCUnreachable] && !r.hasKrb {
+			k.Unreachable = []verdict.KDCAttempt{{Addr: "the KDCs", Transport: "tcp/udp", Result: "could not be contacted"}}
+		}
+		if r.creds != "" && !r.hasKrb {
+			k.CredentialsProblem = r.creds
+		}
+		o.Kerberos = k
+	}
+	switch {
+	case inner != nil && !connect:
+		o.Auth = &verdict.AuthObservation{Mechanism: "GSSAPI", Final: inner, TokenSent: true}
+	case r.facts[verdict.FactEvent1035]:
+		// Event 1035 is logged exactly when the receiver answers 454 4.7.0.
+		o.Auth = &verdict.AuthObservation{Verb: "X-EXPS", Mechanism: "GSSAPI", TokenSent: true,
+			Final: &smtpreply.Reply{Code: 454, Enhanced: "4.7.0", Lines: []string{"Temporary authentication failure (as event 1035 records)"}}}
+	}
+	return o
+}

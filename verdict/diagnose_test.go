@@ -1,0 +1,152 @@
+package verdict_test
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exauth/exauth/internal/krberror"
+	"github.com/exauth/exauth/internal/smtpreply"
+	"github.com/exauth/exauth/verdict"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+// observation builds what a probe of hub01 sees up to authentication: the
+// banner written by a server clock serverOff from this host, an EHLO with
+// caps, and a Kerberos side whose KDC clock is kdcOff from this host.
+func observation(serverOff, kdcOff time.Duration, caps ...string) *verdict.Observation {
+	banner := t0.Add(serverOff)
+	lines := append([]string{"hub01.lab.test Hello [10.0.0.12]"}, caps...)
+	ehlo := smtpreply.Reply{Code: 250, Lines: lines}
+	kvno := 3
+	return &verdict.Observation{
+		Target: "hub01.lab.test", Address: "10.0.0.11:25",
+		Options: verdict.ObservedOptions{Mech: "auto", TLS: "auto", HasCredentials: true},
+		Connect: &verdict.ConnectObservation{},
+		Banner: &verdict.BannerObservation{
+			Reply: smtpreply.Reply{Code: 220, Lines: []string{"hub01.lab.test Microsoft ESMTP MAIL Service ready at " + banner.Format(time.RFC1123Z)}},
+			Date:  &banner, ReceivedAt: t0,
+		},
+		EHLO: &verdict.EHLOObservation{Reply: ehlo, Capabilities: smtpreply.ParseEHLO(ehlo)},
+		Kerberos: &verdict.KerberosObservation{
+			Realm: "LAB.TEST", Client: "HUB02$@LAB.TEST", SPN: "SMTPSVC/hub01.lab.test", KDC: "10.0.0.5:88", Transport: "tcp",
+			EType: 18, KVNO: &kvno, TicketObtained: true,
+			ClockSample: &verdict.ClockSample{KDC: t0.Add(kdcOff), Local: t0, Source: "ticket time of the TGS reply"},
+		},
+	}
+}
+
+func replied(o *verdict.Observation, code int, enh, text string, tokenSent bool) *verdict.Observation {
+	o.Auth = &verdict.AuthObservation{Verb: "X-EXPS", Mechanism: "GSSAPI", Offered: []string{"GSSAPI", "NTLM"},
+		TokenSent: tokenSent, Final: &smtpreply.Reply{Code: code, Enhanced: enh, Lines: []string{text}}}
+	return o
+}
+
+func kdcError(o *verdict.Observation, exchange verdict.KDCExchange, code krberror.Code, name string) *verdict.Observation {
+	if code != 0 && code.String() != name {
+		panic(fmt.Sprintf("code %d is %s, not %s", code, code, name))
+	}
+	o.Kerberos.TicketObtained, o.Kerberos.KVNO, o.Kerberos.EType = false, nil, 0
+	o.Kerberos.KDCError = &verdict.KRBError{Exchange: exchange, Code: code}
+	o.Auth = &verdict.AuthObservation{Verb: "X-EXPS", Mechanism: "GSSAPI", Offered: []string{"GSSAPI", "NTLM"}}
+	return o
+}
+
+var xexps = []string{"SIZE 37748736", "X-ANONYMOUSTLS", "X-EXPS GSSAPI NTLM"}
+
+// TestDiagnose is the verdict table without a network: each observation is
+// judged and the whole diagnosis compared with testdata/diagnose/NAME.golden
+// (go test -run TestDiagnose -update rewrites them).
+func TestDiagnose(t *testing.T) {
+	tests := []struct {
+		name    string
+		obs     *verdict.Observation
+		verdict verdict.Verdict
+	}{
+		{"ok", replied(observation(0, 0, xexps...), 235, "2.7.0", "Authentication successful", true), verdict.VerdictOK},
+		{"ok-clock-close-to-limit", replied(observation(3*time.Minute, 0, xexps...), 235, "2.7.0", "Authentication successful", true), verdict.VerdictOK},
+		{"server-ahead-of-both", replied(observation(7*time.Minute, 0, xexps...), 454, "4.7.0", "Temporary authentication failure", true), verdict.VerdictClockSkew},
+		{"split-skew", replied(observation(8*time.Minute, 4*time.Minute, xexps...), 454, "4.7.0", "Temporary authentication failure", true), verdict.VerdictClockSkew},
+		{"this-host-off", replied(observation(-9*time.Minute, -9*time.Minute, xexps...), 454, "4.7.0", "Temporary authentication failure", true), verdict.VerdictClockSkew},
+		{"skew-does-not-explain-504", replied(observation(6*time.Minute, 0, xexps...), 504, "5.7.4", "Unrecognized authentication type", false), verdict.VerdictExchangeAuthDisabled},
+		{"454-clocks-agree", replied(observation(time.Second, 0, xexps...), 454, "4.7.0", "Temporary authentication failure", true), verdict.VerdictKeyMismatch},
+		{"454-no-clock-evidence", func() *verdict.Observation {
+			o := replied(observation(0, 0, xexps...), 454, "4.7.0", "Temporary authentication failure", true)
+			o.Banner.Date = nil
+			return o
+		}(), verdict.VerdictAuthTemporaryFailure},
+		{"535", replied(observation(0, 0, xexps...), 535, "5.7.3", "Authentication unsuccessful", true), verdict.VerdictAuthRejected},
+		{"451-5.7.3", replied(observation(0, 0, xexps...), 451, "5.7.3", "Cannot achieve Exchange Server authentication", false), verdict.VerdictExchangeAuthDisabled},
+		{"spn-unknown", kdcError(observation(0, 0, xexps...), "TGS", 7, "KDC_ERR_S_PRINCIPAL_UNKNOWN"), verdict.VerdictSPNUnknown},
+		{"realm-unknown", kdcError(observation(0, 0, xexps...), "AS", 7, "KDC_ERR_S_PRINCIPAL_UNKNOWN"), verdict.VerdictNoCredentials},
+		{"preauth-failed", kdcError(observation(0, 0, xexps...), "AS", 24, "KDC_ERR_PREAUTH_FAILED"), verdict.VerdictAuthRejected},
+		{"not-unique", kdcError(observation(0, 0, xexps...), "TGS", 8, "KDC_ERR_PRINCIPAL_NOT_UNIQUE"), verdict.VerdictSPNDuplicate},
+		{"etype", kdcError(observation(0, 0, xexps...), "TGS", 14, "KDC_ERR_ETYPE_NOSUPP"), verdict.VerdictETypeUnsupported},
+		{"client-skew", kdcError(observation(0, 10*time.Minute, xexps...), "AS", 37, "KRB_AP_ERR_SKEW"), verdict.VerdictClockSkew},
+		{"kdc-unreachable", func() *verdict.Observation {
+			o := observation(0, 0, xexps...)
+			o.Kerberos.TicketObtained, o.Kerberos.ClockSample = false, nil
+			o.Kerberos.Unreachable = []verdict.KDCAttempt{{Addr: "10.0.0.5:88", Transport: "tcp", Result: "no answer"}, {Addr: "10.0.0.5:88", Transport: "udp", Result: "no answer"}}
+			o.Auth = &verdict.AuthObservation{Verb: "X-EXPS", Mechanism: "GSSAPI", Offered: []string{"GSSAPI", "NTLM"}}
+			return o
+		}(), verdict.VerdictKDCUnreachable},
+		{"cross-realm-referral", func() *verdict.Observation {
+			o := kdcError(observation(0, 0, xexps...), "TGS", 0, "")
+			o.Kerberos.KDCError = nil
+			realm := "FABRIKAM.COM"
+			o.Kerberos.ReferredTo = &realm
+			return o
+		}(), verdict.VerdictUnknown},
+		{"masked-ehlo", observation(0, 0, "SIZE 37748736", "XXXXXXXA", "XXXXXXXXXXXXXB", "AUTH NTLM"), verdict.VerdictVerbsStripped},
+		{"ntlm-only", observation(0, 0, "SIZE 37748736", "X-EXPS NTLM"), verdict.VerdictNTLMOnly},
+		{"x-exps-other-mechanism", observation(0, 0, "SIZE 37748736", "X-EXPS EXCHANGEAUTH"), verdict.VerdictUnknown},
+		{"no-x-exps", observation(0, 0, "SIZE 37748736", "STARTTLS", "AUTH NTLM"), verdict.VerdictExchangeAuthDisabled},
+		{"connect-refused", &verdict.Observation{Target: "hub01.lab.test", Address: "10.0.0.11:25",
+			Connect: &verdict.ConnectObservation{Err: errors.New("dial tcp 10.0.0.11:25: connect: connection refused"), Kind: "refused"},
+			Failure: &verdict.StepFailure{Step: "connect", Kind: "io", Err: errors.New("connection refused")}}, verdict.VerdictConnectFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := verdict.Diagnose(tt.obs)
+			if d.Verdict != tt.verdict {
+				t.Errorf("verdict %s, want %s: %s", d.Verdict, tt.verdict, d.Summary)
+			}
+			if d2 := verdict.Diagnose(tt.obs); fmt.Sprint(d2) != fmt.Sprint(d) {
+				t.Error("Diagnose is not a pure function: two calls differ")
+			}
+			got := render(d)
+			path := filepath.Join("testdata", "diagnose", tt.name+".golden")
+			if *update {
+				os.WriteFile(path, []byte(got), 0o644)
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -run TestDiagnose -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("diagnosis differs from %s:\n--- got\n%s--- want\n%s", path, got, want)
+			}
+		})
+	}
+}
+
+func render(d verdict.Diagnosis) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "verdict: %s\nseverity: %s\nsummary: %s\n", d.Verdict, d.Severity, d.Summary)
+	for _, e := range d.Evidence {
+		fmt.Fprintf(&b, "evidence: %s\n", e)
+	}
+	for _, r := range d.Remediation {
+		fmt.Fprintf(&b, "remediation: %s\n", r)
+	}
+	return b.String()
+}
