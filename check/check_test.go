@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/exauth/exauth/fakekdc"
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/internal/yamlfile"
 	"github.com/exauth/exauth/verdict"
@@ -25,7 +26,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // krb5.conf and client keytab a plan points at.
 type lab struct {
 	dir   string
-	kdc   *fakeserver.KDC
+	kdc   *fakekdc.KDC
 	hubs  []*fakeserver.Server
 	hosts []string
 }
@@ -33,13 +34,13 @@ type lab struct {
 func startLab(tb testing.TB, n int) *lab {
 	tb.Helper()
 	l := &lab{dir: tb.TempDir()}
-	accounts := []fakeserver.Account{{Name: "HUB02$", Password: "client-password", KVNO: 2}}
+	accounts := []fakekdc.Account{{Name: "HUB02$", Password: "client-password", KVNO: 2}}
 	for i := 1; i <= n; i++ {
 		host := fmt.Sprintf("hub%03d.lab.test", i)
 		l.hosts = append(l.hosts, host)
-		accounts = append(accounts, fakeserver.Account{Name: fmt.Sprintf("HUB%03d$", i), Password: "svc-" + host, KVNO: 3, SPNs: []string{"SMTPSVC/" + host}})
+		accounts = append(accounts, fakekdc.Account{Name: fmt.Sprintf("HUB%03d$", i), Password: "svc-" + host, KVNO: 3, SPNs: []string{"SMTPSVC/" + host}})
 	}
-	kdc, err := fakeserver.StartKDC(fakeserver.KDCConfig{Realm: "LAB.TEST", Accounts: accounts})
+	kdc, err := fakekdc.Start(fakekdc.Config{Realm: "LAB.TEST", Accounts: accounts})
 	if err != nil {
 		tb.Fatal(err)
 	}

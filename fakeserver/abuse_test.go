@@ -1,6 +1,6 @@
 package fakeserver
 
-// Abuse against the fake connector and the fake KDC (issue 6, Reliability):
+// Abuse against the fake connector and the fake KDC:
 // slowloris connections, command floods, oversize lines, bad base64, TLS
 // garbage, half-open connections and random datagrams, while healthy probes
 // (the real smtpprobe with real Kerberos) keep succeeding; memory stays
@@ -30,14 +30,45 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/exauth/exauth/fakekdc"
 	"github.com/exauth/exauth/internal/gssapi"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
+	"github.com/jcmturner/gokrb5/v8/config"
+	"github.com/jcmturner/gokrb5/v8/iana/nametype"
+	"github.com/jcmturner/gokrb5/v8/messages"
+	"github.com/jcmturner/gokrb5/v8/types"
 )
+
+const abuseRealm = "LAB.TEST"
+
+// abuseAccounts are the sending hub and the receiving hub, with its SPNs.
+func abuseAccounts() []fakekdc.Account {
+	return []fakekdc.Account{
+		{Name: "HUB02$", Password: "hub02-password"},
+		{Name: "HUB01$", Password: "hub01-password-v3", KVNO: 3, PreviousPasswords: []string{"hub01-password-v2"},
+			SPNs: []string{"SMTPSVC/hub01.lab.test", "SMTP/hub01.lab.test"}},
+	}
+}
+
+// abuseASReq is a valid AS-REQ without pre-authentication, to check the
+// KDC still answers after an attack.
+func abuseASReq(t testing.TB, cname string) []byte {
+	t.Helper()
+	r, err := messages.NewASReqForTGT(abuseRealm, config.New(), types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, cname))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
 
 // abuseLab is a KDC and a connector with Kerberos, and what a probe needs.
 type abuseLab struct {
-	kdc      *KDC
+	kdc      *fakekdc.KDC
 	hub      *Server
 	ca       *CA
 	krb5conf string
@@ -46,7 +77,7 @@ type abuseLab struct {
 
 func startAbuseLab(t *testing.T, limits Limits) *abuseLab {
 	t.Helper()
-	k, err := StartKDC(KDCConfig{Realm: kdcTestRealm, Accounts: kdcTestAccounts()})
+	k, err := fakekdc.Start(fakekdc.Config{Realm: abuseRealm, Accounts: abuseAccounts()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +140,7 @@ func (l *abuseLab) probe() *verdict.Report {
 		Host: "hub01.lab.test", Connect: l.hub.Addr(), EHLOName: "hub02.lab.test",
 		RootCAs: l.ca.Pool(), Timeout: 10 * time.Second,
 		Kerberos: smtpprobe.NewKerberos(smtpprobe.KerberosSettings{
-			Krb5Conf: l.krb5conf, Keytab: l.keytab, Principal: "HUB02$@" + kdcTestRealm,
+			Krb5Conf: l.krb5conf, Keytab: l.keytab, Principal: "HUB02$@" + abuseRealm,
 		}),
 	})
 }
@@ -398,7 +429,7 @@ func TestAbuse_ConnectorAndKDCUnderAttack(t *testing.T) {
 	// The UDP loop is one goroutine reading in order, so a valid request
 	// sent after each batch of garbage and answered means the batch was
 	// read (a ready signal, and it keeps the socket buffer from overflowing).
-	syncReq := kdcASReq(t, "HUB02$", nil, nil, time.Now())
+	syncReq := abuseASReq(t, "HUB02$")
 	run("KDC UDP garbage", func() error {
 		c, err := net.Dial("udp", lab.kdc.UDPAddr())
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/exauth/exauth/fakekdc"
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/internal/clock"
 	"github.com/exauth/exauth/internal/enctype"
@@ -39,7 +40,7 @@ type Options struct {
 type Lab struct {
 	Scenario *Scenario
 	Hub      *fakeserver.Server
-	KDC      *fakeserver.KDC
+	KDC      *fakekdc.KDC
 	CA       *fakeserver.CA
 
 	Realm     string // e.g. LAB.TEST
@@ -78,19 +79,19 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 
 	// The KDC, with random keys: scenario files hold no secrets, and random
 	// keys skip string-to-key, which would dominate start-up.
-	kcfg := fakeserver.KDCConfig{
+	kcfg := fakekdc.Config{
 		Realm:  sc.KDC.Realm,
 		Clock:  clock.Offset{Base: base, By: sc.KDC.ClockOffset.D()},
 		Logf:   logf,
 		Addr:   opts.KDCAddr,
-		Faults: fakeserver.KDCFaults{DuplicateSPN: fakeserver.DuplicateSPNMode(sc.KDC.DuplicateSPN), SilentUDP: sc.KDC.SilentUDP},
+		Faults: fakekdc.Faults{DuplicateSPN: fakekdc.DuplicateSPNMode(sc.KDC.DuplicateSPN), SilentUDP: sc.KDC.SilentUDP},
 	}
 	if sc.KDC.Reachable != nil && !*sc.KDC.Reachable {
 		kcfg.Faults.Unreachable = true
 	}
 	hubAcct := sc.hubAccount()
 	for _, a := range sc.KDC.Accounts {
-		acc := fakeserver.Account{Name: a.Name, KVNO: max(a.KVNO, 1), SPNs: a.SPNs}
+		acc := fakekdc.Account{Name: a.Name, KVNO: max(a.KVNO, 1), SPNs: a.SPNs}
 		for _, e := range a.ETypes {
 			id, _ := enctype.ID(e) // validated when loaded
 			acc.ETypes = append(acc.ETypes, id)
@@ -101,7 +102,7 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 		}
 		kcfg.Accounts = append(kcfg.Accounts, acc)
 	}
-	if lab.KDC, err = fakeserver.StartKDC(kcfg); err != nil {
+	if lab.KDC, err = fakekdc.Start(kcfg); err != nil {
 		return lab, fmt.Errorf("scenario %s: %w", sc.Name, err)
 	}
 	lab.Krb5Conf = filepath.Join(lab.StateDir, "krb5.conf")

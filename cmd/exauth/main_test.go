@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/exauth/exauth/fakekdc"
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/verdict"
@@ -206,7 +207,7 @@ func TestServeThenProbe_SameVerdicts(t *testing.T) {
 // --password-file appears in no output, right or wrong.
 func TestPasswordNeverPrinted(t *testing.T) {
 	const secret = "Corr3ct-Horse-Battery-Staple"
-	kdc, err := fakeserver.StartKDC(fakeserver.KDCConfig{Realm: "LAB.TEST", Accounts: []fakeserver.Account{
+	kdc, err := fakekdc.Start(fakekdc.Config{Realm: "LAB.TEST", Accounts: []fakekdc.Account{
 		{Name: "HUB02$", Password: secret, KVNO: 2},
 		{Name: "HUB01$", KVNO: 3, SPNs: []string{"SMTPSVC/hub01.lab.test"}},
 	}})

@@ -25,6 +25,7 @@ import (
 
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 
+	"github.com/exauth/exauth/fakekdc"
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/internal/gssapi"
 )
@@ -132,7 +133,7 @@ func hubLogf(authLog bool) func(string, ...any) {
 	}
 }
 
-func writeLabFiles(k *fakeserver.KDC, dir string, rd *ready) error {
+func writeLabFiles(k *fakekdc.KDC, dir string, rd *ready) error {
 	rd.KDC, rd.KDCUDP = k.TCPAddr(), k.UDPAddr()
 	rd.Krb5Conf = filepath.Join(dir, "krb5.conf")
 	if err := os.WriteFile(rd.Krb5Conf, k.Krb5Conf(), 0o644); err != nil {
@@ -287,10 +288,10 @@ func startLab(kind, dir string, maxConns int, authLog bool) (rd ready, stop func
 	}()
 	switch kind {
 	case "hub":
-		k, err := fakeserver.StartKDC(fakeserver.KDCConfig{
+		k, err := fakekdc.Start(fakekdc.Config{
 			Realm: labRealm,
 			Logf:  func(string, ...any) {},
-			Accounts: []fakeserver.Account{
+			Accounts: []fakekdc.Account{
 				{Name: labClient, Password: randomPassword(), KVNO: 2},
 				{Name: "HUB01$", Password: randomPassword(), KVNO: 3, SPNs: []string{labSPN, "SMTPSVC/HUB01", "SMTP/" + labHost}},
 			},
@@ -359,11 +360,11 @@ func startLab(kind, dir string, maxConns int, authLog bool) (rd ready, stop func
 		rd.TLS = tlsLn.Addr().String()
 	case "kdc":
 		aes := []int32{etypeID.AES256_CTS_HMAC_SHA1_96}
-		k, err := fakeserver.StartKDC(fakeserver.KDCConfig{
+		k, err := fakekdc.Start(fakekdc.Config{
 			Realm:        labRealm,
 			Logf:         func(string, ...any) {},
 			ClientETypes: aes,
-			Accounts: []fakeserver.Account{
+			Accounts: []fakekdc.Account{
 				{Name: "krbtgt", Password: randomPassword(), KVNO: 1, ETypes: aes},
 				{Name: labClient, Password: randomPassword(), KVNO: 2, ETypes: aes},
 				{Name: "HUB01$", Password: randomPassword(), KVNO: 3, ETypes: aes, SPNs: []string{labSPN}},

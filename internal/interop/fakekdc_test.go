@@ -10,7 +10,7 @@ import (
 
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 
-	"github.com/exauth/exauth/fakeserver"
+	"github.com/exauth/exauth/fakekdc"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 )
@@ -23,7 +23,7 @@ const (
 // fakeKDCLab is our fake KDC with one encryption type for every account
 // and for the krb5.conf it writes, and MIT client tools pointed at it.
 type fakeKDCLab struct {
-	kdc      *fakeserver.KDC
+	kdc      *fakekdc.KDC
 	dir      string
 	krb5Conf string
 	ccache   string
@@ -35,9 +35,9 @@ func newFakeKDCLab(t *testing.T, etype int32) *fakeKDCLab {
 	t.Helper()
 	requireTools(t, "krb5-user", "kinit", "kvno", "klist")
 	l := &fakeKDCLab{dir: t.TempDir(), log: &syncBuffer{}}
-	k, err := fakeserver.StartKDC(fakeserver.KDCConfig{
+	k, err := fakekdc.Start(fakekdc.Config{
 		Realm: realmName,
-		Accounts: []fakeserver.Account{
+		Accounts: []fakekdc.Account{
 			{Name: clientName, Password: fakeClientPassword, ETypes: []int32{etype}},
 			{Name: "HUB01$", Password: fakeHubPassword, KVNO: 3, ETypes: []int32{etype},
 				SPNs: []string{xexpsSPN, "SMTP/" + hubHost}},

@@ -15,7 +15,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 
-	"github.com/exauth/exauth/fakeserver"
+	"github.com/exauth/exauth/fakekdc"
 	"github.com/exauth/exauth/internal/clock"
 	"github.com/exauth/exauth/internal/krbclient"
 	"github.com/exauth/exauth/internal/krberror"
@@ -33,11 +33,11 @@ const (
 
 var epoch = time.Date(2025, 6, 2, 9, 30, 0, 0, time.UTC)
 
-func startKDC(t *testing.T, mod func(*fakeserver.KDCConfig)) *fakeserver.KDC {
+func startKDC(t *testing.T, mod func(*fakekdc.Config)) *fakekdc.KDC {
 	t.Helper()
-	cfg := fakeserver.KDCConfig{
+	cfg := fakekdc.Config{
 		Realm: realm,
-		Accounts: []fakeserver.Account{
+		Accounts: []fakekdc.Account{
 			{Name: "HUB02$", Password: clientPW, KVNO: 1},
 			{Name: "HUB01$", Password: "hub01-machine-password", KVNO: 3, SPNs: []string{spn, "SMTP/hub01.lab.test"}},
 		},
@@ -45,7 +45,7 @@ func startKDC(t *testing.T, mod func(*fakeserver.KDCConfig)) *fakeserver.KDC {
 	if mod != nil {
 		mod(&cfg)
 	}
-	k, err := fakeserver.StartKDC(cfg)
+	k, err := fakekdc.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func startKDC(t *testing.T, mod func(*fakeserver.KDCConfig)) *fakeserver.KDC {
 	return k
 }
 
-func krb5Conf(t *testing.T, k *fakeserver.KDC) *config.Config {
+func krb5Conf(t *testing.T, k *fakekdc.KDC) *config.Config {
 	t.Helper()
 	c, err := config.NewFromString(string(k.Krb5Conf()))
 	if err != nil {
@@ -62,7 +62,7 @@ func krb5Conf(t *testing.T, k *fakeserver.KDC) *config.Config {
 	return c
 }
 
-func clientKeytab(t *testing.T, k *fakeserver.KDC) krbclient.Credentials {
+func clientKeytab(t *testing.T, k *fakekdc.KDC) krbclient.Credentials {
 	t.Helper()
 	kt, err := k.Keytab("HUB02$", 0)
 	if err != nil {
@@ -129,12 +129,12 @@ func TestFakeKDC_Logins(t *testing.T) {
 
 func TestFakeKDC_OneASForManySPNsAndConcurrentCallers(t *testing.T) {
 	var spns []string
-	k := startKDC(t, func(cfg *fakeserver.KDCConfig) {
+	k := startKDC(t, func(cfg *fakekdc.Config) {
 		for i := range 10 {
 			name := fmt.Sprintf("HUB%02d$", 10+i)
 			s := fmt.Sprintf("SMTPSVC/hub%02d.lab.test", 10+i)
 			spns = append(spns, s)
-			cfg.Accounts = append(cfg.Accounts, fakeserver.Account{Name: name, Password: name + "-pw", SPNs: []string{s}})
+			cfg.Accounts = append(cfg.Accounts, fakekdc.Account{Name: name, Password: name + "-pw", SPNs: []string{s}})
 		}
 	})
 	c := newClient(t, krbclient.Config{Krb5: krb5Conf(t, k)}, krbclient.FromPassword(client, clientPW))
@@ -168,7 +168,7 @@ func TestFakeKDC_OneASForManySPNsAndConcurrentCallers(t *testing.T) {
 
 func TestFakeKDC_KDCClockTenMinutesAhead(t *testing.T) {
 	local := clock.NewFake(epoch)
-	k := startKDC(t, func(cfg *fakeserver.KDCConfig) { cfg.Clock = clock.Offset{Base: local, By: 10 * time.Minute} })
+	k := startKDC(t, func(cfg *fakekdc.Config) { cfg.Clock = clock.Offset{Base: local, By: 10 * time.Minute} })
 	c := newClient(t, krbclient.Config{Krb5: krb5Conf(t, k), Clock: local}, clientKeytab(t, k))
 	_, err := c.ServiceTicket(context.Background(), spn)
 	var kerr *krbclient.KDCError
@@ -186,11 +186,11 @@ func TestFakeKDC_KDCClockTenMinutesAhead(t *testing.T) {
 }
 
 func TestFakeKDC_UnknownAndDuplicateSPN(t *testing.T) {
-	k := startKDC(t, func(cfg *fakeserver.KDCConfig) {
-		cfg.Faults.DuplicateSPN = fakeserver.DuplicateSPNNotUnique
+	k := startKDC(t, func(cfg *fakekdc.Config) {
+		cfg.Faults.DuplicateSPN = fakekdc.DuplicateSPNNotUnique
 		cfg.Accounts = append(cfg.Accounts,
-			fakeserver.Account{Name: "HUB07$", Password: "a", SPNs: []string{"SMTPSVC/dup.lab.test"}},
-			fakeserver.Account{Name: "HUB08$", Password: "b", SPNs: []string{"SMTPSVC/dup.lab.test"}})
+			fakekdc.Account{Name: "HUB07$", Password: "a", SPNs: []string{"SMTPSVC/dup.lab.test"}},
+			fakekdc.Account{Name: "HUB08$", Password: "b", SPNs: []string{"SMTPSVC/dup.lab.test"}})
 	})
 	c := newClient(t, krbclient.Config{Krb5: krb5Conf(t, k)}, clientKeytab(t, k))
 	for _, tc := range []struct {
@@ -209,7 +209,7 @@ func TestFakeKDC_UnknownAndDuplicateSPN(t *testing.T) {
 }
 
 func TestFakeKDC_Unreachable(t *testing.T) {
-	k := startKDC(t, func(cfg *fakeserver.KDCConfig) { cfg.Faults.Unreachable = true })
+	k := startKDC(t, func(cfg *fakekdc.Config) { cfg.Faults.Unreachable = true })
 	c := newClient(t, krbclient.Config{Krb5: krb5Conf(t, k)}, krbclient.FromPassword(client, clientPW))
 	_, err := c.ServiceTicket(context.Background(), spn)
 	var uerr *krbclient.UnreachableError
@@ -228,7 +228,7 @@ func TestFakeKDC_Unreachable(t *testing.T) {
 }
 
 func TestFakeKDC_SilentUDPFallsBackToTCP(t *testing.T) {
-	k := startKDC(t, func(cfg *fakeserver.KDCConfig) { cfg.Faults.SilentUDP = true })
+	k := startKDC(t, func(cfg *fakekdc.Config) { cfg.Faults.SilentUDP = true })
 	krb5 := krb5Conf(t, k)
 	krb5.LibDefaults.UDPPreferenceLimit = 1465 // MIT's default: UDP first
 	c := newClient(t, krbclient.Config{Krb5: krb5, KDCs: []string{"udp/" + k.UDPAddr(), "tcp/" + k.TCPAddr()}, UDPTimeout: 50 * time.Millisecond},
@@ -271,7 +271,7 @@ func TestFakeKDC_KeytabPreauthAttempts(t *testing.T) {
 		}
 	})
 	t.Run("account with RC4 only, keytab with AES first", func(t *testing.T) {
-		k := startKDC(t, func(cfg *fakeserver.KDCConfig) {
+		k := startKDC(t, func(cfg *fakekdc.Config) {
 			for i := range cfg.Accounts {
 				if cfg.Accounts[i].Name == "HUB02$" {
 					cfg.Accounts[i].ETypes = []int32{etypeID.RC4_HMAC}

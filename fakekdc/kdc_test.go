@@ -1,4 +1,4 @@
-package fakeserver
+package fakekdc
 
 import (
 	"bytes"
@@ -41,25 +41,25 @@ import (
 )
 
 const (
-	kdcTestRealm = "LAB.TEST"
-	kdcTestSPN   = "SMTPSVC/hub01.lab.test"
+	testRealm = "LAB.TEST"
+	testSPN   = "SMTPSVC/hub01.lab.test"
 )
 
-// kdcTestBase is the fixed instant the handler-level tests run at.
-var kdcTestBase = time.Date(2025, 3, 14, 9, 26, 53, 589793000, time.UTC)
+// testBase is the fixed instant the handler-level tests run at.
+var testBase = time.Date(2025, 3, 14, 9, 26, 53, 589793000, time.UTC)
 
 var (
 	kdcAES = []int32{etypeID.AES256_CTS_HMAC_SHA1_96, etypeID.AES128_CTS_HMAC_SHA1_96}
 	kdcRC4 = []int32{etypeID.RC4_HMAC}
 )
 
-// kdcTestAccounts is the lab: HUB02$ sends, HUB01$ receives and owns the
+// testAccounts is the lab: HUB02$ sends, HUB01$ receives and owns the
 // SMTP SPNs at key version 3, one password change after version 2.
-func kdcTestAccounts() []Account {
+func testAccounts() []Account {
 	return []Account{
 		{Name: "HUB02$", Password: "hub02-password"},
 		{Name: "HUB01$", Password: "hub01-password-v3", KVNO: 3, PreviousPasswords: []string{"hub01-password-v2"},
-			SPNs: []string{kdcTestSPN, "SMTP/hub01.lab.test"}},
+			SPNs: []string{testSPN, "SMTP/hub01.lab.test"}},
 	}
 }
 
@@ -71,18 +71,18 @@ func kdcLeakCheck(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
 }
 
-// kdcStart starts a KDC with test defaults and closes it when the test ends.
-func kdcStart(t *testing.T, cfg KDCConfig) *KDC {
+// startKDC starts a KDC with test defaults and closes it when the test ends.
+func startKDC(t *testing.T, cfg Config) *KDC {
 	t.Helper()
 	if cfg.Realm == "" {
-		cfg.Realm = kdcTestRealm
+		cfg.Realm = testRealm
 	}
 	if cfg.Accounts == nil {
-		cfg.Accounts = kdcTestAccounts()
+		cfg.Accounts = testAccounts()
 	}
-	k, err := StartKDC(cfg)
+	k, err := Start(cfg)
 	if err != nil {
-		t.Fatalf("StartKDC: %v", err)
+		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := k.Close(); err != nil {
@@ -148,7 +148,7 @@ func kdcClientKey(t testing.TB, k *KDC, account string, etype int32) types.Encry
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _, err := kt.GetEncryptionKey(types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, account), kdcTestRealm, 0, etype)
+	key, _, err := kt.GetEncryptionKey(types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, account), testRealm, 0, etype)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func kdcClientKey(t testing.TB, k *KDC, account string, etype int32) types.Encry
 // PA-ENC-TIMESTAMP of ctime encrypted in it.
 func kdcASReq(t testing.TB, cname string, etypes []int32, key *types.EncryptionKey, ctime time.Time) []byte {
 	t.Helper()
-	r, err := messages.NewASReqForTGT(kdcTestRealm, config.New(), types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, cname))
+	r, err := messages.NewASReqForTGT(testRealm, config.New(), types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, cname))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func kdcTGSReq(t testing.TB, cname string, tgt messages.Ticket, sessionKey types
 		MsgType: msgtype.KRB_TGS_REQ,
 		ReqBody: messages.KDCReqBody{
 			KDCOptions: types.NewKrbFlags(),
-			Realm:      kdcTestRealm,
+			Realm:      testRealm,
 			CName:      cn,
 			SName:      types.NewPrincipalName(nametype.KRB_NT_SRV_INST, sname),
 			Till:       ctime.Add(24 * time.Hour),
@@ -221,7 +221,7 @@ func kdcTGSReq(t testing.TB, cname string, tgt messages.Ticket, sessionKey types
 	}
 	auth := types.Authenticator{
 		AVNO:   iana.PVNO,
-		CRealm: kdcTestRealm,
+		CRealm: testRealm,
 		CName:  cn,
 		Cksum:  types.Checksum{CksumType: et.GetHashID(), Checksum: ck},
 		CTime:  ctime.UTC().Truncate(time.Second),
@@ -309,11 +309,11 @@ func TestKDC_GokrbClient(t *testing.T) {
 	} {
 		for _, login := range []string{"keytab", "password"} {
 			t.Run(tc.name+"/"+login, func(t *testing.T) {
-				accounts := kdcTestAccounts()
+				accounts := testAccounts()
 				for i := range accounts {
 					accounts[i].ETypes = []int32{tc.etype}
 				}
-				k := kdcStart(t, KDCConfig{
+				k := startKDC(t, Config{
 					Accounts:     accounts,
 					Clock:        clock.NewFake(time.Now()),
 					ClientETypes: []int32{tc.etype},
@@ -328,15 +328,15 @@ func TestKDC_GokrbClient(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					cl = client.NewWithKeytab("HUB02$", kdcTestRealm, kt, cfg)
+					cl = client.NewWithKeytab("HUB02$", testRealm, kt, cfg)
 				} else {
-					cl = client.NewWithPassword("HUB02$", kdcTestRealm, "hub02-password", cfg)
+					cl = client.NewWithPassword("HUB02$", testRealm, "hub02-password", cfg)
 				}
 				defer cl.Destroy()
 				if err := cl.Login(); err != nil {
 					t.Fatalf("Login: %v", err)
 				}
-				tkt, sessionKey, err := cl.GetServiceTicket(kdcTestSPN)
+				tkt, sessionKey, err := cl.GetServiceTicket(testSPN)
 				if err != nil {
 					t.Fatalf("GetServiceTicket: %v", err)
 				}
@@ -356,7 +356,7 @@ func TestKDC_GokrbClient(t *testing.T) {
 				if !bytes.Equal(tkt.DecryptedEncPart.Key.KeyValue, sessionKey.KeyValue) {
 					t.Error("session key in the ticket differs from the one in the TGS-REP")
 				}
-				want := KDCStats{ASRequests: 2, TGSRequests: 1, Errors: 1} // PREAUTH_REQUIRED, as with AD
+				want := Stats{ASRequests: 2, TGSRequests: 1, Errors: 1} // PREAUTH_REQUIRED, as with AD
 				if got := k.Stats(); got != want {
 					t.Errorf("Stats = %+v, want %+v", got, want)
 				}
@@ -370,24 +370,24 @@ func TestKDC_GokrbClient(t *testing.T) {
 // its error text, so the checks are on the names of the codes.
 func TestKDC_GokrbClientFailures(t *testing.T) {
 	kdcLeakCheck(t)
-	dup := append(kdcTestAccounts(), Account{Name: "OLDHUB$", Password: "old", SPNs: []string{kdcTestSPN}})
+	dup := append(testAccounts(), Account{Name: "OLDHUB$", Password: "old", SPNs: []string{testSPN}})
 	for _, tc := range []struct {
 		name     string
-		cfg      KDCConfig
+		cfg      Config
 		password string
 		spn      string
 		wantErr  string // in the Login error, or else the GetServiceTicket error
 	}{
-		{name: "kdc clock 10m ahead", cfg: KDCConfig{Clock: clock.Offset{By: 10 * time.Minute}}, wantErr: "KRB_AP_ERR_SKEW"},
+		{name: "kdc clock 10m ahead", cfg: Config{Clock: clock.Offset{By: 10 * time.Minute}}, wantErr: "KRB_AP_ERR_SKEW"},
 		{name: "wrong password", password: "nope", wantErr: "KDC_ERR_PREAUTH_FAILED"},
 		{name: "missing SPN", spn: "SMTPSVC/hub09.lab.test", wantErr: "KDC_ERR_S_PRINCIPAL_UNKNOWN"},
-		{name: "duplicate SPN", cfg: KDCConfig{Accounts: dup}, wantErr: "KDC_ERR_S_PRINCIPAL_UNKNOWN"},
-		{name: "duplicate SPN not unique", cfg: KDCConfig{Accounts: dup, Faults: KDCFaults{DuplicateSPN: DuplicateSPNNotUnique}}, wantErr: "KDC_ERR_PRINCIPAL_NOT_UNIQUE"},
-		{name: "etype mismatch", cfg: KDCConfig{Accounts: []Account{{Name: "HUB02$", Password: "hub02-password"}, {Name: "HUB01$", Password: "x", ETypes: kdcRC4, SPNs: []string{kdcTestSPN}}}}, wantErr: "KDC_ERR_ETYPE_NOSUPP"},
-		{name: "unreachable", cfg: KDCConfig{Faults: KDCFaults{Unreachable: true}}, wantErr: "connection refused"},
+		{name: "duplicate SPN", cfg: Config{Accounts: dup}, wantErr: "KDC_ERR_S_PRINCIPAL_UNKNOWN"},
+		{name: "duplicate SPN not unique", cfg: Config{Accounts: dup, Faults: Faults{DuplicateSPN: DuplicateSPNNotUnique}}, wantErr: "KDC_ERR_PRINCIPAL_NOT_UNIQUE"},
+		{name: "etype mismatch", cfg: Config{Accounts: []Account{{Name: "HUB02$", Password: "hub02-password"}, {Name: "HUB01$", Password: "x", ETypes: kdcRC4, SPNs: []string{testSPN}}}}, wantErr: "KDC_ERR_ETYPE_NOSUPP"},
+		{name: "unreachable", cfg: Config{Faults: Faults{Unreachable: true}}, wantErr: "connection refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			k := kdcStart(t, tc.cfg)
+			k := startKDC(t, tc.cfg)
 			cfg, err := config.NewFromString(string(k.Krb5Conf()))
 			if err != nil {
 				t.Fatal(err)
@@ -396,13 +396,13 @@ func TestKDC_GokrbClientFailures(t *testing.T) {
 			if pw == "" {
 				pw = "hub02-password"
 			}
-			cl := client.NewWithPassword("HUB02$", kdcTestRealm, pw, cfg)
+			cl := client.NewWithPassword("HUB02$", testRealm, pw, cfg)
 			defer cl.Destroy()
 			err = cl.Login()
 			if err == nil {
 				spn := tc.spn
 				if spn == "" {
-					spn = kdcTestSPN
+					spn = testSPN
 				}
 				_, _, err = cl.GetServiceTicket(spn)
 			}
@@ -454,8 +454,8 @@ func TestKDC_ASExchange(t *testing.T) {
 		{name: "no common etype", cname: "HUB02$", etypes: kdcRC4, preauth: none, wantCode: errorcode.KDC_ERR_ETYPE_NOSUPP},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			kdcClock := clock.NewFake(kdcTestBase)
-			k := kdcStart(t, KDCConfig{Accounts: tc.accounts, Clock: kdcClock})
+			kdcClock := clock.NewFake(testBase)
+			k := startKDC(t, Config{Accounts: tc.accounts, Clock: kdcClock})
 			var key *types.EncryptionKey
 			switch tc.preauth {
 			case rightKey:
@@ -465,7 +465,7 @@ func TestKDC_ASExchange(t *testing.T) {
 				kk := kdcClientKey(t, k, "HUB01$", tc.etypes[0])
 				key = &kk
 			}
-			req := kdcASReq(t, tc.cname, tc.etypes, key, kdcTestBase.Add(tc.clientOff))
+			req := kdcASReq(t, tc.cname, tc.etypes, key, testBase.Add(tc.clientOff))
 			if tc.realm != "" {
 				var r messages.ASReq
 				r.Unmarshal(req)
@@ -478,7 +478,7 @@ func TestKDC_ASExchange(t *testing.T) {
 				if !isErr {
 					t.Fatalf("want KRB-ERROR %s, got a %d-byte reply", errorcode.Lookup(tc.wantCode), len(rep))
 				}
-				kdcCheckError(t, e, tc.wantCode, kdcTestBase, "krbtgt/LAB.TEST")
+				kdcCheckError(t, e, tc.wantCode, testBase, "krbtgt/LAB.TEST")
 				if tc.wantInfo2 != nil {
 					if got := kdcETypeInfo2(t, e.EData); !reflect.DeepEqual(got, tc.wantInfo2) {
 						t.Errorf("PA-ETYPE-INFO2 = %+v, want %+v", got, tc.wantInfo2)
@@ -494,7 +494,7 @@ func TestKDC_ASExchange(t *testing.T) {
 				t.Fatal(err)
 			}
 			part := kdcOpen(t, as.EncPart, *key, keyusage.AS_REP_ENCPART, 25)
-			now := kdcTestBase.Truncate(time.Second)
+			now := testBase.Truncate(time.Second)
 			if !part.AuthTime.Equal(now) || !part.EndTime.Equal(now.Add(10*time.Hour)) {
 				t.Errorf("authtime %v endtime %v, want %v and +10h", part.AuthTime, part.EndTime, now)
 			}
@@ -530,7 +530,7 @@ func kdcCheckError(t *testing.T, e messages.KRBError, code int32, kdcNow time.Ti
 	if !e.STime.Equal(kdcNow.Truncate(time.Second)) || e.Susec != kdcNow.Nanosecond()/1000 {
 		t.Errorf("stime %v susec %d, want the KDC clock %v", e.STime, e.Susec, kdcNow)
 	}
-	if e.Realm != kdcTestRealm {
+	if e.Realm != testRealm {
 		t.Errorf("realm %q", e.Realm)
 	}
 	if got := e.SName.PrincipalNameString(); got != sname {
@@ -568,15 +568,15 @@ func kdcETypeInfo2(t *testing.T, edata []byte) []types.ETypeInfo2Entry {
 // modes, key versions, etype restriction, clocks and ticket lifetimes.
 func TestKDC_TGSExchange(t *testing.T) {
 	kdcLeakCheck(t)
-	dup := append(kdcTestAccounts(), Account{Name: "OLDHUB$", Password: "oldhub", KVNO: 2, SPNs: []string{kdcTestSPN}})
+	dup := append(testAccounts(), Account{Name: "OLDHUB$", Password: "oldhub", KVNO: 2, SPNs: []string{testSPN}})
 	rc4Service := []Account{
 		{Name: "HUB02$", Password: "hub02-password"},
-		{Name: "HUB01$", Password: "hub01", ETypes: kdcRC4, SPNs: []string{kdcTestSPN}},
+		{Name: "HUB01$", Password: "hub01", ETypes: kdcRC4, SPNs: []string{testSPN}},
 	}
 	for _, tc := range []struct {
 		name      string
 		accounts  []Account
-		faults    KDCFaults
+		faults    Faults
 		spn       string
 		etypes    []int32       // TGS-REQ etypes; nil = AES
 		advance   time.Duration // KDC clock moves between AS and TGS
@@ -588,32 +588,32 @@ func TestKDC_TGSExchange(t *testing.T) {
 		wantEType int32
 		wantLog   string
 	}{
-		{name: "SMTPSVC", spn: kdcTestSPN, wantOwner: "HUB01$", wantKVNO: 3, wantEType: 18},
+		{name: "SMTPSVC", spn: testSPN, wantOwner: "HUB01$", wantKVNO: 3, wantEType: 18},
 		{name: "SMTP alias", spn: "SMTP/hub01.lab.test", wantOwner: "HUB01$", wantKVNO: 3, wantEType: 18},
 		{name: "SPN case-insensitive", spn: "smtpsvc/HUB01.Lab.Test", wantOwner: "HUB01$", wantKVNO: 3, wantEType: 18},
 		{name: "account name as service", spn: "HUB01$", wantOwner: "HUB01$", wantKVNO: 3, wantEType: 18},
-		{name: "subkey (MIT)", spn: kdcTestSPN, subkey: true, wantOwner: "HUB01$", wantKVNO: 3, wantEType: 18},
-		{name: "aes128 preferred", spn: kdcTestSPN, etypes: []int32{17, 18}, wantOwner: "HUB01$", wantKVNO: 3, wantEType: 17},
+		{name: "subkey (MIT)", spn: testSPN, subkey: true, wantOwner: "HUB01$", wantKVNO: 3, wantEType: 18},
+		{name: "aes128 preferred", spn: testSPN, etypes: []int32{17, 18}, wantOwner: "HUB01$", wantKVNO: 3, wantEType: 17},
 		{name: "TGT from TGS", spn: "krbtgt/LAB.TEST", wantOwner: "krbtgt", wantKVNO: 1, wantEType: 18},
 		{name: "missing SPN", spn: "SMTPSVC/hub03.lab.test", wantCode: errorcode.KDC_ERR_S_PRINCIPAL_UNKNOWN},
-		{name: "duplicate SPN, as Windows", accounts: dup, spn: kdcTestSPN, wantCode: errorcode.KDC_ERR_S_PRINCIPAL_UNKNOWN,
-			wantLog: "KDC event 11: " + KDCEvent11Message(kdcTestSPN)},
-		{name: "duplicate SPN, not unique", accounts: dup, faults: KDCFaults{DuplicateSPN: DuplicateSPNNotUnique}, spn: kdcTestSPN,
-			wantCode: errorcode.KDC_ERR_PRINCIPAL_NOT_UNIQUE, wantLog: "KDC event 11: " + KDCEvent11Message(kdcTestSPN)},
-		{name: "duplicate SPN, wrong account", accounts: dup, faults: KDCFaults{DuplicateSPN: DuplicateSPNWrongAccount}, spn: kdcTestSPN,
+		{name: "duplicate SPN, as Windows", accounts: dup, spn: testSPN, wantCode: errorcode.KDC_ERR_S_PRINCIPAL_UNKNOWN,
+			wantLog: "KDC event 11: " + Event11Message(testSPN)},
+		{name: "duplicate SPN, not unique", accounts: dup, faults: Faults{DuplicateSPN: DuplicateSPNNotUnique}, spn: testSPN,
+			wantCode: errorcode.KDC_ERR_PRINCIPAL_NOT_UNIQUE, wantLog: "KDC event 11: " + Event11Message(testSPN)},
+		{name: "duplicate SPN, wrong account", accounts: dup, faults: Faults{DuplicateSPN: DuplicateSPNWrongAccount}, spn: testSPN,
 			wantOwner: "OLDHUB$", wantKVNO: 2, wantEType: 18, wantLog: "OLDHUB$"},
-		{name: "service has only rc4, client asks aes", accounts: rc4Service, spn: kdcTestSPN, wantCode: errorcode.KDC_ERR_ETYPE_NOSUPP},
-		{name: "service has only rc4, client asks rc4 too", accounts: rc4Service, spn: kdcTestSPN, etypes: []int32{18, 17, 23},
+		{name: "service has only rc4, client asks aes", accounts: rc4Service, spn: testSPN, wantCode: errorcode.KDC_ERR_ETYPE_NOSUPP},
+		{name: "service has only rc4, client asks rc4 too", accounts: rc4Service, spn: testSPN, etypes: []int32{18, 17, 23},
 			wantOwner: "HUB01$", wantKVNO: 1, wantEType: 23},
-		{name: "authenticator 6m ahead", spn: kdcTestSPN, authOff: 6 * time.Minute, wantCode: errorcode.KRB_AP_ERR_SKEW},
-		{name: "KDC 4h later", spn: kdcTestSPN, advance: 4 * time.Hour, wantOwner: "HUB01$", wantKVNO: 3, wantEType: 18},
-		{name: "TGT expired", spn: kdcTestSPN, advance: 11 * time.Hour, wantCode: errorcode.KRB_AP_ERR_TKT_EXPIRED},
+		{name: "authenticator 6m ahead", spn: testSPN, authOff: 6 * time.Minute, wantCode: errorcode.KRB_AP_ERR_SKEW},
+		{name: "KDC 4h later", spn: testSPN, advance: 4 * time.Hour, wantOwner: "HUB01$", wantKVNO: 3, wantEType: 18},
+		{name: "TGT expired", spn: testSPN, advance: 11 * time.Hour, wantCode: errorcode.KRB_AP_ERR_TKT_EXPIRED},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			kdcClock := clock.NewFake(kdcTestBase)
+			kdcClock := clock.NewFake(testBase)
 			var log kdcLog
-			k := kdcStart(t, KDCConfig{Accounts: tc.accounts, Clock: kdcClock, Faults: tc.faults, Logf: log.logf})
-			tgt, tgtKey := kdcLogin(t, k, kdcAES, kdcTestBase)
+			k := startKDC(t, Config{Accounts: tc.accounts, Clock: kdcClock, Faults: tc.faults, Logf: log.logf})
+			tgt, tgtKey := kdcLogin(t, k, kdcAES, testBase)
 			kdcClock.Advance(tc.advance)
 			now := kdcClock.Now()
 			etypes := tc.etypes
@@ -678,8 +678,8 @@ func TestKDC_TGSExchange(t *testing.T) {
 			if !bytes.Equal(dec.Key.KeyValue, part.Key.KeyValue) {
 				t.Error("ticket session key differs from the TGS-REP's")
 			}
-			tgtEnd := kdcTestBase.Truncate(time.Second).Add(10 * time.Hour)
-			if !dec.AuthTime.Equal(kdcTestBase.Truncate(time.Second)) || dec.EndTime.After(tgtEnd) || !dec.StartTime.Equal(now.Truncate(time.Second)) {
+			tgtEnd := testBase.Truncate(time.Second).Add(10 * time.Hour)
+			if !dec.AuthTime.Equal(testBase.Truncate(time.Second)) || dec.EndTime.After(tgtEnd) || !dec.StartTime.Equal(now.Truncate(time.Second)) {
 				t.Errorf("ticket times auth %v start %v end %v; TGT ends %v", dec.AuthTime, dec.StartTime, dec.EndTime, tgtEnd)
 			}
 			if types.IsFlagSet(&dec.Flags, flags.Initial) || !types.IsFlagSet(&dec.Flags, flags.PreAuthent) || !types.IsFlagSet(&dec.Flags, flags.Forwardable) {
@@ -697,7 +697,7 @@ func kdcDecryptWith(t *testing.T, k *KDC, account string, tkt *messages.Ticket) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _, err := kt.GetEncryptionKey(types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, account), kdcTestRealm, 0, tkt.EncPart.EType)
+	key, _, err := kt.GetEncryptionKey(types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, account), testRealm, 0, tkt.EncPart.EType)
 	if err != nil {
 		return err
 	}
@@ -707,8 +707,8 @@ func kdcDecryptWith(t *testing.T, k *KDC, account string, tkt *messages.Ticket) 
 // TestKDC_Keytab covers keytab export: aliases, key history for a
 // stale-keytab scenario, and the errors.
 func TestKDC_Keytab(t *testing.T) {
-	k, err := newKDC(KDCConfig{Realm: kdcTestRealm, Clock: clock.NewFake(kdcTestBase), Accounts: append(kdcTestAccounts(),
-		Account{Name: "OLDHUB$", Password: "o", SPNs: []string{kdcTestSPN}})})
+	k, err := newKDC(Config{Realm: testRealm, Clock: clock.NewFake(testBase), Accounts: append(testAccounts(),
+		Account{Name: "OLDHUB$", Password: "o", SPNs: []string{testSPN}})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -723,7 +723,7 @@ func TestKDC_Keytab(t *testing.T) {
 		{ref: "HUB01$", kvno: 2, wantKVNO: 2},
 		{ref: "SMTP/hub01.lab.test", wantKVNO: 3},
 		{ref: "HUB01$", kvno: 1, wantErr: "no key version 1"},
-		{ref: kdcTestSPN, wantErr: "owned by 2 accounts (HUB01$, OLDHUB$)"},
+		{ref: testSPN, wantErr: "owned by 2 accounts (HUB01$, OLDHUB$)"},
 		{ref: "HUB09$", wantErr: "no account or SPN"},
 	} {
 		kt, err := k.Keytab(tc.ref, tc.kvno)
@@ -751,8 +751,8 @@ func TestKDC_Keytab(t *testing.T) {
 		accountKey := map[int32][]byte{}
 		for _, e := range back.Entries {
 			principals = append(principals, e.Principal.String())
-			if e.KVNO != tc.wantKVNO || e.Timestamp.Unix() != kdcTestBase.Unix() {
-				t.Errorf("%s: kvno %d time %v, want %d at %v", e.Principal, e.KVNO, e.Timestamp, tc.wantKVNO, kdcTestBase)
+			if e.KVNO != tc.wantKVNO || e.Timestamp.Unix() != testBase.Unix() {
+				t.Errorf("%s: kvno %d time %v, want %d at %v", e.Principal, e.KVNO, e.Timestamp, tc.wantKVNO, testBase)
 			}
 			if e.Principal.String() == "HUB01$@LAB.TEST" {
 				accountKey[e.Key.KeyType] = e.Key.KeyValue
@@ -767,32 +767,32 @@ func TestKDC_Keytab(t *testing.T) {
 	}
 }
 
-// TestStartKDC_ConfigErrors checks that StartKDC explains what is wrong.
+// TestStartKDC_ConfigErrors checks that Start explains what is wrong.
 func TestStartKDC_ConfigErrors(t *testing.T) {
 	kdcLeakCheck(t)
-	ok := kdcTestAccounts()
+	ok := testAccounts()
 	for _, tc := range []struct {
 		name    string
-		cfg     KDCConfig
+		cfg     Config
 		wantErr string
 	}{
-		{"no realm", KDCConfig{Accounts: ok}, "Realm is empty"},
-		{"bad realm", KDCConfig{Realm: "LAB TEST", Accounts: ok}, "not allowed in a realm"},
-		{"duplicate account", KDCConfig{Realm: "R", Accounts: append(ok, Account{Name: "hub01$", Password: "x"})}, "listed twice"},
-		{"bad SPN", KDCConfig{Realm: "R", Accounts: []Account{{Name: "A$", Password: "x", SPNs: []string{"SMTPSVC"}}}}, "not service/host"},
-		{"bad etype", KDCConfig{Realm: "R", Accounts: []Account{{Name: "A$", Password: "x", ETypes: []int32{1}}}}, "unsupported encryption type 1"},
-		{"no etypes", KDCConfig{Realm: "R", Accounts: []Account{{Name: "A$", Password: "x", ETypes: []int32{}}}}, "ETypes is empty"},
-		{"history longer than kvno", KDCConfig{Realm: "R", Accounts: []Account{{Name: "A$", Password: "x", KVNO: 2, PreviousPasswords: []string{"a", "b"}}}}, "previous passwords need KVNO > 2"},
-		{"bad duplicate mode", KDCConfig{Realm: "R", Faults: KDCFaults{DuplicateSPN: "random"}}, "unknown KDCFaults.DuplicateSPN"},
-		{"bad client etype", KDCConfig{Realm: "R", ClientETypes: []int32{99}}, "unsupported encryption type 99"},
-		{"bad addr", KDCConfig{Realm: "R", Addr: "localhost"}, "KDCConfig.Addr"},
-		{"negative skew", KDCConfig{Realm: "R", MaxSkew: -time.Second}, "negative"},
+		{"no realm", Config{Accounts: ok}, "Realm is empty"},
+		{"bad realm", Config{Realm: "LAB TEST", Accounts: ok}, "not allowed in a realm"},
+		{"duplicate account", Config{Realm: "R", Accounts: append(ok, Account{Name: "hub01$", Password: "x"})}, "listed twice"},
+		{"bad SPN", Config{Realm: "R", Accounts: []Account{{Name: "A$", Password: "x", SPNs: []string{"SMTPSVC"}}}}, "not service/host"},
+		{"bad etype", Config{Realm: "R", Accounts: []Account{{Name: "A$", Password: "x", ETypes: []int32{1}}}}, "unsupported encryption type 1"},
+		{"no etypes", Config{Realm: "R", Accounts: []Account{{Name: "A$", Password: "x", ETypes: []int32{}}}}, "ETypes is empty"},
+		{"history longer than kvno", Config{Realm: "R", Accounts: []Account{{Name: "A$", Password: "x", KVNO: 2, PreviousPasswords: []string{"a", "b"}}}}, "previous passwords need KVNO > 2"},
+		{"bad duplicate mode", Config{Realm: "R", Faults: Faults{DuplicateSPN: "random"}}, "unknown Faults.DuplicateSPN"},
+		{"bad client etype", Config{Realm: "R", ClientETypes: []int32{99}}, "unsupported encryption type 99"},
+		{"bad addr", Config{Realm: "R", Addr: "localhost"}, "Config.Addr"},
+		{"negative skew", Config{Realm: "R", MaxSkew: -time.Second}, "negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			k, err := StartKDC(tc.cfg)
+			k, err := Start(tc.cfg)
 			if err == nil {
 				k.Close()
-				t.Fatal("StartKDC accepted the configuration")
+				t.Fatal("Start accepted the configuration")
 			}
 			if !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("error %q, want it to contain %q", err, tc.wantErr)
@@ -805,7 +805,7 @@ func TestStartKDC_ConfigErrors(t *testing.T) {
 // (ports replaced) and checks that gokrb5 reads what was meant.
 func TestKDC_Krb5Conf(t *testing.T) {
 	kdcLeakCheck(t)
-	k := kdcStart(t, KDCConfig{})
+	k := startKDC(t, Config{})
 	conf := string(k.Krb5Conf())
 	masked := regexp.MustCompile(`127\.0\.0\.1:\d+`).ReplaceAllString(conf, "127.0.0.1:PORT")
 	golden := filepath.Join("testdata", "kdc", "krb5.conf.golden")
@@ -820,13 +820,13 @@ func TestKDC_Krb5Conf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.LibDefaults.DefaultRealm != kdcTestRealm || cfg.LibDefaults.UDPPreferenceLimit != 1 || cfg.LibDefaults.Clockskew != 5*time.Minute {
+	if cfg.LibDefaults.DefaultRealm != testRealm || cfg.LibDefaults.UDPPreferenceLimit != 1 || cfg.LibDefaults.Clockskew != 5*time.Minute {
 		t.Errorf("default_realm %q udp_preference_limit %d clockskew %v", cfg.LibDefaults.DefaultRealm, cfg.LibDefaults.UDPPreferenceLimit, cfg.LibDefaults.Clockskew)
 	}
 	if !slices.Equal(cfg.LibDefaults.DefaultTktEnctypeIDs, kdcAES) || !slices.Equal(cfg.LibDefaults.DefaultTGSEnctypeIDs, kdcAES) {
 		t.Errorf("enctypes %v %v, want %v", cfg.LibDefaults.DefaultTktEnctypeIDs, cfg.LibDefaults.DefaultTGSEnctypeIDs, kdcAES)
 	}
-	_, kdcs, err := cfg.GetKDCs(kdcTestRealm, true)
+	_, kdcs, err := cfg.GetKDCs(testRealm, true)
 	found := false
 	for _, addr := range kdcs {
 		found = found || addr == k.TCPAddr()
@@ -834,7 +834,7 @@ func TestKDC_Krb5Conf(t *testing.T) {
 	if err != nil || !found {
 		t.Errorf("KDCs %v (%v), want %s among them", kdcs, err, k.TCPAddr())
 	}
-	if realm := cfg.ResolveRealm("hub01.lab.test"); realm != kdcTestRealm {
+	if realm := cfg.ResolveRealm("hub01.lab.test"); realm != testRealm {
 		t.Errorf("hub01.lab.test maps to realm %q", realm)
 	}
 }
@@ -842,8 +842,8 @@ func TestKDC_Krb5Conf(t *testing.T) {
 // TestKDC_TCPFraming covers RFC 4120 7.2.2 framing and hostile input on TCP.
 func TestKDC_TCPFraming(t *testing.T) {
 	kdcLeakCheck(t)
-	k := kdcStart(t, KDCConfig{Clock: clock.NewFake(kdcTestBase)})
-	asReq := kdcASReq(t, "HUB02$", kdcAES, nil, kdcTestBase)
+	k := startKDC(t, Config{Clock: clock.NewFake(testBase)})
+	asReq := kdcASReq(t, "HUB02$", kdcAES, nil, testBase)
 
 	t.Run("several requests per connection", func(t *testing.T) {
 		c, err := net.Dial("tcp", k.TCPAddr())
@@ -913,7 +913,7 @@ func TestKDC_TCPFraming(t *testing.T) {
 // reply larger than AD's MaxDatagramReplySize.
 func TestKDC_UDP(t *testing.T) {
 	kdcLeakCheck(t)
-	k := kdcStart(t, KDCConfig{Clock: clock.NewFake(kdcTestBase)})
+	k := startKDC(t, Config{Clock: clock.NewFake(testBase)})
 	c, err := net.Dial("udp", k.UDPAddr())
 	if err != nil {
 		t.Fatal(err)
@@ -936,14 +936,14 @@ func TestKDC_UDP(t *testing.T) {
 		}
 		return e
 	}
-	if e := exchange(kdcASReq(t, "HUB02$", kdcAES, nil, kdcTestBase)); e.ErrorCode != errorcode.KDC_ERR_PREAUTH_REQUIRED {
+	if e := exchange(kdcASReq(t, "HUB02$", kdcAES, nil, testBase)); e.ErrorCode != errorcode.KDC_ERR_PREAUTH_REQUIRED {
 		t.Errorf("got %v, want PREAUTH_REQUIRED", e)
 	}
 	// A ticket echoes the request's addresses; 200 of them make the
 	// AS-REP too big for one datagram.
 	var r messages.ASReq
 	key := kdcClientKey(t, k, "HUB02$", etypeID.AES256_CTS_HMAC_SHA1_96)
-	if err := r.Unmarshal(kdcASReq(t, "HUB02$", kdcAES, &key, kdcTestBase)); err != nil {
+	if err := r.Unmarshal(kdcASReq(t, "HUB02$", kdcAES, &key, testBase)); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 200 {
@@ -966,13 +966,13 @@ func TestKDC_UDP(t *testing.T) {
 // answered, while TCP still answers.
 func TestKDC_SilentUDP(t *testing.T) {
 	kdcLeakCheck(t)
-	k := kdcStart(t, KDCConfig{Clock: clock.NewFake(kdcTestBase), Faults: KDCFaults{SilentUDP: true}})
+	k := startKDC(t, Config{Clock: clock.NewFake(testBase), Faults: Faults{SilentUDP: true}})
 	c, err := net.Dial("udp", k.UDPAddr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := c.Write(kdcASReq(t, "HUB02$", kdcAES, nil, kdcTestBase)); err != nil {
+	if _, err := c.Write(kdcASReq(t, "HUB02$", kdcAES, nil, testBase)); err != nil {
 		t.Fatal(err)
 	}
 	// Wait until the KDC has read and dropped the datagram; the UDP loop
@@ -988,7 +988,7 @@ func TestKDC_SilentUDP(t *testing.T) {
 	if n, err := c.Read(make([]byte, 1500)); err == nil {
 		t.Fatalf("got a %d-byte answer over UDP", n)
 	}
-	if e, ok := kdcAsError(kdcRoundTrip(t, k.TCPAddr(), kdcASReq(t, "HUB02$", kdcAES, nil, kdcTestBase))); !ok || e.ErrorCode != errorcode.KDC_ERR_PREAUTH_REQUIRED {
+	if e, ok := kdcAsError(kdcRoundTrip(t, k.TCPAddr(), kdcASReq(t, "HUB02$", kdcAES, nil, testBase))); !ok || e.ErrorCode != errorcode.KDC_ERR_PREAUTH_REQUIRED {
 		t.Errorf("TCP: got %v, want PREAUTH_REQUIRED", e)
 	}
 	if s := k.Stats(); s.ASRequests != 1 || s.Dropped != 1 {
@@ -1000,7 +1000,7 @@ func TestKDC_SilentUDP(t *testing.T) {
 // answered by ICMP port unreachable, the addresses still reported.
 func TestKDC_Unreachable(t *testing.T) {
 	kdcLeakCheck(t)
-	k := kdcStart(t, KDCConfig{Faults: KDCFaults{Unreachable: true}})
+	k := startKDC(t, Config{Faults: Faults{Unreachable: true}})
 	if k.TCPAddr() == "" || k.UDPAddr() == "" {
 		t.Fatal("no addresses")
 	}
@@ -1026,7 +1026,7 @@ func TestKDC_Unreachable(t *testing.T) {
 // that Close after Shutdown is harmless; kdcLeakCheck checks the goroutines.
 func TestKDC_Shutdown(t *testing.T) {
 	kdcLeakCheck(t)
-	k, err := StartKDC(KDCConfig{Realm: kdcTestRealm, Accounts: kdcTestAccounts()})
+	k, err := Start(Config{Realm: testRealm, Accounts: testAccounts()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1056,9 +1056,9 @@ func TestKDC_Shutdown(t *testing.T) {
 // and UDP, for the race detector.
 func TestKDC_Concurrent(t *testing.T) {
 	kdcLeakCheck(t)
-	k := kdcStart(t, KDCConfig{Clock: clock.NewFake(kdcTestBase)})
+	k := startKDC(t, Config{Clock: clock.NewFake(testBase)})
 	key := kdcClientKey(t, k, "HUB02$", etypeID.AES256_CTS_HMAC_SHA1_96)
-	asReq := kdcASReq(t, "HUB02$", kdcAES, &key, kdcTestBase)
+	asReq := kdcASReq(t, "HUB02$", kdcAES, &key, testBase)
 	var wg sync.WaitGroup
 	errs := make(chan error, 40)
 	for i := range 40 {

@@ -1,4 +1,4 @@
-package fakeserver
+package fakekdc
 
 import (
 	"context"
@@ -99,7 +99,7 @@ func (m *kdcMIT) run(stdin string, name string, args ...string) (int, string, st
 // KDC exports, including the stale-keytab and wrong-account faults.
 func TestKDC_MITInterop(t *testing.T) {
 	kdcLeakCheck(t)
-	k := kdcStart(t, KDCConfig{})
+	k := startKDC(t, Config{})
 	m := newKDCMIT(t, k)
 	clientKT, err := k.Keytab("HUB02$", 0)
 	if err != nil {
@@ -120,7 +120,7 @@ func TestKDC_MITInterop(t *testing.T) {
 	check := m.check
 
 	check("keytab login", 0, "", "", "kinit", "-k", "-t", clientPath, "HUB02$@LAB.TEST")
-	check("service ticket", 0, "SMTPSVC/hub01.lab.test@LAB.TEST: kvno = 3", "", "kvno", kdcTestSPN)
+	check("service ticket", 0, "SMTPSVC/hub01.lab.test@LAB.TEST: kvno = 3", "", "kvno", testSPN)
 	out := check("list", 0, "Etype (skey, tkt): aes256-cts-hmac-sha1-96, aes256-cts-hmac-sha1-96", "", "klist", "-e")
 	for _, want := range []string{"Default principal: HUB02$@LAB.TEST", "krbtgt/LAB.TEST@LAB.TEST", "SMTPSVC/hub01.lab.test@LAB.TEST"} {
 		if !strings.Contains(out, want) {
@@ -129,8 +129,8 @@ func TestKDC_MITInterop(t *testing.T) {
 	}
 	// MIT decrypts the ticket with the receiving hub's keytab, as the hub
 	// would; a keytab one key version behind cannot.
-	check("service keytab", 0, "keytab entry valid", "", "kvno", "-k", servicePath, kdcTestSPN)
-	check("stale keytab", 1, "keytab entry invalid", "", "kvno", "-k", stalePath, kdcTestSPN)
+	check("service keytab", 0, "keytab entry valid", "", "kvno", "-k", servicePath, testSPN)
+	check("stale keytab", 1, "keytab entry invalid", "", "kvno", "-k", stalePath, testSPN)
 	check("missing SPN", 1, "not found in Kerberos database", "", "kvno", "SMTPSVC/hub09.lab.test")
 
 	check("destroy", 0, "", "", "kdestroy")
@@ -148,7 +148,7 @@ func TestKDC_MITInterop(t *testing.T) {
 func TestKDC_MITFaults(t *testing.T) {
 	kdcLeakCheck(t)
 	t.Run("udp first", func(t *testing.T) {
-		k := kdcStart(t, KDCConfig{})
+		k := startKDC(t, Config{})
 		m := newKDCMIT(t, k)
 		conf := strings.Replace(string(k.Krb5Conf()), " udp_preference_limit = 1\n", "", 1)
 		if err := os.WriteFile(filepath.Join(m.dir, "krb5.conf"), []byte(conf), 0o600); err != nil {
@@ -161,9 +161,9 @@ func TestKDC_MITFaults(t *testing.T) {
 		m.check("kinit over UDP", 0, "Sending initial UDP request to dgram "+k.UDPAddr(), "", "kinit", "-k", "-t", m.writeKeytab(kt, "client.keytab"), "HUB02$@LAB.TEST")
 	})
 	t.Run("duplicate SPN, wrong account", func(t *testing.T) {
-		k := kdcStart(t, KDCConfig{
-			Accounts: append(kdcTestAccounts(), Account{Name: "OLDHUB$", Password: "oldhub", KVNO: 7, SPNs: []string{kdcTestSPN}}),
-			Faults:   KDCFaults{DuplicateSPN: DuplicateSPNWrongAccount},
+		k := startKDC(t, Config{
+			Accounts: append(testAccounts(), Account{Name: "OLDHUB$", Password: "oldhub", KVNO: 7, SPNs: []string{testSPN}}),
+			Faults:   Faults{DuplicateSPN: DuplicateSPNWrongAccount},
 		})
 		m := newKDCMIT(t, k)
 		kt, err := k.Keytab("HUB02$", 0)
@@ -176,7 +176,7 @@ func TestKDC_MITFaults(t *testing.T) {
 		}
 		m.check("kinit", 0, "", "", "kinit", "-k", "-t", m.writeKeytab(kt, "client.keytab"), "HUB02$@LAB.TEST")
 		// The client gets a ticket; the receiving hub cannot use it.
-		m.check("hub keytab", 1, "SMTPSVC/hub01.lab.test@LAB.TEST: kvno = 7, keytab entry invalid", "", "kvno", "-k", m.writeKeytab(hub, "hub.keytab"), kdcTestSPN)
+		m.check("hub keytab", 1, "SMTPSVC/hub01.lab.test@LAB.TEST: kvno = 7, keytab entry invalid", "", "kvno", "-k", m.writeKeytab(hub, "hub.keytab"), testSPN)
 	})
 	t.Run("kdc clock 10m ahead", func(t *testing.T) {
 		// MIT adjusts its pre-authentication timestamp by the stime of the
@@ -184,13 +184,13 @@ func TestKDC_MITFaults(t *testing.T) {
 		// does not stop MIT the way it stops gokrb5 (see
 		// TestKDC_GokrbClientFailures); the skew Exchange suffers from is
 		// the receiving hub's.
-		k := kdcStart(t, KDCConfig{Clock: clock.Offset{By: 10 * time.Minute}})
+		k := startKDC(t, Config{Clock: clock.Offset{By: 10 * time.Minute}})
 		m := newKDCMIT(t, k)
 		kt, err := k.Keytab("HUB02$", 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		m.check("kinit", 0, "", "", "kinit", "-k", "-t", m.writeKeytab(kt, "client.keytab"), "HUB02$@LAB.TEST")
-		m.check("kvno", 0, "kvno = 3", "", "kvno", kdcTestSPN)
+		m.check("kvno", 0, "kvno = 3", "", "kvno", testSPN)
 	})
 }

@@ -1,22 +1,21 @@
-package fakeserver_test
+package fakekdc_test
 
 import (
 	"fmt"
 	"log"
 
+	"github.com/exauth/exauth/fakekdc"
 	"github.com/jcmturner/gokrb5/v8/client"
 	"github.com/jcmturner/gokrb5/v8/config"
-
-	"github.com/exauth/exauth/fakeserver"
 )
 
 // ExampleStartKDC starts a fake KDC for a two-hub lab, logs the sending hub
 // in with gokrb5 from its exported keytab, and asks for the receiving hub's
 // SMTPSVC ticket, as the probe does.
-func ExampleStartKDC() {
-	kdc, err := fakeserver.StartKDC(fakeserver.KDCConfig{
+func ExampleStart() {
+	kdc, err := fakekdc.Start(fakekdc.Config{
 		Realm: "LAB.TEST",
-		Accounts: []fakeserver.Account{
+		Accounts: []fakekdc.Account{
 			{Name: "HUB02$", Password: "hub02-password"},
 			{Name: "HUB01$", Password: "hub01-password", KVNO: 3, SPNs: []string{"SMTPSVC/hub01.lab.test"}},
 		},

@@ -1,4 +1,4 @@
-package fakeserver
+package fakekdc
 
 import (
 	"testing"
@@ -16,19 +16,19 @@ import (
 // handler must never panic, and whatever it answers must be an AS-REP, a
 // TGS-REP or a well-formed KRB-ERROR.
 func FuzzKDCRequest(f *testing.F) {
-	k, err := newKDC(KDCConfig{
-		Realm:  kdcTestRealm,
-		Clock:  clock.NewFake(kdcTestBase),
-		Faults: KDCFaults{DuplicateSPN: DuplicateSPNWrongAccount},
-		Accounts: append(kdcTestAccounts(),
-			Account{Name: "OLDHUB$", Password: "oldhub", KVNO: 2, ETypes: kdcRC4, SPNs: []string{kdcTestSPN}}),
+	k, err := newKDC(Config{
+		Realm:  testRealm,
+		Clock:  clock.NewFake(testBase),
+		Faults: Faults{DuplicateSPN: DuplicateSPNWrongAccount},
+		Accounts: append(testAccounts(),
+			Account{Name: "OLDHUB$", Password: "oldhub", KVNO: 2, ETypes: kdcRC4, SPNs: []string{testSPN}}),
 	})
 	if err != nil {
 		f.Fatal(err)
 	}
 	key := kdcClientKey(f, k, "HUB02$", kdcAES[0])
-	asPlain := kdcASReq(f, "HUB02$", kdcAES, nil, kdcTestBase)
-	asPreauth := kdcASReq(f, "HUB02$", kdcAES, &key, kdcTestBase)
+	asPlain := kdcASReq(f, "HUB02$", kdcAES, nil, testBase)
+	asPreauth := kdcASReq(f, "HUB02$", kdcAES, &key, testBase)
 	var as messages.ASRep
 	if err := as.Unmarshal(k.handle(asPreauth)); err != nil {
 		f.Fatalf("seed AS exchange: %v", err)
@@ -41,7 +41,7 @@ func FuzzKDCRequest(f *testing.F) {
 	if err := part.Unmarshal(plain); err != nil {
 		f.Fatal(err)
 	}
-	tgs := kdcTGSReq(f, "HUB02$", as.Ticket, part.Key, kdcTestSPN, []int32{18, 17, 23}, kdcTestBase, nil)
+	tgs := kdcTGSReq(f, "HUB02$", as.Ticket, part.Key, testSPN, []int32{18, 17, 23}, testBase, nil)
 	if rep := k.handle(tgs); len(rep) == 0 || rep[0] != 0x60|13 {
 		f.Fatalf("seed TGS-REQ not answered with a TGS-REP")
 	}
@@ -60,7 +60,7 @@ func FuzzKDCRequest(f *testing.F) {
 			if err := e.Unmarshal(rep); err != nil {
 				t.Fatalf("KRB-ERROR does not decode: %v", err)
 			}
-			if e.ErrorCode == 0 || e.STime.IsZero() || e.Realm != kdcTestRealm {
+			if e.ErrorCode == 0 || e.STime.IsZero() || e.Realm != testRealm {
 				t.Fatalf("incomplete KRB-ERROR %+v", e)
 			}
 			if e.ErrorCode == errorcode.KRB_ERR_GENERIC && e.EText == "" {

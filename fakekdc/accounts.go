@@ -1,4 +1,4 @@
-package fakeserver
+package fakekdc
 
 import (
 	"crypto/rand"
@@ -18,9 +18,9 @@ import (
 	"github.com/exauth/exauth/internal/enctype"
 )
 
-// kdcAccount is an Account with its keys derived: the directory object the
+// dirAccount is an Account with its keys derived: the directory object the
 // KDC looks principals up in.
-type kdcAccount struct {
+type dirAccount struct {
 	name   string              // as configured, e.g. "HUB01$"
 	pname  types.PrincipalName // name as a principal (NT-PRINCIPAL)
 	kvno   int                 // current key version
@@ -32,37 +32,37 @@ type kdcAccount struct {
 }
 
 // key returns the account's current key of an encryption type.
-func (a *kdcAccount) key(etype int32) (types.EncryptionKey, bool) {
+func (a *dirAccount) key(etype int32) (types.EncryptionKey, bool) {
 	k, ok := a.keys[a.kvno][etype]
 	return k, ok
 }
 
 // salt is the string-to-key salt of the account's AES keys: the RFC 4120
 // default salt, realm followed by the name components. RC4 keys are unsalted.
-func (a *kdcAccount) salt(realm string, etype int32) string {
+func (a *dirAccount) salt(realm string, etype int32) string {
 	if etype == etypeID.RC4_HMAC {
 		return ""
 	}
 	return a.pname.GetSalt(realm)
 }
 
-// kdcDirectory is the KDC's view of Active Directory: accounts by name, and
+// accountDirectory is the KDC's view of Active Directory: accounts by name, and
 // SPN owners by SPN. Matching is case-insensitive, as AD's is for
 // sAMAccountName and servicePrincipalName.
-type kdcDirectory struct {
+type accountDirectory struct {
 	realm    string
-	accounts []*kdcAccount
-	byName   map[string]*kdcAccount   // strings.ToLower(name)
-	bySPN    map[string][]*kdcAccount // strings.ToLower(spn) -> owners, in config order
+	accounts []*dirAccount
+	byName   map[string]*dirAccount   // strings.ToLower(name)
+	bySPN    map[string][]*dirAccount // strings.ToLower(spn) -> owners, in config order
 }
 
-// newKDCDirectory validates the accounts, adds krbtgt when absent and
+// newDirectory validates the accounts, adds krbtgt when absent and
 // derives every key, so that answering a request never runs string-to-key.
-func newKDCDirectory(realm string, accounts []Account) (*kdcDirectory, error) {
-	d := &kdcDirectory{
+func newDirectory(realm string, accounts []Account) (*accountDirectory, error) {
+	d := &accountDirectory{
 		realm:  realm,
-		byName: make(map[string]*kdcAccount),
-		bySPN:  make(map[string][]*kdcAccount),
+		byName: make(map[string]*dirAccount),
+		bySPN:  make(map[string][]*dirAccount),
 	}
 	tgs := "krbtgt/" + realm
 	hasKrbtgt := false
@@ -92,43 +92,43 @@ func newKDCDirectory(realm string, accounts []Account) (*kdcDirectory, error) {
 }
 
 // add validates one account, derives its keys and indexes it.
-func (d *kdcDirectory) add(acc Account) error {
+func (d *accountDirectory) add(acc Account) error {
 	if acc.Name == "" {
-		return errors.New("fakeserver: KDC account with an empty Name")
+		return errors.New("fakekdc: KDC account with an empty Name")
 	}
 	if strings.ContainsAny(acc.Name, " \t\r\n@") {
-		return fmt.Errorf("fakeserver: KDC account %q: Name contains a space or '@'", acc.Name)
+		return fmt.Errorf("fakekdc: KDC account %q: Name contains a space or '@'", acc.Name)
 	}
 	if _, dup := d.byName[strings.ToLower(acc.Name)]; dup {
-		return fmt.Errorf("fakeserver: KDC account %q listed twice (account names are unique in a domain; to replay a duplicate SPN list the SPN on two accounts)", acc.Name)
+		return fmt.Errorf("fakekdc: KDC account %q listed twice (account names are unique in a domain; to replay a duplicate SPN list the SPN on two accounts)", acc.Name)
 	}
 	kvno := acc.KVNO
 	if kvno == 0 {
 		kvno = 1
 	}
 	if kvno < 0 || kvno > math.MaxUint32>>1 {
-		return fmt.Errorf("fakeserver: KDC account %q: KVNO %d out of range", acc.Name, acc.KVNO)
+		return fmt.Errorf("fakekdc: KDC account %q: KVNO %d out of range", acc.Name, acc.KVNO)
 	}
 	if kvno-len(acc.PreviousPasswords) < 1 {
-		return fmt.Errorf("fakeserver: KDC account %q: %d previous passwords need KVNO > %d, have %d",
+		return fmt.Errorf("fakekdc: KDC account %q: %d previous passwords need KVNO > %d, have %d",
 			acc.Name, len(acc.PreviousPasswords), len(acc.PreviousPasswords), kvno)
 	}
 	etypes := acc.ETypes
 	if etypes == nil {
-		etypes = kdcDefaultETypes()
+		etypes = defaultETypes()
 	}
 	if len(etypes) == 0 {
-		return fmt.Errorf("fakeserver: KDC account %q: ETypes is empty (use nil for AES)", acc.Name)
+		return fmt.Errorf("fakekdc: KDC account %q: ETypes is empty (use nil for AES)", acc.Name)
 	}
 	for i, e := range etypes {
 		if !enctype.Known(e) {
-			return fmt.Errorf("fakeserver: KDC account %q: unsupported encryption type %d", acc.Name, e)
+			return fmt.Errorf("fakekdc: KDC account %q: unsupported encryption type %d", acc.Name, e)
 		}
 		if slices.Contains(etypes[:i], e) {
-			return fmt.Errorf("fakeserver: KDC account %q: encryption type %d listed twice", acc.Name, e)
+			return fmt.Errorf("fakekdc: KDC account %q: encryption type %d listed twice", acc.Name, e)
 		}
 	}
-	a := &kdcAccount{
+	a := &dirAccount{
 		name:   acc.Name,
 		pname:  types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, acc.Name),
 		kvno:   kvno,
@@ -141,7 +141,7 @@ func (d *kdcDirectory) add(acc Account) error {
 		for _, e := range etypes {
 			key, err := accountKey(pw, a.pname, d.realm, e)
 			if err != nil {
-				return fmt.Errorf("fakeserver: KDC account %q: %s key: %w", acc.Name, enctype.Name(e), err)
+				return fmt.Errorf("fakekdc: KDC account %q: %s key: %w", acc.Name, enctype.Name(e), err)
 			}
 			byType[e] = key
 		}
@@ -150,7 +150,7 @@ func (d *kdcDirectory) add(acc Account) error {
 	for _, spn := range acc.SPNs {
 		svc, host, ok := strings.Cut(spn, "/")
 		if !ok || svc == "" || host == "" || strings.ContainsAny(spn, " \t\r\n@") {
-			return fmt.Errorf("fakeserver: KDC account %q: SPN %q is not service/host", acc.Name, spn)
+			return fmt.Errorf("fakekdc: KDC account %q: SPN %q is not service/host", acc.Name, spn)
 		}
 		if slices.ContainsFunc(a.spns, func(s string) bool { return strings.EqualFold(s, spn) }) {
 			continue
@@ -186,7 +186,7 @@ func accountKey(password string, pname types.PrincipalName, realm string, etype 
 }
 
 // trimRealm drops an "@REALM" suffix naming this realm.
-func (d *kdcDirectory) trimRealm(name string) string {
+func (d *accountDirectory) trimRealm(name string) string {
 	if i := strings.LastIndexByte(name, '@'); i >= 0 && strings.EqualFold(name[i+1:], d.realm) {
 		return name[:i]
 	}
@@ -195,7 +195,7 @@ func (d *kdcDirectory) trimRealm(name string) string {
 
 // client finds the account a client principal names: its sAMAccountName,
 // optionally as an enterprise name "HUB02$@LAB.TEST" (RFC 6806).
-func (d *kdcDirectory) client(name string) *kdcAccount {
+func (d *accountDirectory) client(name string) *dirAccount {
 	return d.byName[strings.ToLower(d.trimRealm(name))]
 }
 
@@ -203,24 +203,24 @@ func (d *kdcDirectory) client(name string) *kdcAccount {
 // owners of the SPN, or else the account of that name (AD accepts a
 // sAMAccountName as a service name too). More than one owner is a
 // duplicate SPN.
-func (d *kdcDirectory) owners(name string) []*kdcAccount {
+func (d *accountDirectory) owners(name string) []*dirAccount {
 	name = strings.ToLower(d.trimRealm(name))
 	if o := d.bySPN[name]; len(o) > 0 {
 		return o
 	}
 	if a := d.byName[name]; a != nil {
-		return []*kdcAccount{a}
+		return []*dirAccount{a}
 	}
 	return nil
 }
 
 // keytab exports the keys of one account version; see KDC.Keytab.
-func (d *kdcDirectory) keytab(ref string, kvno int, now time.Time) (*keytab.Keytab, error) {
+func (d *accountDirectory) keytab(ref string, kvno int, now time.Time) (*keytab.Keytab, error) {
 	a := d.byName[strings.ToLower(d.trimRealm(ref))]
 	if a == nil {
 		switch o := d.owners(ref); len(o) {
 		case 0:
-			return nil, fmt.Errorf("fakeserver: KDC has no account or SPN %q", ref)
+			return nil, fmt.Errorf("fakekdc: KDC has no account or SPN %q", ref)
 		case 1:
 			a = o[0]
 		default:
@@ -228,7 +228,7 @@ func (d *kdcDirectory) keytab(ref string, kvno int, now time.Time) (*keytab.Keyt
 			for i, acc := range o {
 				names[i] = acc.name
 			}
-			return nil, fmt.Errorf("fakeserver: SPN %q is owned by %d accounts (%s); ask for the keytab by account name",
+			return nil, fmt.Errorf("fakekdc: SPN %q is owned by %d accounts (%s); ask for the keytab by account name",
 				ref, len(o), strings.Join(names, ", "))
 		}
 	}
@@ -237,7 +237,7 @@ func (d *kdcDirectory) keytab(ref string, kvno int, now time.Time) (*keytab.Keyt
 	}
 	keys, ok := a.keys[kvno]
 	if !ok {
-		return nil, fmt.Errorf("fakeserver: KDC account %q has no key version %d (current %d, %d previous)",
+		return nil, fmt.Errorf("fakekdc: KDC account %q has no key version %d (current %d, %d previous)",
 			a.name, kvno, a.kvno, len(a.keys)-1)
 	}
 	// gokrb5's keytab.AddEntry derives a key from a password and the
@@ -247,7 +247,7 @@ func (d *kdcDirectory) keytab(ref string, kvno int, now time.Time) (*keytab.Keyt
 	// account's key.
 	kt := keytab.New()
 	if err := kt.AddEntry(a.name, d.realm, "template", now, 0, etypeID.RC4_HMAC); err != nil {
-		return nil, fmt.Errorf("fakeserver: keytab entry: %w", err)
+		return nil, fmt.Errorf("fakekdc: keytab entry: %w", err)
 	}
 	template := kt.Entries[0]
 	kt.Entries = kt.Entries[:0]

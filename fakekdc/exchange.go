@@ -1,4 +1,4 @@
-package fakeserver
+package fakekdc
 
 import (
 	"fmt"
@@ -24,47 +24,47 @@ import (
 
 // Error codes gokrb5 names only in its lookup table.
 const (
-	kdcErrResponseTooBig = errorcode.KRB_ERR_RESPONSE_TOO_BIG
-	kdcErrFieldTooLong   = errorcode.KRB_ERR_FIELD_TOOLONG
+	errResponseTooBig = errorcode.KRB_ERR_RESPONSE_TOO_BIG
+	errFieldTooLong   = errorcode.KRB_ERR_FIELD_TOOLONG
 )
 
 // First octets of the two requests a KDC serves: DER identifiers of
 // [APPLICATION 10] AS-REQ and [APPLICATION 12] TGS-REQ, constructed.
 const (
-	kdcTagASReq  = 0x60 | asnAppTag.ASREQ
-	kdcTagTGSReq = 0x60 | asnAppTag.TGSREQ
+	tagASReq  = 0x60 | asnAppTag.ASREQ
+	tagTGSReq = 0x60 | asnAppTag.TGSREQ
 )
 
-// KDCEvent11Message is the text a Windows Server 2008+ domain controller logs
+// Event11Message is the text a Windows Server 2008+ domain controller logs
 // as event 11 (source Microsoft-Windows-Kerberos-Key-Distribution-Center,
 // KDCEVENT_NAME_NOT_UNIQUE) when a name it must resolve, such as an SPN, is
 // on more than one account; the typo "occuring" is Microsoft's. Windows
 // Server 2003 logged the shorter "There are multiple accounts with name
 // SMTPSVC/hub01.lab.test of type DS_SERVICE_PRINCIPAL_NAME."
-func KDCEvent11Message(spn string) string {
+func Event11Message(spn string) string {
 	return fmt.Sprintf("The KDC encountered duplicate names while processing a Kerberos authentication request. "+
 		"The duplicate name is %s (of type DS_SERVICE_PRINCIPAL_NAME). "+
 		"This may result in authentication failures or downgrades to NTLM. "+
 		"In order to prevent this from occuring remove the duplicate entries for %s in Active Directory.", spn, spn)
 }
 
-// kdcError is a KRB-ERROR a handler answers with: the code, the e-text and,
+// krbError is a KRB-ERROR a handler answers with: the code, the e-text and,
 // for pre-authentication errors, the METHOD-DATA e-data.
-type kdcError struct {
+type krbError struct {
 	code  int32
 	text  string
 	edata []byte
 }
 
-func (e *kdcError) Error() string { return errorcode.Lookup(e.code) + ": " + e.text }
+func (e *krbError) Error() string { return errorcode.Lookup(e.code) + ": " + e.text }
 
-func kdcErr(code int32, format string, args ...any) *kdcError {
-	return &kdcError{code: code, text: kdcPrintable(fmt.Sprintf(format, args...))}
+func krbErr(code int32, format string, args ...any) *krbError {
+	return &krbError{code: code, text: printableText(fmt.Sprintf(format, args...))}
 }
 
-// kdcExchange is what one request has told the KDC so far, for its reply,
+// exchangeState is what one request has told the KDC so far, for its reply,
 // its KRB-ERROR and its log line.
-type kdcExchange struct {
+type exchangeState struct {
 	kind   string    // "AS-REQ" or "TGS-REQ"
 	now    time.Time // the KDC clock when the request arrived
 	cname  types.PrincipalName
@@ -72,12 +72,12 @@ type kdcExchange struct {
 	sname  types.PrincipalName
 }
 
-func (x *kdcExchange) String() string {
+func (x *exchangeState) String() string {
 	c := "?"
 	if len(x.cname.NameString) > 0 {
 		c = x.cname.PrincipalNameString() + "@" + x.crealm
 	}
-	return kdcPrintable(fmt.Sprintf("%s %s -> %s", x.kind, c, x.sname.PrincipalNameString()))
+	return printableText(fmt.Sprintf("%s %s -> %s", x.kind, c, x.sname.PrincipalNameString()))
 }
 
 // handle maps one request to its reply: an AS-REP, a TGS-REP or a KRB-ERROR.
@@ -87,33 +87,33 @@ func (x *kdcExchange) String() string {
 // and keeps no state besides the counters, so the fuzz test calls it
 // directly.
 func (k *KDC) handle(req []byte) []byte {
-	x := &kdcExchange{now: k.clock.Now().UTC()}
+	x := &exchangeState{now: k.clock.Now().UTC()}
 	if len(req) == 0 {
 		k.nDropped.Add(1)
 		return nil
 	}
 	var rep []byte
-	var kerr *kdcError
+	var kerr *krbError
 	switch req[0] {
-	case kdcTagASReq:
+	case tagASReq:
 		x.kind = "AS-REQ"
 		var r messages.ASReq
-		if err := kdcDecode(r.Unmarshal, req); err != nil {
-			kerr = kdcErr(errorcode.KRB_ERR_GENERIC, "malformed AS-REQ")
+		if err := decodeRequest(r.Unmarshal, req); err != nil {
+			kerr = krbErr(errorcode.KRB_ERR_GENERIC, "malformed AS-REQ")
 			break
 		}
 		k.nAS.Add(1)
 		rep, kerr = k.handleAS(x, &r)
-	case kdcTagTGSReq:
+	case tagTGSReq:
 		x.kind = "TGS-REQ"
 		var r messages.TGSReq
-		if err := kdcDecode(r.Unmarshal, req); err != nil {
-			kerr = kdcErr(errorcode.KRB_ERR_GENERIC, "malformed TGS-REQ")
+		if err := decodeRequest(r.Unmarshal, req); err != nil {
+			kerr = krbErr(errorcode.KRB_ERR_GENERIC, "malformed TGS-REQ")
 			break
 		}
-		body, err := kdcRawReqBody(req)
+		body, err := rawReqBody(req)
 		if err != nil {
-			kerr = kdcErr(errorcode.KRB_ERR_GENERIC, "malformed TGS-REQ body")
+			kerr = krbErr(errorcode.KRB_ERR_GENERIC, "malformed TGS-REQ body")
 			break
 		}
 		k.nTGS.Add(1)
@@ -134,28 +134,28 @@ func (k *KDC) handle(req []byte) []byte {
 // KDC_ERR_PREAUTH_REQUIRED with PA-ETYPE-INFO2 (which etype and salt to
 // derive the key with), the second proves the key with PA-ENC-TIMESTAMP,
 // which must lie within MaxSkew of the KDC clock.
-func (k *KDC) handleAS(x *kdcExchange, r *messages.ASReq) ([]byte, *kdcError) {
+func (k *KDC) handleAS(x *exchangeState, r *messages.ASReq) ([]byte, *krbError) {
 	body := &r.ReqBody
 	x.cname, x.crealm, x.sname = body.CName, body.Realm, body.SName
 	if !strings.EqualFold(body.Realm, k.realm) {
-		return nil, kdcErr(errorcode.KDC_ERR_WRONG_REALM, "this KDC serves realm %s, not %s", k.realm, body.Realm)
+		return nil, krbErr(errorcode.KDC_ERR_WRONG_REALM, "this KDC serves realm %s, not %s", k.realm, body.Realm)
 	}
 	client := k.dir.client(body.CName.PrincipalNameString())
 	if client == nil {
-		return nil, kdcErr(errorcode.KDC_ERR_C_PRINCIPAL_UNKNOWN, "client %s not found in the directory", body.CName.PrincipalNameString())
+		return nil, krbErr(errorcode.KDC_ERR_C_PRINCIPAL_UNKNOWN, "client %s not found in the directory", body.CName.PrincipalNameString())
 	}
 	svc, kerr := k.service(x, body.SName)
 	if kerr != nil {
 		return nil, kerr
 	}
-	offered := kdcCommonETypes(body.EType, client.etypes)
+	offered := commonETypes(body.EType, client.etypes)
 	if len(offered) == 0 {
-		return nil, kdcErr(errorcode.KDC_ERR_ETYPE_NOSUPP, "client requested etypes %v; account %s has keys for %v",
+		return nil, krbErr(errorcode.KDC_ERR_ETYPE_NOSUPP, "client requested etypes %v; account %s has keys for %v",
 			body.EType, client.name, client.etypes)
 	}
-	pa := kdcFindPA(r.PAData, patype.PA_ENC_TIMESTAMP)
+	pa := findPA(r.PAData, patype.PA_ENC_TIMESTAMP)
 	if pa == nil {
-		kerr := kdcErr(errorcode.KDC_ERR_PREAUTH_REQUIRED, "pre-authentication required")
+		kerr := krbErr(errorcode.KDC_ERR_PREAUTH_REQUIRED, "pre-authentication required")
 		kerr.edata = k.preauthEData(client, offered)
 		return nil, kerr
 	}
@@ -166,32 +166,32 @@ func (k *KDC) handleAS(x *kdcExchange, r *messages.ASReq) ([]byte, *kdcError) {
 		}
 		return nil, kerr
 	}
-	etype, ok := kdcFirstCommon(body.EType, svc.etypes)
+	etype, ok := firstCommon(body.EType, svc.etypes)
 	if !ok {
-		return nil, kdcErr(errorcode.KDC_ERR_ETYPE_NOSUPP, "client requested etypes %v; %s has keys for %v", body.EType, svc.name, svc.etypes)
+		return nil, krbErr(errorcode.KDC_ERR_ETYPE_NOSUPP, "client requested etypes %v; %s has keys for %v", body.EType, svc.name, svc.etypes)
 	}
 
 	now := x.now.Truncate(time.Second)
-	end := now.Add(kdcTicketLifetime)
-	if kdcTimeSet(body.Till) && body.Till.Before(end) {
+	end := now.Add(ticketLifetime)
+	if timeSet(body.Till) && body.Till.Before(end) {
 		end = body.Till
 	}
 	if !end.After(now) {
-		return nil, kdcErr(errorcode.KDC_ERR_NEVER_VALID, "requested end time %s is not after the KDC time %s", body.Till.UTC(), now)
+		return nil, krbErr(errorcode.KDC_ERR_NEVER_VALID, "requested end time %s is not after the KDC time %s", body.Till.UTC(), now)
 	}
 	tf := types.NewKrbFlags()
 	types.SetFlag(&tf, flags.Initial)
 	types.SetFlag(&tf, flags.PreAuthent)
-	kdcCopyOption(&tf, body.KDCOptions, flags.Forwardable)
-	kdcCopyOption(&tf, body.KDCOptions, flags.Proxiable)
+	copyOption(&tf, body.KDCOptions, flags.Forwardable)
+	copyOption(&tf, body.KDCOptions, flags.Proxiable)
 	var renewTill time.Time
-	if kdcFlag(body.KDCOptions, flags.Renewable) || kdcFlag(body.KDCOptions, flags.RenewableOK) {
-		renewTill = now.Add(kdcRenewLifetime)
+	if hasFlag(body.KDCOptions, flags.Renewable) || hasFlag(body.KDCOptions, flags.RenewableOK) {
+		renewTill = now.Add(renewLifetime)
 		limit := body.RTime // RFC 4120 3.1.3: renew-till no later than rtime...
-		if !kdcFlag(body.KDCOptions, flags.Renewable) {
+		if !hasFlag(body.KDCOptions, flags.Renewable) {
 			limit = body.Till // ...or, for RENEWABLE-OK, than the requested till.
 		}
-		if kdcTimeSet(limit) && limit.Before(renewTill) {
+		if timeSet(limit) && limit.Before(renewTill) {
 			renewTill = limit
 		}
 		if renewTill.After(end) {
@@ -212,7 +212,7 @@ func (k *KDC) handleAS(x *kdcExchange, r *messages.ASReq) ([]byte, *kdcError) {
 		CAddr:     body.Addresses,
 	})
 	if err != nil {
-		return nil, kdcErr(errorcode.KRB_ERR_GENERIC, "issuing ticket: %v", err)
+		return nil, krbErr(errorcode.KRB_ERR_GENERIC, "issuing ticket: %v", err)
 	}
 	part := messages.EncKDCRepPart{
 		Key:       sessionKey,
@@ -227,16 +227,16 @@ func (k *KDC) handleAS(x *kdcExchange, r *messages.ASReq) ([]byte, *kdcError) {
 		SName:     body.SName,
 		CAddr:     body.Addresses,
 	}
-	encPart, err := kdcSeal(part, asnAppTag.EncASRepPart, replyKey, keyusage.AS_REP_ENCPART, client.kvno)
+	encPart, err := seal(part, asnAppTag.EncASRepPart, replyKey, keyusage.AS_REP_ENCPART, client.kvno)
 	if err != nil {
-		return nil, kdcErr(errorcode.KRB_ERR_GENERIC, "sealing AS-REP: %v", err)
+		return nil, krbErr(errorcode.KRB_ERR_GENERIC, "sealing AS-REP: %v", err)
 	}
 	// PA-ETYPE-INFO2 in the AS-REP tells a password client the salt of the
 	// reply key again (RFC 4120 5.2.7.5), so it need not guess it from the
 	// name it typed.
 	info, err := k.etypeInfo2(client, []int32{replyKey.KeyType})
 	if err != nil {
-		return nil, kdcErr(errorcode.KRB_ERR_GENERIC, "encoding PA-ETYPE-INFO2: %v", err)
+		return nil, krbErr(errorcode.KRB_ERR_GENERIC, "encoding PA-ETYPE-INFO2: %v", err)
 	}
 	rep := messages.ASRep{KDCRepFields: messages.KDCRepFields{
 		PVNO:    iana.PVNO,
@@ -249,7 +249,7 @@ func (k *KDC) handleAS(x *kdcExchange, r *messages.ASReq) ([]byte, *kdcError) {
 	}}
 	b, err := rep.Marshal()
 	if err != nil {
-		return nil, kdcErr(errorcode.KRB_ERR_GENERIC, "encoding AS-REP: %v", err)
+		return nil, krbErr(errorcode.KRB_ERR_GENERIC, "encoding AS-REP: %v", err)
 	}
 	k.logf("KDC: %s: ticket issued (%s, kvno %d; reply key %s, kvno %d)",
 		x, enctype.Name(etype), svc.kvno, enctype.Name(replyKey.KeyType), client.kvno)
@@ -260,23 +260,23 @@ func (k *KDC) handleAS(x *kdcExchange, r *messages.ASReq) ([]byte, *kdcError) {
 // with the client's key of the etype it chose (key usage 1), it must hold a
 // time within MaxSkew of the KDC clock. It returns the key, which also
 // encrypts the AS-REP.
-func (k *KDC) verifyEncTimestamp(x *kdcExchange, client *kdcAccount, value []byte) (types.EncryptionKey, *kdcError) {
+func (k *KDC) verifyEncTimestamp(x *exchangeState, client *dirAccount, value []byte) (types.EncryptionKey, *krbError) {
 	var ed types.EncryptedData
-	if err := kdcDecode(ed.Unmarshal, value); err != nil {
-		return types.EncryptionKey{}, kdcErr(errorcode.KDC_ERR_PREAUTH_FAILED, "malformed PA-ENC-TIMESTAMP")
+	if err := decodeRequest(ed.Unmarshal, value); err != nil {
+		return types.EncryptionKey{}, krbErr(errorcode.KDC_ERR_PREAUTH_FAILED, "malformed PA-ENC-TIMESTAMP")
 	}
 	key, ok := client.key(ed.EType)
 	if !ok {
-		return types.EncryptionKey{}, kdcErr(errorcode.KDC_ERR_PREAUTH_FAILED, "account %s has no %s key", client.name, enctype.Name(ed.EType))
+		return types.EncryptionKey{}, krbErr(errorcode.KDC_ERR_PREAUTH_FAILED, "account %s has no %s key", client.name, enctype.Name(ed.EType))
 	}
-	plain, err := kdcDecrypt(ed, key, keyusage.AS_REQ_PA_ENC_TIMESTAMP)
+	plain, err := decryptPart(ed, key, keyusage.AS_REQ_PA_ENC_TIMESTAMP)
 	if err != nil {
-		return types.EncryptionKey{}, kdcErr(errorcode.KDC_ERR_PREAUTH_FAILED, "PA-ENC-TIMESTAMP does not decrypt with the %s key of %s (kvno %d): wrong password or stale keytab",
+		return types.EncryptionKey{}, krbErr(errorcode.KDC_ERR_PREAUTH_FAILED, "PA-ENC-TIMESTAMP does not decrypt with the %s key of %s (kvno %d): wrong password or stale keytab",
 			enctype.Name(ed.EType), client.name, client.kvno)
 	}
 	var ts types.PAEncTSEnc
-	if err := kdcDecode(ts.Unmarshal, plain); err != nil {
-		return types.EncryptionKey{}, kdcErr(errorcode.KDC_ERR_PREAUTH_FAILED, "malformed PA-ENC-TS-ENC")
+	if err := decodeRequest(ts.Unmarshal, plain); err != nil {
+		return types.EncryptionKey{}, krbErr(errorcode.KDC_ERR_PREAUTH_FAILED, "malformed PA-ENC-TS-ENC")
 	}
 	ctime := ts.PATimestamp.Add(time.Duration(ts.PAUSec) * time.Microsecond)
 	if kerr := k.checkSkew(x, ctime); kerr != nil {
@@ -288,10 +288,10 @@ func (k *KDC) verifyEncTimestamp(x *kdcExchange, client *kdcAccount, value []byt
 // checkSkew answers KRB_AP_ERR_SKEW when a client's timestamp is more than
 // MaxSkew from the KDC clock (RFC 4120 3.1.2, 3.3.2). The KRB-ERROR carries
 // the KDC time in stime/susec, from which the client learns the offset.
-func (k *KDC) checkSkew(x *kdcExchange, clientTime time.Time) *kdcError {
+func (k *KDC) checkSkew(x *exchangeState, clientTime time.Time) *krbError {
 	d := clientTime.Sub(x.now)
 	if d > k.maxSkew || -d > k.maxSkew {
-		return kdcErr(errorcode.KRB_AP_ERR_SKEW, "client time %s differs from KDC time %s by %s (allowed %s)",
+		return krbErr(errorcode.KRB_AP_ERR_SKEW, "client time %s differs from KDC time %s by %s (allowed %s)",
 			clientTime.UTC().Format(time.RFC3339), x.now.Format(time.RFC3339), d.Round(time.Second), k.maxSkew)
 	}
 	return nil
@@ -302,87 +302,87 @@ func (k *KDC) checkSkew(x *kdcExchange, clientTime time.Time) *kdcError {
 // session key (key usage 7), checks the clock and the checksum over the
 // request body, looks the requested name up among the SPNs, and issues a
 // ticket under the owning account's current key and kvno.
-func (k *KDC) handleTGS(x *kdcExchange, r *messages.TGSReq, rawBody []byte) ([]byte, *kdcError) {
+func (k *KDC) handleTGS(x *exchangeState, r *messages.TGSReq, rawBody []byte) ([]byte, *krbError) {
 	body := &r.ReqBody
 	x.sname = body.SName
-	pa := kdcFindPA(r.PAData, patype.PA_TGS_REQ)
+	pa := findPA(r.PAData, patype.PA_TGS_REQ)
 	if pa == nil {
-		return nil, kdcErr(errorcode.KDC_ERR_PADATA_TYPE_NOSUPP, "TGS-REQ without PA-TGS-REQ")
+		return nil, krbErr(errorcode.KDC_ERR_PADATA_TYPE_NOSUPP, "TGS-REQ without PA-TGS-REQ")
 	}
 	var ap messages.APReq
-	if err := kdcDecode(ap.Unmarshal, pa.PADataValue); err != nil {
-		return nil, kdcErr(errorcode.KRB_ERR_GENERIC, "malformed AP-REQ in PA-TGS-REQ")
+	if err := decodeRequest(ap.Unmarshal, pa.PADataValue); err != nil {
+		return nil, krbErr(errorcode.KRB_ERR_GENERIC, "malformed AP-REQ in PA-TGS-REQ")
 	}
 	tgt, kerr := k.openTGT(&ap.Ticket)
 	if kerr != nil {
 		return nil, kerr
 	}
 	x.cname, x.crealm = tgt.CName, tgt.CRealm
-	authBytes, err := kdcDecrypt(ap.EncryptedAuthenticator, tgt.Key, keyusage.TGS_REQ_PA_TGS_REQ_AP_REQ_AUTHENTICATOR)
+	authBytes, err := decryptPart(ap.EncryptedAuthenticator, tgt.Key, keyusage.TGS_REQ_PA_TGS_REQ_AP_REQ_AUTHENTICATOR)
 	if err != nil {
-		return nil, kdcErr(errorcode.KRB_AP_ERR_BAD_INTEGRITY, "authenticator does not decrypt with the TGT session key")
+		return nil, krbErr(errorcode.KRB_AP_ERR_BAD_INTEGRITY, "authenticator does not decrypt with the TGT session key")
 	}
 	var auth types.Authenticator
-	if err := kdcDecode(auth.Unmarshal, authBytes); err != nil {
-		return nil, kdcErr(errorcode.KRB_ERR_GENERIC, "malformed authenticator")
+	if err := decodeRequest(auth.Unmarshal, authBytes); err != nil {
+		return nil, krbErr(errorcode.KRB_ERR_GENERIC, "malformed authenticator")
 	}
 	if !auth.CName.Equal(tgt.CName) || !strings.EqualFold(auth.CRealm, tgt.CRealm) {
-		return nil, kdcErr(errorcode.KRB_AP_ERR_BADMATCH, "authenticator client %s does not match TGT client %s",
+		return nil, krbErr(errorcode.KRB_AP_ERR_BADMATCH, "authenticator client %s does not match TGT client %s",
 			auth.CName.PrincipalNameString(), tgt.CName.PrincipalNameString())
 	}
 	if kerr := k.checkSkew(x, auth.CTime.Add(time.Duration(auth.Cusec)*time.Microsecond)); kerr != nil {
 		return nil, kerr
 	}
-	if kerr := kdcVerifyBodyChecksum(auth.Cksum, tgt.Key, rawBody); kerr != nil {
+	if kerr := verifyBodyChecksum(auth.Cksum, tgt.Key, rawBody); kerr != nil {
 		return nil, kerr
 	}
 	if !strings.EqualFold(body.Realm, k.realm) {
-		return nil, kdcErr(errorcode.KDC_ERR_S_PRINCIPAL_UNKNOWN, "no trust to realm %s", body.Realm)
+		return nil, krbErr(errorcode.KDC_ERR_S_PRINCIPAL_UNKNOWN, "no trust to realm %s", body.Realm)
 	}
 	now := x.now.Truncate(time.Second)
-	if kdcTimeSet(tgt.StartTime) && tgt.StartTime.Sub(now) > k.maxSkew {
-		return nil, kdcErr(errorcode.KRB_AP_ERR_TKT_NYV, "TGT not valid before %s", tgt.StartTime.UTC())
+	if timeSet(tgt.StartTime) && tgt.StartTime.Sub(now) > k.maxSkew {
+		return nil, krbErr(errorcode.KRB_AP_ERR_TKT_NYV, "TGT not valid before %s", tgt.StartTime.UTC())
 	}
 
-	renew := kdcFlag(body.KDCOptions, flags.Renew)
+	renew := hasFlag(body.KDCOptions, flags.Renew)
 	if !renew && now.Sub(tgt.EndTime) > k.maxSkew {
-		return nil, kdcErr(errorcode.KRB_AP_ERR_TKT_EXPIRED, "TGT expired at %s", tgt.EndTime.UTC())
+		return nil, krbErr(errorcode.KRB_AP_ERR_TKT_EXPIRED, "TGT expired at %s", tgt.EndTime.UTC())
 	}
 	svc, kerr := k.service(x, body.SName)
 	if kerr != nil {
 		return nil, kerr
 	}
-	etype, ok := kdcFirstCommon(body.EType, svc.etypes)
+	etype, ok := firstCommon(body.EType, svc.etypes)
 	if !ok {
-		return nil, kdcErr(errorcode.KDC_ERR_ETYPE_NOSUPP, "client requested etypes %v; %s (account %s) has keys for %v",
+		return nil, krbErr(errorcode.KDC_ERR_ETYPE_NOSUPP, "client requested etypes %v; %s (account %s) has keys for %v",
 			body.EType, body.SName.PrincipalNameString(), svc.name, svc.etypes)
 	}
 
 	tf := types.NewKrbFlags()
-	kdcCopyFlag(&tf, body.KDCOptions, tgt.Flags, flags.Forwardable)
-	kdcCopyFlag(&tf, body.KDCOptions, tgt.Flags, flags.Proxiable)
-	if kdcFlag(tgt.Flags, flags.PreAuthent) {
+	copyFlag(&tf, body.KDCOptions, tgt.Flags, flags.Forwardable)
+	copyFlag(&tf, body.KDCOptions, tgt.Flags, flags.Proxiable)
+	if hasFlag(tgt.Flags, flags.PreAuthent) {
 		types.SetFlag(&tf, flags.PreAuthent)
 	}
 	var end, renewTill time.Time
 	if renew {
 		// RFC 4120 3.3.3.1: a renewal extends the presented ticket, up to
 		// its renew-till.
-		if !kdcFlag(tgt.Flags, flags.Renewable) || now.After(tgt.RenewTill) {
-			return nil, kdcErr(errorcode.KDC_ERR_BADOPTION, "ticket is not renewable or past its renew-till")
+		if !hasFlag(tgt.Flags, flags.Renewable) || now.After(tgt.RenewTill) {
+			return nil, krbErr(errorcode.KDC_ERR_BADOPTION, "ticket is not renewable or past its renew-till")
 		}
-		end = kdcMinTime(now.Add(kdcTicketLifetime), tgt.RenewTill)
+		end = minTime(now.Add(ticketLifetime), tgt.RenewTill)
 		renewTill = tgt.RenewTill
 		types.SetFlag(&tf, flags.Renewable)
 	} else {
-		end = kdcMinTime(now.Add(kdcTicketLifetime), tgt.EndTime)
-		if kdcTimeSet(body.Till) {
-			end = kdcMinTime(end, body.Till)
+		end = minTime(now.Add(ticketLifetime), tgt.EndTime)
+		if timeSet(body.Till) {
+			end = minTime(end, body.Till)
 		}
-		if kdcFlag(body.KDCOptions, flags.Renewable) && kdcFlag(tgt.Flags, flags.Renewable) {
+		if hasFlag(body.KDCOptions, flags.Renewable) && hasFlag(tgt.Flags, flags.Renewable) {
 			renewTill = tgt.RenewTill
-			if kdcTimeSet(body.RTime) {
-				renewTill = kdcMinTime(renewTill, body.RTime)
+			if timeSet(body.RTime) {
+				renewTill = minTime(renewTill, body.RTime)
 			}
 			if renewTill.After(end) {
 				types.SetFlag(&tf, flags.Renewable)
@@ -392,7 +392,7 @@ func (k *KDC) handleTGS(x *kdcExchange, r *messages.TGSReq, rawBody []byte) ([]b
 		}
 	}
 	if !end.After(now) {
-		return nil, kdcErr(errorcode.KDC_ERR_NEVER_VALID, "ticket would end at %s, before the KDC time %s", end, now)
+		return nil, krbErr(errorcode.KDC_ERR_NEVER_VALID, "ticket would end at %s, before the KDC time %s", end, now)
 	}
 
 	tkt, sessionKey, err := k.issueTicket(svc, etype, body.SName, messages.EncTicketPart{
@@ -407,7 +407,7 @@ func (k *KDC) handleTGS(x *kdcExchange, r *messages.TGSReq, rawBody []byte) ([]b
 		AuthorizationData: tgt.AuthorizationData,
 	})
 	if err != nil {
-		return nil, kdcErr(errorcode.KRB_ERR_GENERIC, "issuing ticket: %v", err)
+		return nil, krbErr(errorcode.KRB_ERR_GENERIC, "issuing ticket: %v", err)
 	}
 	// RFC 4120 5.4.2: the reply is sealed in the authenticator's subkey when
 	// there is one (MIT always sends one; gokrb5 does not), else in the TGT
@@ -429,9 +429,9 @@ func (k *KDC) handleTGS(x *kdcExchange, r *messages.TGSReq, rawBody []byte) ([]b
 		SName:     body.SName,
 		CAddr:     tgt.CAddr,
 	}
-	encPart, err := kdcSeal(part, asnAppTag.EncTGSRepPart, replyKey, usage, 0)
+	encPart, err := seal(part, asnAppTag.EncTGSRepPart, replyKey, usage, 0)
 	if err != nil {
-		return nil, kdcErr(errorcode.KRB_ERR_GENERIC, "sealing TGS-REP: %v", err)
+		return nil, krbErr(errorcode.KRB_ERR_GENERIC, "sealing TGS-REP: %v", err)
 	}
 	rep := messages.TGSRep{KDCRepFields: messages.KDCRepFields{
 		PVNO:    iana.PVNO,
@@ -443,7 +443,7 @@ func (k *KDC) handleTGS(x *kdcExchange, r *messages.TGSReq, rawBody []byte) ([]b
 	}}
 	b, err := rep.Marshal()
 	if err != nil {
-		return nil, kdcErr(errorcode.KRB_ERR_GENERIC, "encoding TGS-REP: %v", err)
+		return nil, krbErr(errorcode.KRB_ERR_GENERIC, "encoding TGS-REP: %v", err)
 	}
 	k.logf("KDC: %s: ticket issued with the key of account %s (%s, kvno %d)", x, svc.name, enctype.Name(etype), svc.kvno)
 	return b, nil
@@ -451,11 +451,11 @@ func (k *KDC) handleTGS(x *kdcExchange, r *messages.TGSReq, rawBody []byte) ([]b
 
 // openTGT decrypts the ticket of a PA-TGS-REQ, which must be a TGT of this
 // realm (sname krbtgt/REALM) under a key krbtgt has.
-func (k *KDC) openTGT(t *messages.Ticket) (*messages.EncTicketPart, *kdcError) {
+func (k *KDC) openTGT(t *messages.Ticket) (*messages.EncTicketPart, *krbError) {
 	owners := k.dir.owners(t.SName.PrincipalNameString())
 	krbtgt := k.dir.byName["krbtgt"]
 	if len(owners) != 1 || owners[0] != krbtgt || !strings.EqualFold(t.Realm, k.realm) {
-		return nil, kdcErr(errorcode.KRB_AP_ERR_NOT_US, "ticket for %s@%s is not a TGT of %s", t.SName.PrincipalNameString(), t.Realm, k.realm)
+		return nil, krbErr(errorcode.KRB_AP_ERR_NOT_US, "ticket for %s@%s is not a TGT of %s", t.SName.PrincipalNameString(), t.Realm, k.realm)
 	}
 	kvno := t.EncPart.KVNO
 	if kvno == 0 {
@@ -463,29 +463,29 @@ func (k *KDC) openTGT(t *messages.Ticket) (*messages.EncTicketPart, *kdcError) {
 	}
 	key, ok := krbtgt.keys[kvno][t.EncPart.EType]
 	if !ok {
-		return nil, kdcErr(errorcode.KRB_AP_ERR_BADKEYVER, "krbtgt has no %s key of kvno %d", enctype.Name(t.EncPart.EType), kvno)
+		return nil, krbErr(errorcode.KRB_AP_ERR_BADKEYVER, "krbtgt has no %s key of kvno %d", enctype.Name(t.EncPart.EType), kvno)
 	}
-	plain, err := kdcDecrypt(t.EncPart, key, keyusage.KDC_REP_TICKET)
+	plain, err := decryptPart(t.EncPart, key, keyusage.KDC_REP_TICKET)
 	if err != nil {
-		return nil, kdcErr(errorcode.KRB_AP_ERR_BAD_INTEGRITY, "TGT does not decrypt with the krbtgt key")
+		return nil, krbErr(errorcode.KRB_AP_ERR_BAD_INTEGRITY, "TGT does not decrypt with the krbtgt key")
 	}
 	var part messages.EncTicketPart
-	if err := kdcDecode(part.Unmarshal, plain); err != nil {
-		return nil, kdcErr(errorcode.KRB_ERR_GENERIC, "malformed TGT")
+	if err := decodeRequest(part.Unmarshal, plain); err != nil {
+		return nil, krbErr(errorcode.KRB_ERR_GENERIC, "malformed TGT")
 	}
 	return &part, nil
 }
 
 // service resolves a requested service name to the account whose key
-// encrypts the ticket, applying KDCFaults.DuplicateSPN when more than one
+// encrypts the ticket, applying Faults.DuplicateSPN when more than one
 // account owns the name. Every duplicate is logged as KDC event 11, since
 // the directory holds the duplicate whatever the KDC answers.
-func (k *KDC) service(x *kdcExchange, sname types.PrincipalName) (*kdcAccount, *kdcError) {
+func (k *KDC) service(x *exchangeState, sname types.PrincipalName) (*dirAccount, *krbError) {
 	name := sname.PrincipalNameString()
 	owners := k.dir.owners(name)
 	switch len(owners) {
 	case 0:
-		return nil, kdcErr(errorcode.KDC_ERR_S_PRINCIPAL_UNKNOWN, "server %s not found in the directory", name)
+		return nil, krbErr(errorcode.KDC_ERR_S_PRINCIPAL_UNKNOWN, "server %s not found in the directory", name)
 	case 1:
 		return owners[0], nil
 	}
@@ -493,15 +493,15 @@ func (k *KDC) service(x *kdcExchange, sname types.PrincipalName) (*kdcAccount, *
 	for i, a := range owners {
 		names[i] = a.name
 	}
-	k.logf("KDC event 11: %s", KDCEvent11Message(kdcPrintable(name)))
-	k.logf("KDC: %s is a servicePrincipalName of %s", kdcPrintable(name), strings.Join(names, ", "))
+	k.logf("KDC event 11: %s", Event11Message(printableText(name)))
+	k.logf("KDC: %s is a servicePrincipalName of %s", printableText(name), strings.Join(names, ", "))
 	switch k.faults.DuplicateSPN {
 	case DuplicateSPNNotUnique:
-		return nil, kdcErr(errorcode.KDC_ERR_PRINCIPAL_NOT_UNIQUE, "server %s is on %d accounts: %s", name, len(owners), strings.Join(names, ", "))
+		return nil, krbErr(errorcode.KDC_ERR_PRINCIPAL_NOT_UNIQUE, "server %s is on %d accounts: %s", name, len(owners), strings.Join(names, ", "))
 	case DuplicateSPNWrongAccount:
 		return owners[len(owners)-1], nil
 	default:
-		return nil, kdcErr(errorcode.KDC_ERR_S_PRINCIPAL_UNKNOWN, "server %s not found in the directory (name not unique)", name)
+		return nil, krbErr(errorcode.KDC_ERR_S_PRINCIPAL_UNKNOWN, "server %s not found in the directory (name not unique)", name)
 	}
 }
 
@@ -509,7 +509,7 @@ func (k *KDC) service(x *kdcExchange, sname types.PrincipalName) (*kdcAccount, *
 // of svc (key usage 2). It assembles the ticket itself rather than calling
 // messages.NewTicket, which wants a keytab entry under the requested name
 // and leaves out the client addresses and authorization data.
-func (k *KDC) issueTicket(svc *kdcAccount, etype int32, sname types.PrincipalName, part messages.EncTicketPart) (messages.Ticket, types.EncryptionKey, error) {
+func (k *KDC) issueTicket(svc *dirAccount, etype int32, sname types.PrincipalName, part messages.EncTicketPart) (messages.Ticket, types.EncryptionKey, error) {
 	et, err := crypto.GetEtype(etype)
 	if err != nil {
 		return messages.Ticket{}, types.EncryptionKey{}, err
@@ -532,11 +532,11 @@ func (k *KDC) issueTicket(svc *kdcAccount, etype int32, sname types.PrincipalNam
 	return messages.Ticket{TktVNO: iana.PVNO, Realm: k.realm, SName: sname, EncPart: ed}, sessionKey, nil
 }
 
-// kdcSeal encrypts a KDC reply's enc-part under the right application tag:
+// seal encrypts a KDC reply's enc-part under the right application tag:
 // 25 EncASRepPart or 26 EncTGSRepPart (RFC 4120 5.4.2). gokrb5's
 // EncKDCRepPart.Marshal always uses 25; MIT accepts either, but a KDC
 // should not rely on that.
-func kdcSeal(part messages.EncKDCRepPart, tag int, key types.EncryptionKey, usage uint32, kvno int) (types.EncryptedData, error) {
+func seal(part messages.EncKDCRepPart, tag int, key types.EncryptionKey, usage uint32, kvno int) (types.EncryptedData, error) {
 	b, err := asn1.Marshal(part)
 	if err != nil {
 		return types.EncryptedData{}, err
@@ -546,7 +546,7 @@ func kdcSeal(part messages.EncKDCRepPart, tag int, key types.EncryptionKey, usag
 
 // errorReply encodes a KRB-ERROR (RFC 4120 5.9.1). stime/susec are always
 // the KDC clock: on KRB_AP_ERR_SKEW that is how a client learns the offset.
-func (k *KDC) errorReply(x *kdcExchange, kerr *kdcError) []byte {
+func (k *KDC) errorReply(x *exchangeState, kerr *krbError) []byte {
 	k.nErrors.Add(1)
 	e := messages.NewKRBError(x.sname, k.realm, kerr.code, kerr.text)
 	e.STime = x.now.Truncate(time.Second)
@@ -569,14 +569,14 @@ func (k *KDC) errorReply(x *kdcExchange, kerr *kdcError) []byte {
 
 // transportError is a KRB-ERROR about the framing rather than a request.
 func (k *KDC) transportError(code int32, text string) []byte {
-	return k.errorReply(&kdcExchange{now: k.clock.Now().UTC()}, &kdcError{code: code, text: text})
+	return k.errorReply(&exchangeState{now: k.clock.Now().UTC()}, &krbError{code: code, text: text})
 }
 
 // preauthEData is the METHOD-DATA of KDC_ERR_PREAUTH_REQUIRED as Active
 // Directory sends it: PA-ETYPE-INFO2 with one entry per etype both sides
 // have, in the client's order of preference, and an empty PA-ENC-TIMESTAMP
 // saying which method to use.
-func (k *KDC) preauthEData(client *kdcAccount, etypes []int32) []byte {
+func (k *KDC) preauthEData(client *dirAccount, etypes []int32) []byte {
 	info, err := k.etypeInfo2(client, etypes)
 	if err != nil {
 		return nil
@@ -593,7 +593,7 @@ func (k *KDC) preauthEData(client *kdcAccount, etypes []int32) []byte {
 
 // etypeInfo2 encodes PA-ETYPE-INFO2 (RFC 4120 5.2.7.5) for the account's
 // keys of the given etypes.
-func (k *KDC) etypeInfo2(a *kdcAccount, etypes []int32) ([]byte, error) {
+func (k *KDC) etypeInfo2(a *dirAccount, etypes []int32) ([]byte, error) {
 	info := make(types.ETypeInfo2, 0, len(etypes))
 	for _, e := range etypes {
 		info = append(info, types.ETypeInfo2Entry{EType: e, Salt: a.salt(k.realm, e)})
@@ -601,10 +601,10 @@ func (k *KDC) etypeInfo2(a *kdcAccount, etypes []int32) ([]byte, error) {
 	return asn1.Marshal(info)
 }
 
-// kdcDecrypt decrypts EncryptedData after the checks gokrb5 leaves to the
+// decryptPart decrypts EncryptedData after the checks gokrb5 leaves to the
 // caller: the etype must match the key, and the ciphertext must be long
 // enough for confounder and checksum (gokrb5 slices without checking).
-func kdcDecrypt(ed types.EncryptedData, key types.EncryptionKey, usage uint32) ([]byte, error) {
+func decryptPart(ed types.EncryptedData, key types.EncryptionKey, usage uint32) ([]byte, error) {
 	if ed.EType != key.KeyType {
 		return nil, fmt.Errorf("etype %d, key type %d", ed.EType, key.KeyType)
 	}
@@ -618,32 +618,32 @@ func kdcDecrypt(ed types.EncryptedData, key types.EncryptionKey, usage uint32) (
 	return crypto.DecryptEncPart(ed, key, usage)
 }
 
-// kdcVerifyBodyChecksum checks the authenticator's checksum over the
+// verifyBodyChecksum checks the authenticator's checksum over the
 // KDC-REQ-BODY exactly as sent (RFC 4120 3.3.2, key usage 6), which binds
 // the request (service name, etypes, times) to the TGT.
-func kdcVerifyBodyChecksum(ck types.Checksum, key types.EncryptionKey, body []byte) *kdcError {
+func verifyBodyChecksum(ck types.Checksum, key types.EncryptionKey, body []byte) *krbError {
 	if ck.CksumType == 0 && len(ck.Checksum) == 0 {
-		return kdcErr(errorcode.KRB_AP_ERR_INAPP_CKSUM, "authenticator carries no checksum of the request body")
+		return krbErr(errorcode.KRB_AP_ERR_INAPP_CKSUM, "authenticator carries no checksum of the request body")
 	}
 	et, err := crypto.GetChksumEtype(ck.CksumType)
 	if err != nil {
-		return kdcErr(errorcode.KDC_ERR_SUMTYPE_NOSUPP, "checksum type %d not supported", ck.CksumType)
+		return krbErr(errorcode.KDC_ERR_SUMTYPE_NOSUPP, "checksum type %d not supported", ck.CksumType)
 	}
 	if len(key.KeyValue) != et.GetKeyByteSize() {
-		return kdcErr(errorcode.KRB_AP_ERR_INAPP_CKSUM, "checksum type %d does not suit a %s session key", ck.CksumType, enctype.Name(key.KeyType))
+		return krbErr(errorcode.KRB_AP_ERR_INAPP_CKSUM, "checksum type %d does not suit a %s session key", ck.CksumType, enctype.Name(key.KeyType))
 	}
 	if !et.VerifyChecksum(key.KeyValue, body, ck.Checksum, keyusage.TGS_REQ_PA_TGS_REQ_AP_REQ_AUTHENTICATOR_CHKSUM) {
-		return kdcErr(errorcode.KRB_AP_ERR_MODIFIED, "request body checksum does not verify")
+		return krbErr(errorcode.KRB_AP_ERR_MODIFIED, "request body checksum does not verify")
 	}
 	return nil
 }
 
-// kdcDecode runs one of gokrb5's decoders on bytes from the network and
+// decodeRequest runs one of gokrb5's decoders on bytes from the network and
 // turns a panic into an error. gokrb5 v8.4.4 indexes past the end of a
 // malformed additional-tickets field ([11] holding a single byte makes
 // asn1tools.GetNumberBytesInLengthHeader read b[1]); the fuzz corpus keeps
 // that request in testdata/fuzz/FuzzKDCRequest.
-func kdcDecode(unmarshal func([]byte) error, b []byte) (err error) {
+func decodeRequest(unmarshal func([]byte) error, b []byte) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("decoder panic: %v", r)
@@ -652,26 +652,26 @@ func kdcDecode(unmarshal func([]byte) error, b []byte) (err error) {
 	return unmarshal(b)
 }
 
-// kdcRawKDCReq is KDC-REQ with the body kept as sent, for the checksum.
-type kdcRawKDCReq struct {
+// rawKDCReq is KDC-REQ with the body kept as sent, for the checksum.
+type rawKDCReq struct {
 	PVNO    int           `asn1:"explicit,tag:1"`
 	MsgType int           `asn1:"explicit,tag:2"`
 	PAData  asn1.RawValue `asn1:"explicit,optional,tag:3"`
 	ReqBody asn1.RawValue `asn1:"explicit,tag:4"`
 }
 
-// kdcRawReqBody returns the DER of the KDC-REQ-BODY of a TGS-REQ. gokrb5
+// rawReqBody returns the DER of the KDC-REQ-BODY of a TGS-REQ. gokrb5
 // decodes the body and drops the bytes; re-encoding them could differ from
 // what the client signed.
-func kdcRawReqBody(req []byte) ([]byte, error) {
-	var m kdcRawKDCReq
+func rawReqBody(req []byte) ([]byte, error) {
+	var m rawKDCReq
 	if _, err := asn1.UnmarshalWithParams(req, &m, fmt.Sprintf("application,explicit,tag:%d", asnAppTag.TGSREQ)); err != nil {
 		return nil, err
 	}
 	return m.ReqBody.Bytes, nil
 }
 
-func kdcFindPA(pas types.PADataSequence, t int32) *types.PAData {
+func findPA(pas types.PADataSequence, t int32) *types.PAData {
 	for i := range pas {
 		if pas[i].PADataType == t {
 			return &pas[i]
@@ -680,9 +680,9 @@ func kdcFindPA(pas types.PADataSequence, t int32) *types.PAData {
 	return nil
 }
 
-// kdcCommonETypes is the etypes of req the account has keys for, in the
+// commonETypes is the etypes of req the account has keys for, in the
 // client's order of preference.
-func kdcCommonETypes(req, have []int32) []int32 {
+func commonETypes(req, have []int32) []int32 {
 	var out []int32
 	for _, e := range req {
 		if slices.Contains(have, e) && !slices.Contains(out, e) {
@@ -692,11 +692,11 @@ func kdcCommonETypes(req, have []int32) []int32 {
 	return out
 }
 
-// kdcFirstCommon picks the ticket's etype: the client's most preferred
+// firstCommon picks the ticket's etype: the client's most preferred
 // etype the service account has a key for. Like AD, the KDC will not issue
 // a ticket in an etype the client did not ask for; none in common is
 // KDC_ERR_ETYPE_NOSUPP.
-func kdcFirstCommon(req, have []int32) (int32, bool) {
+func firstCommon(req, have []int32) (int32, bool) {
 	for _, e := range req {
 		if slices.Contains(have, e) {
 			return e, true
@@ -705,35 +705,35 @@ func kdcFirstCommon(req, have []int32) (int32, bool) {
 	return 0, false
 }
 
-// kdcCopyOption sets a ticket flag the client asked for in kdc-options.
-func kdcCopyOption(tf *asn1.BitString, opts asn1.BitString, f int) {
-	if kdcFlag(opts, f) {
+// copyOption sets a ticket flag the client asked for in kdc-options.
+func copyOption(tf *asn1.BitString, opts asn1.BitString, f int) {
+	if hasFlag(opts, f) {
 		types.SetFlag(tf, f)
 	}
 }
 
-// kdcCopyFlag sets a ticket flag the client asked for and the TGT has.
-func kdcCopyFlag(tf *asn1.BitString, opts, tgtFlags asn1.BitString, f int) {
-	if kdcFlag(opts, f) && kdcFlag(tgtFlags, f) {
+// copyFlag sets a ticket flag the client asked for and the TGT has.
+func copyFlag(tf *asn1.BitString, opts, tgtFlags asn1.BitString, f int) {
+	if hasFlag(opts, f) && hasFlag(tgtFlags, f) {
 		types.SetFlag(tf, f)
 	}
 }
 
-// kdcTimeSet reports whether a KerberosTime field carries a time: absent
+// timeSet reports whether a KerberosTime field carries a time: absent
 // fields decode as the zero time, and MIT sends 19700101000000Z for "no
 // limit".
-func kdcTimeSet(t time.Time) bool { return !t.IsZero() && t.Unix() > 0 }
+func timeSet(t time.Time) bool { return !t.IsZero() && t.Unix() > 0 }
 
-func kdcMinTime(a, b time.Time) time.Time {
+func minTime(a, b time.Time) time.Time {
 	if b.Before(a) {
 		return b
 	}
 	return a
 }
 
-// kdcPrintable keeps e-text and log lines to printable ASCII: names in them
+// printableText keeps e-text and log lines to printable ASCII: names in them
 // come from the request.
-func kdcPrintable(s string) string {
+func printableText(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r > 0x7e {
 			return '?'
@@ -742,6 +742,6 @@ func kdcPrintable(s string) string {
 	}, s)
 }
 
-// kdcFlag reports whether flag f is set in KDCOptions or TicketFlags. Unlike
+// hasFlag reports whether flag f is set in KDCOptions or TicketFlags. Unlike
 // types.IsFlagSet it tolerates a BIT STRING shorter than 32 bits.
-func kdcFlag(bs asn1.BitString, f int) bool { return bs.At(f) == 1 }
+func hasFlag(bs asn1.BitString, f int) bool { return bs.At(f) == 1 }

@@ -1,11 +1,11 @@
-package fakeserver
+package fakekdc
 
 // The fake KDC: an in-memory Active Directory domain controller's Kerberos
 // service, small enough to read in one sitting, faithful enough that gokrb5
 // and MIT kinit/kvno cannot tell it from a DC for the AS and TGS exchanges
 // Exchange transport depends on. Its faults (duplicate SPNs, a skewed clock,
 // blocked ports, restricted encryption types, stale keys) are data in
-// KDCConfig, never scenario names.
+// Config, never scenario names.
 //
 // Layout: kdc.go holds the public API and the transport (RFC 4120 7.2),
 // kdc_accounts.go the directory (accounts, SPNs, keys, keytab export),
@@ -32,9 +32,9 @@ import (
 	"github.com/exauth/exauth/internal/enctype"
 )
 
-// KDCConfig configures a fake KDC. Everything a scenario can vary is here, as
+// Config configures a fake KDC. Everything a scenario can vary is here, as
 // data.
-type KDCConfig struct {
+type Config struct {
 	// Realm is the Kerberos realm, e.g. "LAB.TEST". Required.
 	Realm string
 	// Accounts are the principals and keys held in memory. An account named
@@ -48,7 +48,7 @@ type KDCConfig struct {
 	// clock synchronization").
 	MaxSkew time.Duration
 	// Faults are the failures this KDC replays.
-	Faults KDCFaults
+	Faults Faults
 	// Logf receives what a DC would log (KDC events such as event 11) and
 	// one line per request. nil discards. Keys and passwords are never logged.
 	Logf func(format string, args ...any)
@@ -94,7 +94,7 @@ type Account struct {
 	ETypes []int32
 	// SPNs are the service principal names the account owns, e.g.
 	// "SMTPSVC/hub01.lab.test". Listing one SPN on two accounts replays a
-	// duplicate SPN (see KDCFaults.DuplicateSPN).
+	// duplicate SPN (see Faults.DuplicateSPN).
 	SPNs []string
 }
 
@@ -118,8 +118,8 @@ const (
 	DuplicateSPNWrongAccount DuplicateSPNMode = "wrong-account"
 )
 
-// KDCFaults are the failures the KDC replays. The zero value is a healthy KDC.
-type KDCFaults struct {
+// Faults are the failures the KDC replays. The zero value is a healthy KDC.
+type Faults struct {
 	// DuplicateSPN is how to answer for an SPN with more than one owner; ""
 	// means DuplicateSPNPrincipalUnknown.
 	DuplicateSPN DuplicateSPNMode
@@ -133,9 +133,9 @@ type KDCFaults struct {
 	SilentUDP bool
 }
 
-// KDCStats counts requests. Benchmarks use it to assert, for example, that a
+// Stats counts requests. Benchmarks use it to assert, for example, that a
 // probe performs one AS exchange per principal.
-type KDCStats struct {
+type Stats struct {
 	ASRequests  int64 // AS-REQs decoded
 	TGSRequests int64 // TGS-REQs decoded
 	Errors      int64 // KRB-ERRORs sent, including PREAUTH_REQUIRED
@@ -144,27 +144,27 @@ type KDCStats struct {
 
 // Limits of the transport. RFC 4120 7.2.2 leaves them to the implementation.
 const (
-	kdcMaxTCPMessage   = 1 << 20          // a larger length prefix closes the connection
-	kdcMaxUDPMessage   = 65507            // largest IPv4 UDP payload
-	kdcMaxUDPReply     = 1465             // Active Directory's default MaxDatagramReplySize
-	kdcMaxConns        = 64               // concurrent TCP connections served
-	kdcReadTimeout     = 10 * time.Second // idle time allowed between requests on a connection
-	kdcWriteTimeout    = 10 * time.Second
-	kdcDefaultMaxSkew  = 5 * time.Minute
-	kdcTicketLifetime  = 10 * time.Hour     // AD "Maximum lifetime for user ticket"
-	kdcRenewLifetime   = 7 * 24 * time.Hour // AD "Maximum lifetime for user ticket renewal"
-	kdcSamePortRetries = 20
+	maxTCPMessage   = 1 << 20          // a larger length prefix closes the connection
+	maxUDPMessage   = 65507            // largest IPv4 UDP payload
+	maxUDPReply     = 1465             // Active Directory's default MaxDatagramReplySize
+	maxConns        = 64               // concurrent TCP connections served
+	readTimeout     = 10 * time.Second // idle time allowed between requests on a connection
+	writeTimeout    = 10 * time.Second
+	defaultMaxSkew  = 5 * time.Minute
+	ticketLifetime  = 10 * time.Hour     // AD "Maximum lifetime for user ticket"
+	renewLifetime   = 7 * 24 * time.Hour // AD "Maximum lifetime for user ticket renewal"
+	samePortRetries = 20
 )
 
-// KDC is a running fake KDC. Its account data is immutable after StartKDC;
+// KDC is a running fake KDC. Its account data is immutable after Start;
 // only the counters change, so requests are served concurrently without locks.
 type KDC struct {
 	realm   string
 	clock   clock.Clock
 	maxSkew time.Duration
-	faults  KDCFaults
+	faults  Faults
 	logf    func(format string, args ...any)
-	dir     *kdcDirectory
+	dir     *accountDirectory
 	etypes  []int32 // what Krb5Conf offers clients
 
 	tcpAddr, udpAddr string
@@ -181,9 +181,9 @@ type KDC struct {
 	done    chan struct{} // closed when the KDC starts shutting down
 }
 
-// StartKDC validates cfg, derives every key, listens on TCP and UDP and
+// Start validates cfg, derives every key, listens on TCP and UDP and
 // serves until Close or Shutdown.
-func StartKDC(cfg KDCConfig) (*KDC, error) {
+func Start(cfg Config) (*KDC, error) {
 	k, err := newKDC(cfg)
 	if err != nil {
 		return nil, err
@@ -211,22 +211,22 @@ func StartKDC(cfg KDCConfig) (*KDC, error) {
 	return k, nil
 }
 
-// newKDC builds a KDC that does not listen: what StartKDC serves, and what
+// newKDC builds a KDC that does not listen: what Start serves, and what
 // the fuzz test feeds bytes to.
-func newKDC(cfg KDCConfig) (*KDC, error) {
+func newKDC(cfg Config) (*KDC, error) {
 	if cfg.Realm == "" {
-		return nil, errors.New("fakeserver: KDCConfig.Realm is empty")
+		return nil, errors.New("fakekdc: Config.Realm is empty")
 	}
 	if strings.ContainsAny(cfg.Realm, " \t\r\n{}=@/") {
-		return nil, fmt.Errorf("fakeserver: KDCConfig.Realm %q contains characters not allowed in a realm", cfg.Realm)
+		return nil, fmt.Errorf("fakekdc: Config.Realm %q contains characters not allowed in a realm", cfg.Realm)
 	}
 	if cfg.MaxSkew < 0 {
-		return nil, fmt.Errorf("fakeserver: KDCConfig.MaxSkew %v is negative", cfg.MaxSkew)
+		return nil, fmt.Errorf("fakekdc: Config.MaxSkew %v is negative", cfg.MaxSkew)
 	}
 	switch cfg.Faults.DuplicateSPN {
 	case "", DuplicateSPNPrincipalUnknown, DuplicateSPNNotUnique, DuplicateSPNWrongAccount:
 	default:
-		return nil, fmt.Errorf("fakeserver: unknown KDCFaults.DuplicateSPN %q (want %q, %q or %q)",
+		return nil, fmt.Errorf("fakekdc: unknown Faults.DuplicateSPN %q (want %q, %q or %q)",
 			cfg.Faults.DuplicateSPN, DuplicateSPNPrincipalUnknown, DuplicateSPNNotUnique, DuplicateSPNWrongAccount)
 	}
 	if cfg.Faults.DuplicateSPN == "" {
@@ -234,15 +234,15 @@ func newKDC(cfg KDCConfig) (*KDC, error) {
 	}
 	etypes := cfg.ClientETypes
 	if etypes == nil {
-		etypes = kdcDefaultETypes()
+		etypes = defaultETypes()
 	}
 	for _, e := range etypes {
 		if !enctype.Known(e) {
-			return nil, fmt.Errorf("fakeserver: KDCConfig.ClientETypes: unsupported encryption type %d", e)
+			return nil, fmt.Errorf("fakekdc: Config.ClientETypes: unsupported encryption type %d", e)
 		}
 	}
 	if len(etypes) == 0 {
-		return nil, errors.New("fakeserver: KDCConfig.ClientETypes is empty (use nil for the default)")
+		return nil, errors.New("fakekdc: Config.ClientETypes is empty (use nil for the default)")
 	}
 	k := &KDC{
 		realm:   cfg.Realm,
@@ -252,16 +252,16 @@ func newKDC(cfg KDCConfig) (*KDC, error) {
 		logf:    cfg.Logf,
 		etypes:  append([]int32(nil), etypes...),
 		conns:   make(map[net.Conn]struct{}),
-		slots:   make(chan struct{}, kdcMaxConns),
+		slots:   make(chan struct{}, maxConns),
 		done:    make(chan struct{}),
 	}
 	if k.maxSkew == 0 {
-		k.maxSkew = kdcDefaultMaxSkew
+		k.maxSkew = defaultMaxSkew
 	}
 	if k.logf == nil {
 		k.logf = func(string, ...any) {}
 	}
-	dir, err := newKDCDirectory(cfg.Realm, cfg.Accounts)
+	dir, err := newDirectory(cfg.Realm, cfg.Accounts)
 	if err != nil {
 		return nil, err
 	}
@@ -274,17 +274,17 @@ func newKDC(cfg KDCConfig) (*KDC, error) {
 func (k *KDC) listen(addr string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("fakeserver: KDCConfig.Addr %q: %v", addr, err)
+		return fmt.Errorf("fakekdc: Config.Addr %q: %v", addr, err)
 	}
 	tries := 1
 	if port == "0" {
-		tries = kdcSamePortRetries
+		tries = samePortRetries
 	}
 	var lastErr error
 	for range tries {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return fmt.Errorf("fakeserver: KDC listen TCP %s: %w", addr, err)
+			return fmt.Errorf("fakekdc: KDC listen TCP %s: %w", addr, err)
 		}
 		tcpPort := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 		pc, err := net.ListenPacket("udp", net.JoinHostPort(host, tcpPort))
@@ -297,17 +297,17 @@ func (k *KDC) listen(addr string) error {
 		lastErr = err
 	}
 	if port != "0" {
-		return fmt.Errorf("fakeserver: KDC listen UDP %s: %w", addr, lastErr)
+		return fmt.Errorf("fakekdc: KDC listen UDP %s: %w", addr, lastErr)
 	}
 	// Could not get the same port for both: let each protocol pick its own.
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("fakeserver: KDC listen TCP %s: %w", addr, err)
+		return fmt.Errorf("fakekdc: KDC listen TCP %s: %w", addr, err)
 	}
 	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		ln.Close()
-		return fmt.Errorf("fakeserver: KDC listen UDP %s: %w", addr, err)
+		return fmt.Errorf("fakekdc: KDC listen UDP %s: %w", addr, err)
 	}
 	k.tcp, k.udp = ln, pc
 	k.tcpAddr, k.udpAddr = ln.Addr().String(), pc.LocalAddr().String()
@@ -315,19 +315,19 @@ func (k *KDC) listen(addr string) error {
 }
 
 // TCPAddr is the host:port of the KDC's TCP listener (dead with
-// KDCFaults.Unreachable).
+// Faults.Unreachable).
 func (k *KDC) TCPAddr() string { return k.tcpAddr }
 
 // UDPAddr is the host:port of the KDC's UDP socket (dead with
-// KDCFaults.Unreachable).
+// Faults.Unreachable).
 func (k *KDC) UDPAddr() string { return k.udpAddr }
 
 // Realm is the KDC's realm.
 func (k *KDC) Realm() string { return k.realm }
 
 // Stats returns the request counters.
-func (k *KDC) Stats() KDCStats {
-	return KDCStats{
+func (k *KDC) Stats() Stats {
+	return Stats{
 		ASRequests:  k.nAS.Load(),
 		TGSRequests: k.nTGS.Load(),
 		Errors:      k.nErrors.Load(),
@@ -346,9 +346,9 @@ func (k *KDC) Keytab(accountOrPrincipal string, kvno int) (*keytab.Keytab, error
 	return k.dir.keytab(accountOrPrincipal, kvno, k.clock.Now())
 }
 
-// kdcDefaultETypes is what AD accounts and the generated krb5.conf use unless
+// defaultETypes is what AD accounts and the generated krb5.conf use unless
 // told otherwise (a function, so no caller can change the default).
-func kdcDefaultETypes() []int32 {
+func defaultETypes() []int32 {
 	return []int32{etypeID.AES256_CTS_HMAC_SHA1_96, etypeID.AES128_CTS_HMAC_SHA1_96}
 }
 
@@ -369,7 +369,7 @@ func kdcDefaultETypes() []int32 {
 //   - DNS lookups, reverse DNS and hostname canonicalisation are off, so the
 //     SPN the client asks for is exactly SMTPSVC/<name given>.
 //   - noaddresses = true: tickets carry no client addresses, as with AD.
-//   - The enctype lists come from KDCConfig.ClientETypes; allow_rc4 is set
+//   - The enctype lists come from Config.ClientETypes; allow_rc4 is set
 //     when RC4 is listed, because MIT krb5 1.21 and later refuse RC4 session
 //     keys without it.
 func (k *KDC) Krb5Conf() []byte {
@@ -459,7 +459,7 @@ func (k *KDC) Shutdown(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// acceptLoop accepts TCP connections, at most kdcMaxConns served at a time;
+// acceptLoop accepts TCP connections, at most maxConns served at a time;
 // further clients wait in the kernel's backlog.
 func (k *KDC) acceptLoop() {
 	defer k.wg.Done()
@@ -494,7 +494,7 @@ func (k *KDC) acceptLoop() {
 
 // serveTCP answers requests on one connection: each is a 4-byte big-endian
 // length followed by the message (RFC 4120 7.2.2). Several requests may
-// share a connection; an idle connection is closed after kdcReadTimeout.
+// share a connection; an idle connection is closed after readTimeout.
 func (k *KDC) serveTCP(c net.Conn) {
 	defer func() {
 		k.mu.Lock()
@@ -512,7 +512,7 @@ func (k *KDC) serveTCP(c net.Conn) {
 			k.mu.Unlock()
 			return
 		}
-		c.SetReadDeadline(time.Now().Add(kdcReadTimeout))
+		c.SetReadDeadline(time.Now().Add(readTimeout))
 		k.mu.Unlock()
 		if _, err := io.ReadFull(c, hdr[:]); err != nil {
 			return
@@ -523,10 +523,10 @@ func (k *KDC) serveTCP(c net.Conn) {
 			// that does not know the extension answers KRB_ERR_FIELD_TOOLONG
 			// and closes the connection.
 			k.nErrors.Add(1)
-			k.writeTCP(c, k.transportError(kdcErrFieldTooLong, "length prefix has the reserved high bit set"))
+			k.writeTCP(c, k.transportError(errFieldTooLong, "length prefix has the reserved high bit set"))
 			return
 		}
-		if n == 0 || n > kdcMaxTCPMessage {
+		if n == 0 || n > maxTCPMessage {
 			k.nDropped.Add(1)
 			k.logf("KDC: TCP %s: closing connection, request length %d out of range", c.RemoteAddr(), n)
 			return
@@ -554,7 +554,7 @@ func (k *KDC) writeTCP(c net.Conn, rep []byte) bool {
 	buf := make([]byte, 4+len(rep))
 	binary.BigEndian.PutUint32(buf, uint32(len(rep)))
 	copy(buf[4:], rep)
-	c.SetWriteDeadline(time.Now().Add(kdcWriteTimeout))
+	c.SetWriteDeadline(time.Now().Add(writeTimeout))
 	_, err := c.Write(buf)
 	return err == nil
 }
@@ -564,7 +564,7 @@ func (k *KDC) writeTCP(c net.Conn, rep []byte) bool {
 // KRB_ERR_RESPONSE_TOO_BIG, telling the client to retry over TCP.
 func (k *KDC) serveUDP() {
 	defer k.wg.Done()
-	buf := make([]byte, kdcMaxUDPMessage+1)
+	buf := make([]byte, maxUDPMessage+1)
 	for {
 		n, from, err := k.udp.ReadFrom(buf)
 		if err != nil {
@@ -574,7 +574,7 @@ func (k *KDC) serveUDP() {
 			}
 			return // socket closed
 		}
-		if k.faults.SilentUDP || n == 0 || n > kdcMaxUDPMessage {
+		if k.faults.SilentUDP || n == 0 || n > maxUDPMessage {
 			k.nDropped.Add(1)
 			continue
 		}
@@ -582,9 +582,9 @@ func (k *KDC) serveUDP() {
 		if rep == nil {
 			continue
 		}
-		if len(rep) > kdcMaxUDPReply {
+		if len(rep) > maxUDPReply {
 			k.nErrors.Add(1)
-			rep = k.transportError(kdcErrResponseTooBig, "response too big for UDP, retry with TCP")
+			rep = k.transportError(errResponseTooBig, "response too big for UDP, retry with TCP")
 		}
 		k.udp.WriteTo(rep, from)
 	}
