@@ -20,7 +20,7 @@ import (
 )
 
 // Plan is a lab validation plan (see examples/lab-plan.yaml and
-// internal/check/SCHEMA.md).
+// docs/plan.md).
 type Plan struct {
 	Name     string   `yaml:"name"`
 	Defaults Settings `yaml:"defaults"`
@@ -31,19 +31,19 @@ type Plan struct {
 
 // Settings are probe settings: the plan's defaults, overridable per target.
 type Settings struct {
-	Krb5Conf           string   `yaml:"krb5_conf"`
-	Realm              string   `yaml:"realm"`
-	KDC                string   `yaml:"kdc"`
-	CCache             string   `yaml:"ccache"`
-	Keytab             string   `yaml:"keytab"`
-	Principal          string   `yaml:"principal"`
-	PasswordFile       string   `yaml:"password_file"`
-	Mech               string   `yaml:"mech"`
-	TLS                string   `yaml:"tls"`
-	EHLO               string   `yaml:"ehlo"`
-	CAFile             string   `yaml:"ca_file"`
-	RequireTrustedCert *bool    `yaml:"require_trusted_cert"`
-	Timeout            Duration `yaml:"timeout"`
+	Krb5Conf           string          `yaml:"krb5_conf"`
+	Realm              string          `yaml:"realm"`
+	KDC                string          `yaml:"kdc"`
+	CCache             string          `yaml:"ccache"`
+	Keytab             string          `yaml:"keytab"`
+	Principal          string          `yaml:"principal"`
+	PasswordFile       string          `yaml:"password_file"`
+	Mech               verdict.Mech    `yaml:"mech"`
+	TLS                verdict.TLSMode `yaml:"tls"`
+	EHLO               string          `yaml:"ehlo"`
+	CAFile             string          `yaml:"ca_file"`
+	RequireTrustedCert *bool           `yaml:"require_trusted_cert"`
+	Timeout            Duration        `yaml:"timeout"`
 }
 
 // Target is one server pair to check.
@@ -195,14 +195,10 @@ func (p *Plan) validate(errs *yamlfile.Errors) {
 }
 
 func (s *Settings) validate(errs *yamlfile.Errors, f string) {
-	switch s.Mech {
-	case "", "auto", "xexps", "auth":
-	default:
+	if !s.Mech.Valid() {
 		errs.Add(f+".mech", "unknown value %q (want auto, xexps or auth)", s.Mech)
 	}
-	switch s.TLS {
-	case "", "auto", "anonymous", "starttls", "none":
-	default:
+	if !s.TLS.Valid() {
 		errs.Add(f+".tls", "unknown value %q (want auto, anonymous, starttls or none)", s.TLS)
 	}
 	if (s.Keytab != "" || s.PasswordFile != "") && s.Principal == "" && f == "defaults" {
@@ -258,8 +254,12 @@ func (t *Target) merged(d Settings) Settings {
 	set(&s.Keytab, o.Keytab)
 	set(&s.Principal, o.Principal)
 	set(&s.PasswordFile, o.PasswordFile)
-	set(&s.Mech, o.Mech)
-	set(&s.TLS, o.TLS)
+	if o.Mech != "" {
+		s.Mech = o.Mech
+	}
+	if o.TLS != "" {
+		s.TLS = o.TLS
+	}
 	set(&s.EHLO, o.EHLO)
 	set(&s.CAFile, o.CAFile)
 	if o.RequireTrustedCert != nil {

@@ -2,9 +2,9 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -78,7 +78,7 @@ func Execute(ctx context.Context, p *Plan, opts Options) *Run {
 		getenv = os.Getenv
 	}
 	run := &Run{Plan: p.source, Started: clk.Now(), Results: make([]Result, len(p.Targets))}
-	creds := &credentialPool{getenv: getenv, clock: opts.Clock, byKey: map[credKey]*sharedKerberos{}}
+	creds := &credentialPool{getenv: getenv, clock: opts.Clock, byKey: map[smtpprobe.CredentialSettings]*sharedKerberos{}}
 
 	sem := make(chan struct{}, opts.Concurrency)
 	var wg sync.WaitGroup
@@ -157,13 +157,8 @@ func failed(res Result, err error) Result {
 	return res
 }
 
-// credKey identifies one set of credentials.
-type credKey struct {
-	krb5Conf, realm, kdc, ccache, keytab, principal, passwordFile string
-}
-
 type sharedKerberos struct {
-	kerberos  smtpprobe.Kerberos
+	kerberos  *smtpprobe.KerberosClient
 	principal string
 	err       error
 }
@@ -174,57 +169,66 @@ type credentialPool struct {
 	getenv func(string) string
 	clock  clock.Clock
 	mu     sync.Mutex
-	byKey  map[credKey]*sharedKerberos
-	order  []credKey
+	byKey  map[smtpprobe.CredentialSettings]*sharedKerberos
+	order  []smtpprobe.CredentialSettings
 }
 
+// config builds a target's probe configuration through the one path every
+// front end uses (smtpprobe.Settings), with the pool's shared credentials.
 func (c *credentialPool) config(t *Target, s Settings) (smtpprobe.Config, error) {
-	k, err := c.kerberos(s)
-	if err != nil {
-		return smtpprobe.Config{}, err
-	}
-	cfg := smtpprobe.Config{
-		Host: t.Host, Connect: t.Connect, SPN: t.SPN, EHLOName: s.EHLO,
-		Mech: verdict.Mech(s.Mech), TLS: verdict.TLSMode(s.TLS),
-		Timeout: time.Duration(s.Timeout), Clock: c.clock, Kerberos: k,
+	ps := smtpprobe.Settings{
+		Host: t.Host, Connect: t.Connect, SPN: t.SPN, EHLO: s.EHLO,
+		Mech: s.Mech, TLS: s.TLS, CAFile: s.CAFile, Timeout: time.Duration(s.Timeout),
+		Credentials: smtpprobe.CredentialSettings{
+			Krb5Conf: s.Krb5Conf, Realm: s.Realm, KDC: s.KDC, CCache: s.CCache,
+			Keytab: s.Keytab, Principal: s.Principal, PasswordFile: s.PasswordFile,
+		},
 	}
 	if s.RequireTrustedCert != nil {
-		cfg.RequireTrustedCert = *s.RequireTrustedCert
+		ps.RequireTrustedCert = *s.RequireTrustedCert
 	}
-	if s.CAFile != "" {
-		pool, err := smtpprobe.LoadCAFile(s.CAFile)
-		if err != nil {
-			return cfg, err
-		}
-		cfg.RootCAs = pool
+	k, err := c.kerberos(ps.Credentials)
+	if err != nil {
+		return smtpprobe.Config{}, keyError(err)
 	}
-	return cfg, cfg.Validate()
+	cfg, err := ps.Config(k, c.clock)
+	return cfg, keyError(err)
 }
 
-func (c *credentialPool) kerberos(s Settings) (smtpprobe.Kerberos, error) {
-	key := credKey{s.Krb5Conf, s.Realm, s.KDC, s.CCache, s.Keytab, s.Principal, s.PasswordFile}
+// keyOf names the plan-file key of each smtpprobe.Settings field.
+var keyOf = map[string]string{
+	"Host": "host", "Connect": "connect", "SPN": "spn", "EHLO": "ehlo", "Mech": "mech", "TLS": "tls",
+	"CAFile": "ca_file", "Timeout": "timeout", "StepTimeout": "timeout",
+	"Krb5Conf": "krb5_conf", "Realm": "realm", "KDC": "kdc", "CCache": "ccache",
+	"Keytab": "keytab", "Principal": "principal", "PasswordFile": "password_file",
+}
+
+// keyError rewrites a settings error in terms of the plan file's keys.
+func keyError(err error) error {
+	var fe *smtpprobe.FieldError
+	if errors.As(err, &fe) {
+		if key, ok := keyOf[fe.Field]; ok {
+			return fmt.Errorf("%s: %w", key, fe.Err)
+		}
+	}
+	return err
+}
+
+func (c *credentialPool) kerberos(cs smtpprobe.CredentialSettings) (*smtpprobe.KerberosClient, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if sk, ok := c.byKey[key]; ok {
+	if sk, ok := c.byKey[cs]; ok {
 		return sk.kerberos, sk.err
 	}
-	ks := smtpprobe.KerberosSettings{
-		Krb5Conf: s.Krb5Conf, Realm: s.Realm, KDC: s.KDC, CCache: s.CCache,
-		Keytab: s.Keytab, Principal: s.Principal, Clock: c.clock, Getenv: c.getenv,
-	}
-	sk := &sharedKerberos{principal: s.Principal}
-	if s.PasswordFile != "" {
-		b, err := os.ReadFile(s.PasswordFile)
-		if err != nil {
-			sk.err = fmt.Errorf("password_file: %w", err)
-		}
-		ks.Password = strings.TrimRight(string(b), "\r\n")
-	}
-	if sk.err == nil {
+	sk := &sharedKerberos{principal: cs.Principal}
+	ks, err := cs.KerberosSettings(c.getenv, c.clock)
+	if err != nil {
+		sk.err = err
+	} else {
 		sk.kerberos = smtpprobe.NewKerberos(ks)
 	}
-	c.byKey[key] = sk
-	c.order = append(c.order, key)
+	c.byKey[cs] = sk
+	c.order = append(c.order, cs)
 	return sk.kerberos, sk.err
 }
 
@@ -235,8 +239,8 @@ func (c *credentialPool) uses() []KerberosUse {
 	for _, key := range c.order {
 		sk := c.byKey[key]
 		u := KerberosUse{Principal: sk.principal}
-		if st, ok := sk.kerberos.(interface{ Stats() (int, int) }); ok {
-			u.AS, u.TGS = st.Stats()
+		if sk.kerberos != nil {
+			u.AS, u.TGS = sk.kerberos.Stats()
 		}
 		if u.Principal == "" {
 			u.Principal = "(ccache)"

@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/emersion/go-sasl"
-
 	"github.com/exauth/exauth/internal/safetext"
 	"github.com/exauth/exauth/internal/smtpreply"
 	"github.com/exauth/exauth/verdict"
@@ -129,7 +127,7 @@ type prefetch struct {
 	spn    string
 	done   chan struct{}
 	obs    *verdict.KerberosObservation
-	client sasl.Client
+	client Mechanism
 	err    error
 	took   time.Duration
 }
@@ -445,7 +443,7 @@ func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities
 		d.obs.Kerberos = &verdict.KerberosObservation{SPN: spn, CredentialsProblem: "no Kerberos credentials were configured (no ccache, keytab or password)"}
 		return true
 	}
-	var client sasl.Client
+	var client Mechanism
 	var err error
 	if t := d.ticket; t != nil && t.spn == spn && verb == "X-EXPS" {
 		<-t.done // fetched while the SMTP dialogue ran
@@ -537,9 +535,7 @@ func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities
 					a.Err = err
 				}
 			}
-			if m, ok := client.(interface{ Mutual() bool }); ok {
-				a.Mutual = m.Mutual()
-			}
+			a.Mutual = client.Mutual()
 			return true
 		default:
 			a.Final = &reply

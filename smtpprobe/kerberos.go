@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emersion/go-sasl"
-
 	"github.com/exauth/exauth/internal/clock"
 	"github.com/exauth/exauth/internal/gssapi"
 	"github.com/exauth/exauth/internal/krbclient"
@@ -36,14 +34,16 @@ type KerberosSettings struct {
 // is read or sent until the first GSSAPIClient call; problems then become
 // observations (no-credentials, kdc-unreachable, ...), not errors. One value
 // shared by many probes logs in once and asks for each SPN once.
-func NewKerberos(s KerberosSettings) Kerberos {
+func NewKerberos(s KerberosSettings) *KerberosClient {
 	if s.Getenv == nil {
 		s.Getenv = os.Getenv
 	}
-	return &kerberos{settings: s}
+	return &KerberosClient{settings: s}
 }
 
-type kerberos struct {
+// KerberosClient is the probe's Kerberos side on gokrb5: a keytab, a FILE
+// ccache or a password, and the KDCs of krb5.conf.
+type KerberosClient struct {
 	settings KerberosSettings
 	once     sync.Once
 	client   *krbclient.Client
@@ -51,7 +51,7 @@ type kerberos struct {
 }
 
 // setup reads the configuration and the credentials once.
-func (k *kerberos) setup() (*krbclient.Client, error) {
+func (k *KerberosClient) setup() (*krbclient.Client, error) {
 	k.once.Do(func() {
 		s := k.settings
 		cfg := krbclient.Config{Realm: s.Realm, Clock: s.Clock}
@@ -60,11 +60,7 @@ func (k *kerberos) setup() (*krbclient.Client, error) {
 		}
 		path := s.Krb5Conf
 		if path == "" {
-			if v := s.Getenv("KRB5_CONFIG"); v != "" {
-				path = v
-			} else {
-				path = "/etc/krb5.conf"
-			}
+			path = krbclient.DefaultKrb5Conf(s.Getenv)
 		}
 		if _, statErr := os.Stat(path); s.Krb5Conf == "" && s.Realm != "" && s.KDC != "" && errors.Is(statErr, os.ErrNotExist) {
 			// --realm and --kdc are enough without any krb5.conf.
@@ -87,10 +83,7 @@ func (k *kerberos) setup() (*krbclient.Client, error) {
 		default:
 			name := s.CCache
 			if name == "" {
-				name = s.Getenv("KRB5CCNAME")
-			}
-			if name == "" {
-				name = krbclient.DefaultCCache()
+				name = krbclient.DefaultCCache(s.Getenv)
 			}
 			creds, err = krbclient.FromCCache(name)
 		}
@@ -106,7 +99,7 @@ func (k *kerberos) setup() (*krbclient.Client, error) {
 // Stats counts the AS and TGS exchanges this Kerberos side has made: one
 // login per principal and one TGS exchange per SPN, however many probes
 // shared it.
-func (k *kerberos) Stats() (as, tgs int) {
+func (k *KerberosClient) Stats() (as, tgs int) {
 	if k.client == nil {
 		return 0, 0
 	}
@@ -115,7 +108,7 @@ func (k *kerberos) Stats() (as, tgs int) {
 
 // GSSAPIClient obtains a service ticket for spn and returns the GSSAPI
 // mechanism client built on it, recording what Kerberos showed in obs.
-func (k *kerberos) GSSAPIClient(ctx context.Context, spn string, exchangeMode bool, obs *verdict.KerberosObservation) (sasl.Client, error) {
+func (k *KerberosClient) GSSAPIClient(ctx context.Context, spn string, exchangeMode bool, obs *verdict.KerberosObservation) (Mechanism, error) {
 	obs.SPN = spn
 	client, err := k.setup()
 	if err != nil {
@@ -140,10 +133,15 @@ func (k *kerberos) GSSAPIClient(ctx context.Context, spn string, exchangeMode bo
 	if exchangeMode {
 		mode = gssapi.ModeExchange
 	}
-	return gssapi.NewClient(gssapi.ClientConfig{
+	c, err := gssapi.NewClient(gssapi.ClientConfig{
 		Ticket: st.Ticket, SessionKey: st.SessionKey, Client: st.Client, Realm: st.Realm,
 		Clock: k.settings.Clock, Mode: mode, Mutual: true,
 	})
+	if err != nil {
+		// A nil *gssapi.Client must not become a non-nil Mechanism.
+		return nil, err
+	}
+	return c, nil
 }
 
 // observeExchanges copies the last KDC clock reading and who answered.

@@ -63,7 +63,15 @@ type Config struct {
 // records what its Kerberos exchanges saw in obs, whether or not it
 // succeeds.
 type Kerberos interface {
-	GSSAPIClient(ctx context.Context, spn string, exchangeMode bool, obs *verdict.KerberosObservation) (sasl.Client, error)
+	GSSAPIClient(ctx context.Context, spn string, exchangeMode bool, obs *verdict.KerberosObservation) (Mechanism, error)
+}
+
+// Mechanism is the GSSAPI SASL client a Kerberos side hands the dialogue.
+type Mechanism interface {
+	sasl.Client
+	// Mutual reports whether the server's mutual-authentication token
+	// (an AP-REP) arrived and verified.
+	Mutual() bool
 }
 
 const (
@@ -94,21 +102,10 @@ func (c *Config) hostPort() (host, addr string, err error) {
 	return host, addr, nil
 }
 
-// FieldError is an invalid Config field. Field is the Go field's name, so
-// that a command line or a configuration file can name its own spelling.
-type FieldError struct {
-	Field string
-	Err   error
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
-
-func (e *FieldError) Unwrap() error { return e.Err }
-
 // Validate reports configuration errors before any network traffic.
 func (c *Config) Validate() error {
 	if _, _, err := c.hostPort(); err != nil {
-		return err
+		return &FieldError{Field: "Host", Err: err}
 	}
 	if !c.Mech.Valid() {
 		return &FieldError{Field: "Mech", Err: fmt.Errorf("unknown mechanism %q (want auto, xexps or auth)", c.Mech)}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/exauth/exauth/smtpprobe"
@@ -98,47 +96,49 @@ func printReport(e env, r *verdict.Report, p probeFlags) int {
 	return r.ExitCode()
 }
 
-// config turns flags into a probe configuration. Secrets come from files
-// or the environment, never from argv.
+// config turns flags into a probe configuration through the one path every
+// front end uses (smtpprobe.Settings). Secrets come from files or the
+// environment, never from argv.
 func (p probeFlags) config(host string, e env) (smtpprobe.Config, error) {
-	cfg := smtpprobe.Config{
-		Host: host, Connect: p.connect, EHLOName: p.ehlo,
-		Mech: verdict.Mech(p.mech), TLS: verdict.TLSMode(p.tlsMode), SPN: p.spn,
-		RequireTrustedCert: p.requireTrusted, Timeout: p.timeout, ShowSecrets: p.secrets,
+	mech, tlsMode := verdict.Mech(p.mech), verdict.TLSMode(p.tlsMode)
+	if !mech.Valid() {
+		return smtpprobe.Config{}, fmt.Errorf("unknown --mech %q (want auto, xexps or auth)", p.mech)
 	}
-	if p.caFile != "" {
-		pool, err := smtpprobe.LoadCAFile(p.caFile)
-		if err != nil {
-			return cfg, err
+	if !tlsMode.Valid() {
+		return smtpprobe.Config{}, fmt.Errorf("unknown --tls %q (want auto, anonymous, starttls or none)", p.tlsMode)
+	}
+	s := smtpprobe.Settings{
+		Host: host, Connect: p.connect, SPN: p.spn, EHLO: p.ehlo, Mech: mech, TLS: tlsMode,
+		CAFile: p.caFile, RequireTrustedCert: p.requireTrusted, Timeout: p.timeout, ShowSecrets: p.secrets,
+		Credentials: smtpprobe.CredentialSettings{
+			Krb5Conf: p.krb5Conf, Realm: p.realm, KDC: p.kdc, CCache: p.ccache,
+			Keytab: p.keytab, Principal: p.princ, PasswordFile: p.passwordFile,
+			Password: e.getenv("EXAUTH_PASSWORD"),
+		},
+	}
+	ks, err := s.Credentials.KerberosSettings(e.getenv, nil)
+	if err != nil {
+		return smtpprobe.Config{}, flagError(err)
+	}
+	cfg, err := s.Config(smtpprobe.NewKerberos(ks), nil)
+	return cfg, flagError(err)
+}
+
+// flagOf names the command-line spelling of each smtpprobe.Settings field.
+var flagOf = map[string]string{
+	"Host": "HOST", "Connect": "--connect", "SPN": "--spn", "EHLO": "--ehlo", "Mech": "--mech", "TLS": "--tls",
+	"CAFile": "--ca-file", "Timeout": "--timeout", "StepTimeout": "--timeout",
+	"Krb5Conf": "--krb5-conf", "Realm": "--realm", "KDC": "--kdc", "CCache": "--ccache",
+	"Keytab": "--keytab", "Principal": "--principal", "PasswordFile": "--password-file",
+}
+
+// flagError rewrites a settings error in terms of the flags.
+func flagError(err error) error {
+	var fe *smtpprobe.FieldError
+	if errors.As(err, &fe) {
+		if name, ok := flagOf[fe.Field]; ok {
+			return fmt.Errorf("%s: %w", name, fe.Err)
 		}
-		cfg.RootCAs = pool
 	}
-	ks := smtpprobe.KerberosSettings{
-		Krb5Conf: p.krb5Conf, Realm: p.realm, KDC: p.kdc, CCache: p.ccache,
-		Keytab: p.keytab, Principal: p.princ, Getenv: e.getenv,
-	}
-	switch {
-	case p.passwordFile != "":
-		b, err := os.ReadFile(p.passwordFile)
-		if err != nil {
-			return cfg, fmt.Errorf("--password-file: %w", err)
-		}
-		ks.Password = strings.TrimRight(string(b), "\r\n")
-		if ks.Password == "" {
-			return cfg, fmt.Errorf("--password-file %s is empty", p.passwordFile)
-		}
-	case e.getenv("EXAUTH_PASSWORD") != "":
-		ks.Password = e.getenv("EXAUTH_PASSWORD")
-	}
-	if ks.Password != "" && ks.Principal == "" {
-		return cfg, errors.New("a password needs --principal")
-	}
-	if ks.Keytab != "" && ks.Principal == "" {
-		return cfg, errors.New("--keytab needs --principal")
-	}
-	cfg.Kerberos = smtpprobe.NewKerberos(ks)
-	if err := cfg.Validate(); err != nil {
-		return cfg, err
-	}
-	return cfg, nil
+	return err
 }

@@ -52,9 +52,13 @@ type Config struct {
 }
 
 // DefaultKrb5Conf is the krb5.conf MIT krb5 would read: the first file of
-// $KRB5_CONFIG, else /etc/krb5.conf.
-func DefaultKrb5Conf() string {
-	if v := os.Getenv("KRB5_CONFIG"); v != "" {
+// $KRB5_CONFIG (a list, like $PATH), else /etc/krb5.conf. getenv reads the
+// environment; nil means os.Getenv.
+func DefaultKrb5Conf(getenv func(string) string) string {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if v := getenv("KRB5_CONFIG"); v != "" {
 		first, _, _ := strings.Cut(v, string(filepath.ListSeparator))
 		if first != "" {
 			return first

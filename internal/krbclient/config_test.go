@@ -63,11 +63,11 @@ func TestLoadKrb5Conf(t *testing.T) {
 
 func TestDefaultKrb5Conf(t *testing.T) {
 	t.Setenv("KRB5_CONFIG", "")
-	if got := DefaultKrb5Conf(); got != "/etc/krb5.conf" {
+	if got := DefaultKrb5Conf(nil); got != "/etc/krb5.conf" {
 		t.Errorf("got %q", got)
 	}
 	t.Setenv("KRB5_CONFIG", "/tmp/a.conf:/etc/krb5.conf")
-	if got := DefaultKrb5Conf(); got != "/tmp/a.conf" {
+	if got := DefaultKrb5Conf(nil); got != "/tmp/a.conf" {
 		t.Errorf("got %q", got)
 	}
 }

@@ -95,9 +95,12 @@ func FromPassword(principal, password string) Credentials {
 const ccacheHint = "exauth reads FILE ccaches only: run `KRB5CCNAME=FILE:/tmp/krb5cc_exauth kinit NAME@REALM` and pass --ccache /tmp/krb5cc_exauth, or use --keytab/--principal"
 
 // DefaultCCache is the ccache kinit would use: $KRB5CCNAME, else
-// FILE:/tmp/krb5cc_<uid>.
-func DefaultCCache() string {
-	if v := os.Getenv("KRB5CCNAME"); v != "" {
+// FILE:/tmp/krb5cc_<uid>. getenv reads the environment; nil means os.Getenv.
+func DefaultCCache(getenv func(string) string) string {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if v := getenv("KRB5CCNAME"); v != "" {
 		return v
 	}
 	return "FILE:/tmp/krb5cc_" + strconv.Itoa(os.Getuid())

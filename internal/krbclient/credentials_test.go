@@ -109,12 +109,12 @@ func TestFromCCache_TGTAndExpiry(t *testing.T) {
 
 func TestDefaultCCache(t *testing.T) {
 	t.Setenv("KRB5CCNAME", "")
-	if got, want := DefaultCCache(), fmt.Sprintf("FILE:/tmp/krb5cc_%d", os.Getuid()); got != want {
-		t.Errorf("DefaultCCache() = %q, want %q", got, want)
+	if got, want := DefaultCCache(nil), fmt.Sprintf("FILE:/tmp/krb5cc_%d", os.Getuid()); got != want {
+		t.Errorf("DefaultCCache(nil) = %q, want %q", got, want)
 	}
 	t.Setenv("KRB5CCNAME", "KEYRING:persistent:1000")
-	if got := DefaultCCache(); got != "KEYRING:persistent:1000" {
-		t.Errorf("DefaultCCache() = %q", got)
+	if got := DefaultCCache(nil); got != "KEYRING:persistent:1000" {
+		t.Errorf("DefaultCCache(nil) = %q", got)
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 // A probe logs in from a keytab, as `kinit -k -t` would, and asks for the
 // receiving hub's SMTPSVC ticket, keeping every KDC error typed.
 func ExampleClient_ServiceTicket() {
-	krb5, err := krbclient.LoadKrb5Conf(krbclient.DefaultKrb5Conf())
+	krb5, err := krbclient.LoadKrb5Conf(krbclient.DefaultKrb5Conf(nil))
 	if err != nil {
 		fmt.Println(err) // a *krbclient.ConfigError with a hint
 		return

@@ -1,0 +1,135 @@
+package smtpprobe
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/verdict"
+)
+
+// Settings are one probe's settings as plain data: what a command line, a
+// lab plan or an exporter module says. Settings.Config is the one path
+// from them to a probe Config, so that every front end reads password
+// files, CA files and the environment the same way and refuses the same
+// mistakes. Errors are *FieldError naming the field; front ends translate
+// field names into their own spelling (a flag, a YAML key).
+type Settings struct {
+	Host               string // HOST[:PORT]
+	Connect            string // dial this instead of resolving Host
+	SPN                string
+	EHLO               string
+	Mech               verdict.Mech
+	TLS                verdict.TLSMode
+	CAFile             string // PEM trust anchors; "" = the system roots
+	RequireTrustedCert bool
+	Timeout            time.Duration
+	ShowSecrets        bool
+	Credentials        CredentialSettings
+}
+
+// CredentialSettings say where the Kerberos configuration and the
+// credentials come from, as kinit's options do.
+type CredentialSettings struct {
+	Krb5Conf     string // "" = the first file of $KRB5_CONFIG, then /etc/krb5.conf
+	Realm        string
+	KDC          string
+	CCache       string // "" = $KRB5CCNAME, then the default FILE ccache
+	Keytab       string // with Principal
+	Principal    string
+	PasswordFile string // with Principal
+	// Password is used when PasswordFile is empty: a secret the caller took
+	// from the environment (EXAUTH_PASSWORD), never from a command line.
+	Password string
+}
+
+// FieldError is an invalid setting. Field is the Go field's name
+// ("PasswordFile", "Mech"), so that a command line or a configuration file
+// can name its own spelling of it.
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// maxPasswordFile bounds a password file: a password is short, and a file
+// the user named by mistake must not be read whole.
+const maxPasswordFile = 64 << 10
+
+// KerberosSettings reads the password file and checks that the credential
+// settings fit together; getenv reads $KRB5_CONFIG and $KRB5CCNAME (nil:
+// os.Getenv) and clk is this host's clock (nil: the system clock).
+func (c CredentialSettings) KerberosSettings(getenv func(string) string, clk clock.Clock) (KerberosSettings, error) {
+	ks := KerberosSettings{
+		Krb5Conf: c.Krb5Conf, Realm: c.Realm, KDC: c.KDC, CCache: c.CCache,
+		Keytab: c.Keytab, Principal: c.Principal, Password: c.Password,
+		Clock: clk, Getenv: getenv,
+	}
+	if c.Keytab != "" && c.PasswordFile != "" {
+		return ks, &FieldError{Field: "PasswordFile", Err: errors.New("give a keytab or a password file, not both")}
+	}
+	if c.PasswordFile != "" {
+		pw, err := readPasswordFile(c.PasswordFile)
+		if err != nil {
+			return ks, &FieldError{Field: "PasswordFile", Err: err}
+		}
+		ks.Password = pw
+	}
+	if ks.Password != "" && ks.Principal == "" {
+		return ks, &FieldError{Field: "Principal", Err: errors.New("a password needs a principal")}
+	}
+	if ks.Keytab != "" && ks.Principal == "" {
+		return ks, &FieldError{Field: "Principal", Err: errors.New("a keytab needs a principal")}
+	}
+	return ks, nil
+}
+
+// readPasswordFile reads a password: the file's first line, without its
+// line ending. An empty password is an error here, not a silent fall back
+// to whatever ccache the environment names.
+func readPasswordFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxPasswordFile+1))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	if len(b) > maxPasswordFile {
+		return "", fmt.Errorf("%s is larger than %d bytes: not a password file", path, maxPasswordFile)
+	}
+	pw := strings.TrimRight(string(b), "\r\n")
+	if pw == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return pw, nil
+}
+
+// Config builds the probe's Config, with k as its Kerberos side (NewKerberos
+// of the credential settings, or one shared between many probes) and clk as
+// this host's clock (nil: the system clock).
+func (s Settings) Config(k Kerberos, clk clock.Clock) (Config, error) {
+	cfg := Config{
+		Host: s.Host, Connect: s.Connect, SPN: s.SPN, EHLOName: s.EHLO,
+		Mech: s.Mech, TLS: s.TLS,
+		RequireTrustedCert: s.RequireTrustedCert, Timeout: s.Timeout,
+		ShowSecrets: s.ShowSecrets, Clock: clk, Kerberos: k,
+	}
+	if s.CAFile != "" {
+		pool, err := LoadCAFile(s.CAFile)
+		if err != nil {
+			return cfg, &FieldError{Field: "CAFile", Err: err}
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, cfg.Validate()
+}
