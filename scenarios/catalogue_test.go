@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/exauth/exauth/scenarios"
+	"github.com/exauth/exauth/scenarios/scenariotest"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 )
@@ -23,7 +24,7 @@ func TestCatalogue(t *testing.T) {
 	for _, name := range scenarios.Names() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			env := scenarios.Start(t, name)
+			env := scenariotest.Start(t, name)
 			r := smtpprobe.Probe(context.Background(), env.Probe)
 			want := verdict.Verdict(env.Scenario.Expect)
 			if r.Verdict != want {
@@ -78,7 +79,7 @@ func TestClockOffsetsMeasured(t *testing.T) {
 		{"clock-skew-split", 240, 480, -240},
 		{"healthy", 0, 0, 0},
 	} {
-		env := scenarios.Start(t, tt.scenario)
+		env := scenariotest.Start(t, tt.scenario)
 		r := smtpprobe.Probe(context.Background(), env.Probe)
 		c := r.Clocks
 		if !near(c.ServerVsKDC, tt.serverVsKDC) || !near(c.ServerVsLocal, tt.serverVsLocal) || !near(c.LocalVsKDC, tt.localVsKDC) {

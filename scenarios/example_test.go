@@ -4,26 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/smtp"
-	"testing"
 
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
-	"github.com/exauth/exauth/verdict"
 )
-
-// In a test of your own: start a scenario (stopped by t.Cleanup) and probe
-// it, or point your own code at env.SMTPAddr, env.Krb5Conf,
-// env.ClientKeytab and env.Principal.
-func ExampleStart() {
-	testClockSkew := func(t *testing.T) {
-		env := scenarios.Start(t, "clock-skew")
-		report := smtpprobe.Probe(context.Background(), env.Probe)
-		if report.Verdict != verdict.VerdictClockSkew {
-			t.Fatalf("got %s: %s", report.Verdict, report.Summary)
-		}
-	}
-	_ = testClockSkew
-}
 
 // Outside tests (a lab script, another harness), Run starts a scenario and
 // Close stops it.

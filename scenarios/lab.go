@@ -209,76 +209,47 @@ func (l *Lab) certificate() (func(*tls.ClientHelloInfo) (*tls.Certificate, error
 	}, nil
 }
 
-// ProbeConfig is the probe configuration the scenario is meant for: its
-// credentials, its krb5.conf, its CA, its probe settings.
-func (l *Lab) ProbeConfig() smtpprobe.Config {
+// ProbeSettings are the probe settings the scenario is meant for, as data:
+// its credentials, its krb5.conf, its CA, its probe options. A front end
+// turns them into a Config (smtpprobe.Settings.Config) or into its own
+// spelling (`exauth serve` prints them as command-line arguments).
+func (l *Lab) ProbeSettings() smtpprobe.Settings {
 	p := l.Scenario.Probe
-	timeout := p.Timeout.D()
-	if timeout == 0 {
-		timeout = 10 * time.Second
-	}
-	return smtpprobe.Config{
+	return smtpprobe.Settings{
 		Host:               l.Host,
 		Connect:            l.Hub.Addr(),
-		EHLOName:           "hub02." + strings.ToLower(l.Realm),
-		Mech:               verdict.Mech(orDefault(p.Mech, "auto")),
-		TLS:                verdict.TLSMode(orDefault(p.TLS, "auto")),
-		RootCAs:            l.CA.Pool(),
+		EHLO:               "hub02." + strings.ToLower(l.Realm),
+		Mech:               verdict.Mech(p.Mech),
+		TLS:                verdict.TLSMode(p.TLS),
+		CAFile:             l.CAFile,
 		RequireTrustedCert: p.RequireTrustedCert,
-		Timeout:            timeout,
+		Timeout:            p.Timeout.D(),
+		Credentials: smtpprobe.CredentialSettings{
+			Krb5Conf: l.Krb5Conf, Keytab: l.ClientKeytab, Principal: l.Principal,
+		},
+	}
+}
+
+// ProbeConfig is the probe configuration the scenario is meant for
+// (ProbeSettings), with the lab's clock and its CA already in memory.
+func (l *Lab) ProbeConfig() smtpprobe.Config {
+	s := l.ProbeSettings()
+	if s.Timeout == 0 {
+		s.Timeout = 10 * time.Second
+	}
+	return smtpprobe.Config{
+		Host:               s.Host,
+		Connect:            s.Connect,
+		EHLOName:           s.EHLO,
+		Mech:               s.Mech,
+		TLS:                s.TLS,
+		RootCAs:            l.CA.Pool(),
+		RequireTrustedCert: s.RequireTrustedCert,
+		Timeout:            s.Timeout,
 		Clock:              l.clock,
 		Kerberos: smtpprobe.NewKerberos(smtpprobe.KerberosSettings{
-			Krb5Conf: l.Krb5Conf, Keytab: l.ClientKeytab, Principal: l.Principal, Clock: l.clock,
+			Krb5Conf: s.Credentials.Krb5Conf, Keytab: s.Credentials.Keytab, Principal: s.Credentials.Principal, Clock: l.clock,
 		}),
-	}
-}
-
-// ProbeArgs are the `exauth` arguments that probe this lab from another
-// process.
-func (l *Lab) ProbeArgs() []string {
-	args := []string{"probe", l.Host, "--connect", l.Hub.Addr(), "--krb5-conf", l.Krb5Conf,
-		"--keytab", l.ClientKeytab, "--principal", l.Principal, "--ca-file", l.CAFile,
-		"--ehlo", "hub02." + strings.ToLower(l.Realm)}
-	p := l.Scenario.Probe
-	if p.Mech != "" && p.Mech != "auto" {
-		args = append(args, "--mech", p.Mech)
-	}
-	if p.TLS != "" && p.TLS != "auto" {
-		args = append(args, "--tls", p.TLS)
-	}
-	if p.RequireTrustedCert {
-		args = append(args, "--require-trusted-cert")
-	}
-	if p.Timeout.D() != 0 {
-		args = append(args, "--timeout", p.Timeout.String())
-	}
-	return args
-}
-
-// Ready is the line `exauth serve` prints once the lab is up (DESIGN.md).
-type Ready struct {
-	Scenario  string   `json:"scenario"`
-	Expect    string   `json:"expect"`
-	SMTP      string   `json:"smtp"`
-	KDC       string   `json:"kdc"`
-	KDCUDP    string   `json:"kdc_udp"`
-	Realm     string   `json:"realm"`
-	Host      string   `json:"host"`
-	SPN       string   `json:"spn"`
-	Krb5Conf  string   `json:"krb5_conf"`
-	Keytab    string   `json:"keytab"`
-	Principal string   `json:"principal"`
-	CAFile    string   `json:"ca_file"`
-	ProbeArgs []string `json:"probe_args"`
-}
-
-// Ready describes the running lab.
-func (l *Lab) Ready() Ready {
-	return Ready{
-		Scenario: l.Scenario.Name, Expect: l.Scenario.Expect, SMTP: l.Hub.Addr(),
-		KDC: l.KDC.TCPAddr(), KDCUDP: l.KDC.UDPAddr(), Realm: l.Realm, Host: l.Host, SPN: l.SPN,
-		Krb5Conf: l.Krb5Conf, Keytab: l.ClientKeytab, Principal: l.Principal, CAFile: l.CAFile,
-		ProbeArgs: l.ProbeArgs(),
 	}
 }
 
@@ -311,13 +282,6 @@ func (l *Lab) Close() error {
 		errs = append(errs, os.RemoveAll(l.StateDir))
 	}
 	return errors.Join(errs...)
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 type marshaler interface{ Marshal() ([]byte, error) }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/scenarios"
+	"github.com/exauth/exauth/scenarios/scenariotest"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 )
@@ -179,7 +180,7 @@ func (p *peer) close() {
 // hostileFixture is what the cases share: a healthy scenario (KDC, hub,
 // client keytab) for the Kerberos side, and a certificate for scripted TLS.
 type hostileFixture struct {
-	env  *scenarios.Env
+	env  *scenariotest.Env
 	cert tls.Certificate
 	ca   *fakeserver.CA
 }
@@ -358,7 +359,7 @@ func scenarioWithCert(kind string, require bool) func(*testing.T, *hostileFixtur
 		if require {
 			sc.Expect = "cert-untrusted"
 		}
-		cfg := scenarios.StartScenario(t, sc).Probe
+		cfg := scenariotest.StartScenario(t, sc).Probe
 		cfg.Timeout = 5 * time.Second
 		return cfg
 	}
@@ -366,7 +367,7 @@ func scenarioWithCert(kind string, require bool) func(*testing.T, *hostileFixtur
 
 func TestProbe_HostilePeers(t *testing.T) {
 	const quick, short = 2 * time.Second, 300 * time.Millisecond
-	f := &hostileFixture{env: scenarios.Start(t, "healthy")}
+	f := &hostileFixture{env: scenariotest.Start(t, "healthy")}
 	now := time.Now()
 	var err error
 	if f.ca, err = fakeserver.NewCA("hostile CA", now, time.Hour); err != nil {

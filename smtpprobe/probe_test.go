@@ -13,7 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/exauth/exauth/fakeserver"
-	"github.com/exauth/exauth/scenarios"
+	"github.com/exauth/exauth/scenarios/scenariotest"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 )
@@ -271,7 +271,7 @@ func TestProbe_CancelInsideTLS(t *testing.T) {
 // TestProbe_RealmAndKDCWithoutKrb5Conf: --realm and --kdc are enough when
 // no krb5.conf exists, as with kinit.
 func TestProbe_RealmAndKDCWithoutKrb5Conf(t *testing.T) {
-	env := scenarios.Start(t, "healthy")
+	env := scenariotest.Start(t, "healthy")
 	cfg := env.Probe
 	cfg.Kerberos = smtpprobe.NewKerberos(smtpprobe.KerberosSettings{
 		Realm: env.Realm, KDC: env.KDCAddr, Keytab: env.ClientKeytab, Principal: env.Principal,

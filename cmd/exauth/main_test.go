@@ -15,7 +15,6 @@ import (
 
 	"github.com/exauth/exauth/fakekdc"
 	"github.com/exauth/exauth/fakeserver"
-	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/verdict"
 )
 
@@ -179,7 +178,7 @@ func TestServeThenProbe_SameVerdicts(t *testing.T) {
 			if err != nil {
 				t.Fatalf("no ready line: %v\n%s", err, serveLog.String())
 			}
-			var ready scenarios.Ready
+			var ready readyLine
 			if err := json.Unmarshal([]byte(line), &ready); err != nil {
 				t.Fatalf("ready line %q: %v", line, err)
 			}

@@ -123,7 +123,7 @@ func cmdServe(ctx context.Context, args []string, e env) int {
 	if err != nil {
 		return usageError(e, "serve", err)
 	}
-	ready, err := json.Marshal(lab.Ready())
+	ready, err := json.Marshal(readyOf(lab))
 	if err != nil {
 		lab.Close()
 		return usageError(e, "serve", err)
@@ -168,4 +168,61 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// readyLine is the line `exauth serve` prints once the lab is up
+// (docs/json.md).
+type readyLine struct {
+	Scenario  string   `json:"scenario"`
+	Expect    string   `json:"expect"`
+	SMTP      string   `json:"smtp"`
+	KDC       string   `json:"kdc"`
+	KDCUDP    string   `json:"kdc_udp"`
+	Realm     string   `json:"realm"`
+	Host      string   `json:"host"`
+	SPN       string   `json:"spn"`
+	Krb5Conf  string   `json:"krb5_conf"`
+	Keytab    string   `json:"keytab"`
+	Principal string   `json:"principal"`
+	CAFile    string   `json:"ca_file"`
+	ProbeArgs []string `json:"probe_args"`
+}
+
+func readyOf(l *scenarios.Lab) readyLine {
+	return readyLine{
+		Scenario: l.Scenario.Name, Expect: l.Scenario.Expect, SMTP: l.Hub.Addr(),
+		KDC: l.KDC.TCPAddr(), KDCUDP: l.KDC.UDPAddr(), Realm: l.Realm, Host: l.Host, SPN: l.SPN,
+		Krb5Conf: l.Krb5Conf, Keytab: l.ClientKeytab, Principal: l.Principal, CAFile: l.CAFile,
+		ProbeArgs: probeArgs(l.ProbeSettings()),
+	}
+}
+
+// probeArgs are the `exauth probe` arguments for s: what another process
+// passes to probe a lab.
+func probeArgs(s smtpprobe.Settings) []string {
+	args := []string{"probe", s.Host}
+	add := func(flag, value string) {
+		if value != "" {
+			args = append(args, flag, value)
+		}
+	}
+	add("--connect", s.Connect)
+	add("--krb5-conf", s.Credentials.Krb5Conf)
+	add("--keytab", s.Credentials.Keytab)
+	add("--principal", s.Credentials.Principal)
+	add("--ca-file", s.CAFile)
+	add("--ehlo", s.EHLO)
+	if s.Mech != "" && s.Mech != verdict.MechAuto {
+		add("--mech", string(s.Mech))
+	}
+	if s.TLS != "" && s.TLS != verdict.TLSAuto {
+		add("--tls", string(s.TLS))
+	}
+	if s.RequireTrustedCert {
+		args = append(args, "--require-trusted-cert")
+	}
+	if s.Timeout != 0 {
+		add("--timeout", s.Timeout.String())
+	}
+	return args
 }

@@ -1,17 +1,23 @@
-package scenarios
+// Package scenariotest starts scenarios for Go tests, as net/http/httptest
+// starts servers: a bundled or written scenario on loopback, stopped by
+// t.Cleanup, with a probe configuration ready to use. It is the only part
+// of the scenarios that needs the testing package, so that the exauth
+// binary does not link it.
+package scenariotest
 
 import (
 	"context"
 	"testing"
 	"time"
 
+	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
 )
 
 // Env is a scenario started for one Go test: everything a test needs to
 // point its own code, or the probe, at the fake hub and KDC.
 type Env struct {
-	*Lab
+	*scenarios.Lab
 	// SMTPAddr is the hub's address; KDCAddr the KDC's (TCP).
 	SMTPAddr, KDCAddr string
 	// Probe is a ready probe configuration for the scenario.
@@ -22,9 +28,9 @@ type Env struct {
 // it with t.Cleanup. Logs go to t.Log.
 func Start(t testing.TB, name string) *Env {
 	t.Helper()
-	sc, err := Bundled(name)
+	sc, err := scenarios.Bundled(name)
 	if err != nil {
-		t.Fatalf("scenarios.Start: %v", err)
+		t.Fatalf("scenariotest.Start: %v", err)
 	}
 	return StartScenario(t, sc)
 }
@@ -32,23 +38,23 @@ func Start(t testing.TB, name string) *Env {
 // StartFile starts a scenario written in a file.
 func StartFile(t testing.TB, path string) *Env {
 	t.Helper()
-	sc, err := LoadFile(path)
+	sc, err := scenarios.LoadFile(path)
 	if err != nil {
-		t.Fatalf("scenarios.StartFile: %v", err)
+		t.Fatalf("scenariotest.StartFile: %v", err)
 	}
 	return StartScenario(t, sc)
 }
 
 // StartScenario starts a scenario value, e.g. one built in Go or a bundled
 // one modified by the test. It is validated like a file.
-func StartScenario(t testing.TB, sc *Scenario) *Env {
+func StartScenario(t testing.TB, sc *scenarios.Scenario) *Env {
 	t.Helper()
 	if err := sc.Validate(); err != nil {
-		t.Fatalf("scenarios.StartScenario: %v", err)
+		t.Fatalf("scenariotest.StartScenario: %v", err)
 	}
-	lab, err := Run(sc, Options{StateDir: t.TempDir(), Logf: func(f string, a ...any) { t.Logf(f, a...) }})
+	lab, err := scenarios.Run(sc, scenarios.Options{StateDir: t.TempDir(), Logf: func(f string, a ...any) { t.Logf(f, a...) }})
 	if err != nil {
-		t.Fatalf("scenarios.StartScenario: %v", err)
+		t.Fatalf("scenariotest.StartScenario: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
