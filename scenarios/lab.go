@@ -34,6 +34,9 @@ type Options struct {
 	// Clock is the probing host's clock, from which the scenario's hub and
 	// KDC offsets are counted; nil = system.
 	Clock clock.Clock
+	// Limits are the hub's connection limits; zero values are Exchange's
+	// defaults (fakeserver.Limits).
+	Limits fakeserver.Limits
 }
 
 // Lab is a running scenario: a fake KDC and a fake receive connector.
@@ -55,6 +58,7 @@ type Lab struct {
 
 	clock   clock.Clock
 	tempDir bool
+	getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 }
 
 // Run starts a scenario.
@@ -128,14 +132,16 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 		Faults: fakeserver.Faults{
 			MaskVerbs: sc.Hub.MaskVerbs, DropVerbs: sc.Hub.DropVerbs, FailTLSHandshake: sc.Hub.TLS.FailHandshake,
 		},
-		Logf: logf,
+		Logf:   logf,
+		Limits: opts.Limits,
 	}
 	if len(hcfg.Capabilities) == 0 {
 		hcfg.Capabilities = nil
 	}
-	if hcfg.GetCertificate, err = lab.certificate(); err != nil {
+	if lab.getCert, err = lab.certificate(); err != nil {
 		return lab, err
 	}
+	hcfg.GetCertificate = lab.getCert
 	if hubAcct != nil {
 		kt, err := lab.KDC.Keytab(hubAcct.Name, max(hubAcct.KVNO, 1)-sc.Hub.Keytab.KVNOBehind)
 		if err != nil {
@@ -207,6 +213,16 @@ func (l *Lab) certificate() (func(*tls.ClientHelloInfo) (*tls.Certificate, error
 		once.Do(issue)
 		return &cert, certErr
 	}, nil
+}
+
+// Certificate is the hub's TLS certificate, issued at its first use: for a
+// baseline that must present the very same one. It is nil for a scenario
+// whose hub has none.
+func (l *Lab) Certificate() (*tls.Certificate, error) {
+	if l.getCert == nil {
+		return nil, nil
+	}
+	return l.getCert(nil)
 }
 
 // ProbeSettings are the probe settings the scenario is meant for, as data:

@@ -12,139 +12,87 @@ import (
 	"time"
 
 	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/internal/mitrealm"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 )
 
-// aesOnly is the client side of a domain where RC4 is disabled, as on
-// Windows Server 2008+ domains with the default policy: the probe and MIT
-// clients request and accept AES only.
-const aesOnly = `
- default_tkt_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96
- default_tgs_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96
- permitted_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96
-`
-
 // mitRealm is an MIT Kerberos realm LAB.TEST created by the test in a
-// temporary directory, served by krb5kdc on a free loopback port.
+// temporary directory, served by krb5kdc on a free loopback port. Its
+// clients request and accept AES only, as on Windows Server 2008+ domains
+// where RC4 is disabled.
 type mitRealm struct {
+	*mitrealm.Realm
 	t        testing.TB
 	dir      string
 	addr     string // host:port of krb5kdc, TCP and UDP
 	krb5Conf string // the clients' krb5.conf (probe, kinit, kvno)
 	env      []string
 	logFile  string
-	kdc      *proc
 }
 
-// newMITRealm creates the database (kdb5_util create -s), the client
-// principal HUB02$ (pre-authentication required, as Active Directory
-// does) and SMTPSVC/hub01.lab.test, and starts krb5kdc.
+// newMITRealm creates the database, the client principal HUB02$
+// (pre-authentication required, as Active Directory does) and
+// SMTPSVC/hub01.lab.test, and starts krb5kdc.
 func newMITRealm(t testing.TB) *mitRealm {
 	t.Helper()
 	requireTools(t, "krb5-kdc", "krb5kdc", "kdb5_util")
 	requireTools(t, "krb5-admin-server", "kadmin.local")
 	requireTools(t, "krb5-user", "kinit", "klist", "kvno")
 	dir := t.TempDir()
-	r := &mitRealm{t: t, dir: dir, logFile: filepath.Join(dir, "krb5kdc.log")}
-	port := freePort(t)
-	r.addr = "127.0.0.1:" + strconv.Itoa(port)
-	kdcConf := filepath.Join(dir, "kdc.conf")
-	r.krb5Conf = filepath.Join(dir, "krb5.conf")
-	write := func(path, text string) {
-		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
+	realm, err := mitrealm.Create(mitrealm.Options{
+		Realm: realmName, Dir: dir, Addr: "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		Env: []string{
+			"KRB5CCNAME=FILE:" + filepath.Join(dir, "default.ccache"),
+			"KRB5_KTNAME=FILE:" + filepath.Join(dir, "default.keytab"),
+			"KRB5_TRACE=" + filepath.Join(dir, "trace.log"),
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	write(kdcConf, fmt.Sprintf(`[kdcdefaults]
- kdc_listen = %[1]s
- kdc_tcp_listen = %[1]s
-
-[realms]
- %[2]s = {
-  database_name = %[3]s/principal
-  key_stash_file = %[3]s/stash
-  acl_file = %[3]s/kadm5.acl
-  supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal
-  max_life = 10h
-  max_renewable_life = 7d
- }
-
-[logging]
- kdc = FILE:%[4]s
- admin_server = FILE:%[3]s/kadmind.log
- default = FILE:%[3]s/krb5lib.log
-`, r.addr, realmName, dir, r.logFile))
-	write(r.krb5Conf, fmt.Sprintf(`[libdefaults]
- default_realm = %[1]s
- dns_lookup_kdc = false
- dns_lookup_realm = false
- rdns = false
- dns_canonicalize_hostname = false
-%[3]s
-[realms]
- %[1]s = {
-  kdc = %[2]s
- }
-
-[domain_realm]
- .lab.test = %[1]s
- lab.test = %[1]s
-`, realmName, r.addr, aesOnly))
-	r.env = baseEnv(
-		"KRB5_CONFIG="+r.krb5Conf,
-		"KRB5_KDC_PROFILE="+kdcConf,
-		"KRB5CCNAME=FILE:"+filepath.Join(dir, "default.ccache"),
-		"KRB5_KTNAME=FILE:"+filepath.Join(dir, "default.keytab"),
-		"KRB5_TRACE="+filepath.Join(dir, "trace.log"),
-	)
+	r := &mitRealm{Realm: realm, t: t, dir: dir, addr: realm.Addr, krb5Conf: realm.Krb5Conf, env: realm.Env, logFile: realm.LogFile}
 	onFailure(t, "krb5kdc log", fileText(r.logFile))
 	onFailure(t, "MIT client trace (KRB5_TRACE)", fileText(filepath.Join(dir, "trace.log")))
-	// The master password is random and only on the argv of this
-	// short-lived command; -s stashes it for krb5kdc.
-	mustRun(t, r.env, "", tool(t, "kdb5_util"), "create", "-s", "-r", realmName, "-P", randomSecret())
 	r.kadmin("addprinc -randkey +requires_preauth " + clientName)
 	r.kadmin("addprinc -randkey " + xexpsSPN)
 	r.start()
 	return r
 }
 
-// start runs krb5kdc in the foreground (-n) and waits until it listens.
+// start runs krb5kdc and waits until it listens; the test's end stops it.
 func (r *mitRealm) start() {
 	r.t.Helper()
-	r.kdc = startProc(r.t, r.env, tool(r.t, "krb5kdc"), "-n", "-r", realmName, "-P", filepath.Join(r.dir, "krb5kdc.pid"))
-	waitListening(r.t, r.kdc, r.addr, fileText(r.logFile))
+	if err := r.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { r.stop() })
 }
 
 // stop stops krb5kdc by its PID.
 func (r *mitRealm) stop() {
 	r.t.Helper()
-	r.kdc.stop(r.t)
+	if err := r.Stop(); err != nil {
+		r.t.Error(err)
+	}
 }
 
-// kadmin runs one kadmin.local query. kadmin.local exits 0 even when the
-// query fails, so its error output is the verdict.
+// kadmin runs one kadmin.local query.
 func (r *mitRealm) kadmin(query string) string {
 	r.t.Helper()
-	res := mustRun(r.t, r.env, "", tool(r.t, "kadmin.local"), "-r", realmName, "-q", query)
-	for _, line := range strings.Split(res.stderr, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "Authenticating as principal") || strings.Contains(strings.ToLower(line), "no policy specified") {
-			continue
-		}
-		r.t.Fatalf("kadmin.local -q %q: %s", query, res)
+	out, err := r.Kadmin(query)
+	if err != nil {
+		r.t.Fatal(err)
 	}
-	return res.stdout
+	return out
 }
 
 // ktadd exports the current keys of a principal to a new keytab (mode
-// 0600). Note that ktadd without -norandkey gives the principal new random
-// keys and a new key version first: each export invalidates the last one.
+// 0600), giving the principal new random keys and key version first.
 func (r *mitRealm) ktadd(name, principal string, opts ...string) string {
 	r.t.Helper()
 	path := filepath.Join(r.dir, name)
-	r.kadmin(strings.Join(append(append([]string{"ktadd", "-k", path}, opts...), principal), " "))
-	if err := os.Chmod(path, 0o600); err != nil {
+	if err := r.Ktadd(path, principal, opts...); err != nil {
 		r.t.Fatal(err)
 	}
 	return path

@@ -22,4 +22,3 @@ func ExampleStart() {
 	}
 	_ = testClockSkew
 }
-

@@ -2,9 +2,7 @@ package main
 
 import (
 	"bufio"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,7 +25,7 @@ import (
 
 	"github.com/exauth/exauth/fakekdc"
 	"github.com/exauth/exauth/fakeserver"
-	"github.com/exauth/exauth/internal/gssapi"
+	"github.com/exauth/exauth/scenarios"
 )
 
 // The lab the children run, as the bundled `healthy` scenario has it.
@@ -118,17 +116,14 @@ func runChild(kind, dir, profile string, maxConns int, authLog bool) error {
 	return nil
 }
 
-// hubLogf is the child connector's log: a no-op, as scenarios.Run gives a
-// connector nobody listens to, or with -authlog the first event 1035 texts
-// (why an authentication failed) on stderr.
-func hubLogf(authLog bool) func(string, ...any) {
-	if !authLog {
-		return func(string, ...any) {}
-	}
+// hubLogf is the child connector's log with -authlog: the first event 1035
+// texts (why an authentication failed) on stderr. Without it the lab logs
+// nothing, as `exauth serve`'s does when nobody listens.
+func hubLogf() func(string, ...any) {
 	var n atomic.Int32
 	return func(format string, args ...any) {
 		if strings.Contains(format, "event 1035") && n.Add(1) <= 5 {
-			fmt.Fprintf(os.Stderr, "benchcmd child: "+format+"\n", args...)
+			fmt.Fprintf(os.Stderr, "exauth-bench child: "+format+"\n", args...)
 		}
 	}
 }
@@ -149,12 +144,6 @@ func writeLabFiles(k *fakekdc.KDC, dir string, rd *ready) error {
 	}
 	rd.Keytab = filepath.Join(dir, "client.keytab")
 	return os.WriteFile(rd.Keytab, b, 0o600)
-}
-
-func randomPassword() string {
-	b := make([]byte, 18)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // vmRSS reads VmRSS of a process, in KiB.
@@ -186,7 +175,7 @@ type serverChild struct {
 
 func (c *serverChild) pid() int { return c.cmd.Process.Pid }
 
-// startChild re-executes benchcmd as a server child of the given kind.
+// startChild re-executes exauth-bench as a server child of the given kind.
 func startChild(kind, profileName string, extra ...string) (*serverChild, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -288,47 +277,27 @@ func startLab(kind, dir string, maxConns int, authLog bool) (rd ready, stop func
 	}()
 	switch kind {
 	case "hub":
-		k, err := fakekdc.Start(fakekdc.Config{
-			Realm: labRealm,
-			Logf:  func(string, ...any) {},
-			Accounts: []fakekdc.Account{
-				{Name: labClient, Password: randomPassword(), KVNO: 2},
-				{Name: "HUB01$", Password: randomPassword(), KVNO: 3, SPNs: []string{labSPN, "SMTPSVC/HUB01", "SMTP/" + labHost}},
-			},
-		})
+		// The healthy scenario, started as `exauth serve` and the tests
+		// start it.
+		sc, err := scenarios.Bundled("healthy")
 		if err != nil {
 			return rd, stop, err
 		}
-		closers = append(closers, func() { k.Close() })
-		if err := writeLabFiles(k, dir, &rd); err != nil {
-			return rd, stop, err
+		var logf func(string, ...any)
+		if authLog {
+			logf = hubLogf()
 		}
-		now := time.Now()
-		ca, err := fakeserver.NewCA("exauth lab CA (healthy)", now, 48*time.Hour)
+		lab, err := scenarios.Run(sc, scenarios.Options{StateDir: dir, Logf: logf, Limits: fakeserver.Limits{MaxConnections: maxConns}})
 		if err != nil {
 			return rd, stop, err
 		}
-		cert, err := ca.Issue([]string{labHost}, now.Add(-time.Hour), now.Add(365*24*time.Hour))
+		closers = append(closers, func() { lab.Close() })
+		rd.SMTP, rd.KDC, rd.KDCUDP = lab.Hub.Addr(), lab.KDC.TCPAddr(), lab.KDC.UDPAddr()
+		rd.Krb5Conf, rd.Keytab = lab.Krb5Conf, lab.ClientKeytab
+		cert, err := lab.Certificate()
 		if err != nil {
 			return rd, stop, err
 		}
-		hubKT, err := k.Keytab("HUB01$", 3)
-		if err != nil {
-			return rd, stop, err
-		}
-		hub, err := fakeserver.Start(fakeserver.Config{
-			Host:          labHost,
-			Certificate:   &cert,
-			Authenticator: &fakeserver.KerberosAcceptor{Keytab: hubKT, Replay: gssapi.NewReplayCache()},
-			// scenarios.Run passes a no-op Logf when nobody listens.
-			Logf:   hubLogf(authLog),
-			Limits: fakeserver.Limits{MaxConnections: maxConns},
-		})
-		if err != nil {
-			return rd, stop, err
-		}
-		closers = append(closers, func() { hub.Close() })
-		rd.SMTP = hub.Addr()
 		// The baseline: the connector's own TLS settings (fakeserver.Serve)
 		// and certificate, on a bare listener that does the handshake and
 		// closes.
@@ -336,7 +305,7 @@ func startLab(kind, dir string, maxConns int, authLog bool) (rd ready, stop func
 		if err != nil {
 			return rd, stop, err
 		}
-		conf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		conf := &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {
@@ -365,9 +334,10 @@ func startLab(kind, dir string, maxConns int, authLog bool) (rd ready, stop func
 			Logf:         func(string, ...any) {},
 			ClientETypes: aes,
 			Accounts: []fakekdc.Account{
-				{Name: "krbtgt", Password: randomPassword(), KVNO: 1, ETypes: aes},
-				{Name: labClient, Password: randomPassword(), KVNO: 2, ETypes: aes},
-				{Name: "HUB01$", Password: randomPassword(), KVNO: 3, ETypes: aes, SPNs: []string{labSPN}},
+				// Random keys, as scenarios have them ("" = random).
+				{Name: "krbtgt", KVNO: 1, ETypes: aes},
+				{Name: labClient, KVNO: 2, ETypes: aes},
+				{Name: "HUB01$", KVNO: 3, ETypes: aes, SPNs: []string{labSPN}},
 			},
 		})
 		if err != nil {

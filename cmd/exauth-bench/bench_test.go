@@ -7,9 +7,9 @@ import (
 	"github.com/exauth/exauth/internal/krbclient"
 )
 
-// The Go benchmarks run the operations of benchcmd's figures in one
+// The Go benchmarks run the operations of exauth-bench's figures in one
 // process, one at a time: numbers for `go test -bench` and -cpuprofile,
-// not the side-by-side ratios (run `go run ./internal/benchcmd` for those).
+// not the side-by-side ratios (run `go run ./cmd/exauth-bench` for those).
 
 func startTestLab(b *testing.B, kind string) ready {
 	b.Helper()

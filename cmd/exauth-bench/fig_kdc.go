@@ -4,18 +4,16 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/jcmturner/gokrb5/v8/config"
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 
 	"github.com/exauth/exauth/internal/krbclient"
+	"github.com/exauth/exauth/internal/mitrealm"
 )
 
 // kdcClientConf is the krb5.conf the load generator uses against either
@@ -64,18 +62,17 @@ func kdcOp(conf *config.Config, creds krbclient.Credentials) (int, error) {
 	return len(c.Exchanges()), nil
 }
 
-// mitKDC is an MIT krb5kdc realm in a temporary directory.
+// mitKDC is an MIT krb5kdc realm in a temporary directory, built as the
+// interop tests build theirs (internal/mitrealm), with aes256 keys only.
 type mitKDC struct {
+	*mitrealm.Realm
 	dir, addr, keytab string
-	cmd               *exec.Cmd
-	env               []string
 	once              sync.Once
 	unregister        func()
 }
 
-// startMIT creates the realm (kdb5_util create -s), the client and the
-// service principal (kadmin.local addprinc, ktadd) with aes256 keys only,
-// and starts krb5kdc -n on a loopback port.
+// startMIT creates the realm, the client and the service principal with
+// aes256 keys only, and starts krb5kdc (with -w workers when above 1).
 func startMIT(workers int) (*mitKDC, error) {
 	dir, err := os.MkdirTemp("", "exauth-bench-mit-")
 	if err != nil {
@@ -89,90 +86,35 @@ func startMIT(workers int) (*mitKDC, error) {
 	}
 	m.addr = fmt.Sprintf("127.0.0.1:%d", port)
 	const aes = "aes256-cts-hmac-sha1-96"
-	kdcConf := fmt.Sprintf(`[kdcdefaults]
- kdc_listen = %[2]s
- kdc_tcp_listen = %[2]s
-
-[realms]
- %[1]s = {
-  database_name = %[3]s/principal
-  key_stash_file = %[3]s/stash
-  acl_file = %[3]s/kadm5.acl
-  master_key_type = %[4]s
-  supported_enctypes = %[4]s:normal
-  max_life = 10h
-  max_renewable_life = 7d
- }
-
-[dbmodules]
- %[1]s = {
-  db_library = db2
-  disable_last_success = true
-  disable_lockout = true
- }
-
-[logging]
- kdc = FILE:%[3]s/kdc.log
-`, labRealm, m.addr, dir, aes)
-	krb5Conf := fmt.Sprintf(`[libdefaults]
- default_realm = %[1]s
- dns_lookup_kdc = false
- default_tkt_enctypes = %[3]s
- default_tgs_enctypes = %[3]s
- permitted_enctypes = %[3]s
-
-[realms]
- %[1]s = {
-  kdc = %[2]s
- }
-`, labRealm, m.addr, aes)
-	for name, body := range map[string]string{"kdc.conf": kdcConf, "krb5.conf": krb5Conf, "kadm5.acl": ""} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+	m.Realm, err = mitrealm.Create(mitrealm.Options{Realm: labRealm, Dir: dir, Addr: m.addr, Enctypes: []string{aes}})
+	if err != nil {
+		m.stop()
+		return nil, err
+	}
+	m.keytab = filepath.Join(dir, "client.keytab")
+	for _, q := range []string{
+		// Active Directory requires pre-authentication; so does this realm.
+		"addprinc -randkey +requires_preauth -e " + aes + ":normal " + labClient,
+		"addprinc -randkey -e " + aes + ":normal " + labSPN,
+	} {
+		if _, err := m.Kadmin(q); err != nil {
 			m.stop()
 			return nil, err
 		}
 	}
-	m.env = append(os.Environ(),
-		"KRB5_CONFIG="+filepath.Join(dir, "krb5.conf"),
-		"KRB5_KDC_PROFILE="+filepath.Join(dir, "kdc.conf"),
-		"LC_ALL=C")
-	m.keytab = filepath.Join(dir, "client.keytab")
-	steps := [][]string{
-		{"/usr/sbin/kdb5_util", "-r", labRealm, "create", "-s", "-P", randomPassword()},
-		// Active Directory requires pre-authentication; so does this realm.
-		{"/usr/sbin/kadmin.local", "-r", labRealm, "-q", "addprinc -randkey +requires_preauth -e " + aes + ":normal " + labClient},
-		{"/usr/sbin/kadmin.local", "-r", labRealm, "-q", "addprinc -randkey -e " + aes + ":normal " + labSPN},
-		{"/usr/sbin/kadmin.local", "-r", labRealm, "-q", "ktadd -k " + m.keytab + " -e " + aes + ":normal " + labClient},
+	if err := m.Ktadd(m.keytab, labClient, "-e", aes+":normal"); err != nil {
+		m.stop()
+		return nil, err
 	}
-	for _, s := range steps {
-		cmd := exec.Command(s[0], s[1:]...)
-		cmd.Env = m.env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			m.stop()
-			return nil, fmt.Errorf("%s: %v\n%s", strings.Join(s[:min(len(s), 4)], " "), err, out)
-		}
-	}
-	args := []string{"-n", "-r", labRealm, "-P", filepath.Join(dir, "kdc.pid")}
+	var args []string
 	if workers > 1 {
-		args = append(args, "-w", strconv.Itoa(workers))
+		args = []string{"-w", strconv.Itoa(workers)}
 	}
-	m.cmd = exec.Command("/usr/sbin/krb5kdc", args...)
-	m.cmd.Env = m.env
-	if out, err := os.Create(filepath.Join(dir, "krb5kdc.out")); err == nil {
-		m.cmd.Stdout, m.cmd.Stderr = out, out
-		defer out.Close()
-	}
-	// Its own process group, so that the workers of -w stop with it.
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := m.cmd.Start(); err != nil {
+	if err := m.Start(args...); err != nil {
 		m.stop()
 		return nil, err
 	}
 	m.unregister = onExit(m.stop)
-	if err := waitListening(m.addr, 10*time.Second); err != nil {
-		m.stop()
-		return nil, fmt.Errorf("krb5kdc: %w (log: %s/kdc.log)", err, dir)
-	}
 	return m, nil
 }
 
@@ -182,17 +124,8 @@ func (m *mitKDC) doStop() {
 	if m.unregister != nil {
 		m.unregister()
 	}
-	if m.cmd != nil && m.cmd.Process != nil {
-		pid := m.cmd.Process.Pid
-		syscall.Kill(-pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { m.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-pid, syscall.SIGKILL)
-			<-done
-		}
+	if m.Realm != nil {
+		m.Realm.Stop()
 	}
 	os.RemoveAll(m.dir)
 }
@@ -239,7 +172,7 @@ func figKDC() row {
 		r.failed = "fake KDC: " + err.Error()
 		return r
 	}
-	sdBase, nBase, err := kdcSide("baseline", mit.addr, mit.keytab, false, groupCPU(mit.cmd.Process.Pid))
+	sdBase, nBase, err := kdcSide("baseline", mit.addr, mit.keytab, false, groupCPU(mit.PID()))
 	if err != nil {
 		r.failed = "MIT krb5kdc: " + err.Error()
 		return r

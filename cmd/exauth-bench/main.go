@@ -1,10 +1,10 @@
-// Command benchcmd is the benchmark script of issue 6: it measures each
+// Command exauth-bench is exauth's benchmark script: it measures each
 // performance figure of exauth against its baseline in the same run and
 // prints one table (figure | ours | baseline | ratio | target | pass).
 //
-//	go run ./internal/benchcmd                 # every figure, ~2 minutes
-//	go run ./internal/benchcmd -only 1,4 -duration 10s
-//	go run ./internal/benchcmd -cpuprofile /tmp/prof   # a pprof file per side and figure
+//	go run ./cmd/exauth-bench                 # every figure, ~2 minutes
+//	go run ./cmd/exauth-bench -only 1,4 -duration 10s
+//	go run ./cmd/exauth-bench -cpuprofile /tmp/prof   # a pprof file per side and figure
 //	./bench/run                                # the same, after checking the Debian tools
 //
 // Figures (see BENCHMARKS.md for what each measures and why):
@@ -18,7 +18,7 @@
 //  7. scenario start-up vs httptest.NewTLSServer start-up
 //
 // Servers under load (the fake connector, the fake KDC, and their
-// baselines) run in child processes — benchcmd re-executes itself with
+// baselines) run in child processes — exauth-bench re-executes itself with
 // -child — so that the load generator's CPU and memory never count as the
 // server's, and Postfix and MIT run the same way. A figure whose baseline
 // tool is missing is skipped with a message saying what to install.
@@ -86,7 +86,7 @@ func main() {
 
 	if *child != "" {
 		if err := runChild(*child, *childDir, *childProfile, *childMaxConns, opts.authLog); err != nil {
-			fmt.Fprintln(os.Stderr, "benchcmd child:", err)
+			fmt.Fprintln(os.Stderr, "exauth-bench child:", err)
 			os.Exit(1)
 		}
 		return
@@ -178,7 +178,7 @@ func logf(format string, args ...any) {
 }
 
 func fatal(err error) {
-	fmt.Fprintln(os.Stderr, "benchcmd:", err)
+	fmt.Fprintln(os.Stderr, "exauth-bench:", err)
 	os.Exit(1)
 }
 
@@ -263,7 +263,7 @@ var (
 	exitSeq   int
 )
 
-// onExit registers f to run if benchcmd is interrupted, and returns the
+// onExit registers f to run if exauth-bench is interrupted, and returns the
 // function that unregisters it (call it when f has run normally).
 func onExit(f func()) (unregister func()) {
 	exitMu.Lock()
@@ -283,7 +283,7 @@ func handleSignals() {
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ch
-		fmt.Fprintln(os.Stderr, "benchcmd: interrupted, stopping servers")
+		fmt.Fprintln(os.Stderr, "exauth-bench: interrupted, stopping servers")
 		exitMu.Lock()
 		fs := make([]func(), 0, len(exitFuncs))
 		for _, f := range exitFuncs {
