@@ -42,7 +42,7 @@ func TestCatalogue(t *testing.T) {
 }
 
 // BenchmarkStart measures how long a test waits for a scenario to be up
-// (and torn down); BenchmarkHTTPTestTLSServer is the baseline of issue 6.
+// (and torn down); BenchmarkHTTPTestTLSServer is its baseline (BENCHMARKS.md, figure 7).
 func BenchmarkStart(b *testing.B) {
 	sc, err := scenarios.Bundled("healthy")
 	if err != nil {

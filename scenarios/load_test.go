@@ -63,7 +63,7 @@ func TestLoad_InvalidFiles(t *testing.T) {
 func TestLoad_Catalogue(t *testing.T) {
 	names := Names()
 	if len(names) < 15 {
-		t.Fatalf("%d bundled scenarios, want at least the 15 of DESIGN.md", len(names))
+		t.Fatalf("%d bundled scenarios, want at least the 15 of docs/scenarios.md", len(names))
 	}
 	for _, n := range names {
 		sc, err := Bundled(n)

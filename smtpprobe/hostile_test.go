@@ -1,6 +1,6 @@
 package smtpprobe_test
 
-// Hostile peers (issue 6, Reliability): scripted loopback SMTP servers and
+// Hostile peers: scripted loopback SMTP servers and
 // KDCs that misbehave at every step of the dialogue. Each case asserts the
 // verdict, that the probe ended within its --timeout plus a small margin,
 // and (through TestMain's goleak check and the servers' t.Cleanup) that no

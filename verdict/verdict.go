@@ -1,10 +1,10 @@
 package verdict
 
 // Verdict is a diagnosis's stable ID: part of exauth's public interface
-// (DESIGN.md "Verdicts"), shared by probe, explain, scenarios and check.
+// (docs/verdicts.md), shared by probe, explain, scenarios and check.
 type Verdict string
 
-// The verdicts of DESIGN.md.
+// The verdicts of docs/verdicts.md.
 const (
 	VerdictOK                   Verdict = "ok"
 	VerdictCertUntrusted        Verdict = "cert-untrusted"
@@ -129,7 +129,7 @@ var verdictTable = map[Verdict]verdictInfo{
 	VerdictUnknown: {SeverityUnknown, "nothing in the verdict table fits", nil},
 }
 
-// Verdicts lists every verdict ID, in DESIGN.md order.
+// Verdicts lists every verdict ID, in the order of docs/verdicts.md.
 func Verdicts() []Verdict {
 	return []Verdict{VerdictOK, VerdictCertUntrusted, VerdictClockSkew, VerdictSPNUnknown,
 		VerdictSPNDuplicate, VerdictKeyMismatch, VerdictETypeUnsupported, VerdictKDCUnreachable,
@@ -138,7 +138,7 @@ func Verdicts() []Verdict {
 		VerdictProtocolError, VerdictUnknown}
 }
 
-// Valid reports whether v is one of the verdicts of DESIGN.md.
+// Valid reports whether v is one of the verdicts of docs/verdicts.md.
 func (v Verdict) Valid() bool {
 	_, ok := verdictTable[v]
 	return ok

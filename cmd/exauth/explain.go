@@ -13,7 +13,7 @@ import (
 	"github.com/exauth/exauth/verdict"
 )
 
-// explainReport is `exauth explain --json` (DESIGN.md "exauth explain").
+// explainReport is `exauth explain --json` (docs/json.md).
 type explainReport struct {
 	Verdict     verdict.Verdict  `json:"verdict"`
 	Severity    verdict.Severity `json:"severity"`

@@ -1,7 +1,7 @@
 // Command exauth finds out why one Exchange server cannot authenticate to
 // another (X-EXPS GSSAPI / Kerberos), and replays such failures in a lab.
 //
-// Usage is in usage below and in README.md; the contract is DESIGN.md.
+// Usage is in usage below and in README.md; the contract is docs/.
 package main
 
 import (

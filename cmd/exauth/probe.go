@@ -11,7 +11,7 @@ import (
 	"github.com/exauth/exauth/verdict"
 )
 
-// probeFlags are `exauth probe`'s flags (DESIGN.md "Command line").
+// probeFlags are `exauth probe`'s flags (README.md, docs/).
 type probeFlags struct {
 	connect, mech, spn, tlsMode, ehlo           string
 	krb5Conf, realm, kdc, ccache, keytab, princ string
