@@ -13,7 +13,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 
 	"github.com/exauth/exauth/internal/krbclient"
-	"github.com/exauth/exauth/internal/mitrealm"
+	"github.com/exauth/exauth/internal/interop/mitrealm"
 )
 
 // kdcClientConf is the krb5.conf the load generator uses against either

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/exauth/exauth/internal/clock"
-	"github.com/exauth/exauth/internal/mitrealm"
+	"github.com/exauth/exauth/internal/interop/mitrealm"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 )
