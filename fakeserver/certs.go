@@ -90,16 +90,6 @@ func (ca *CA) Issue(dnsNames []string, notBefore, notAfter time.Time) (tls.Certi
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
 }
 
-// LoadCertificate reads a PEM certificate chain and key, for a lab that
-// wants the fake hub to present a real certificate.
-func LoadCertificate(certFile, keyFile string) (tls.Certificate, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("load certificate %s / %s: %w", certFile, keyFile, err)
-	}
-	return cert, nil
-}
-
 // WritePEM writes PEM data to path readable by everyone (certificates are
 // public); keys never go through this function.
 func WritePEM(path string, data []byte) error {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -134,7 +133,7 @@ type prefetch struct {
 
 // caps, when known, must offer X-EXPS GSSAPI.
 func (d *dialogue) prefetchTicket(ctx context.Context, caps smtpreply.Capabilities) *prefetch {
-	if d.cfg.Kerberos == nil || d.cfg.Mech == verdict.MechAUTH || caps != nil && !slices.Contains(caps.Mechanisms("X-EXPS"), "GSSAPI") {
+	if d.cfg.Kerberos == nil || d.cfg.Mech == verdict.MechAUTH || caps != nil && !caps.Offers("X-EXPS", "GSSAPI") {
 		return nil
 	}
 	spn := d.cfg.SPN
@@ -547,14 +546,7 @@ func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities
 
 // authVerb chooses X-EXPS or AUTH from what the server offers and --mech.
 func (d *dialogue) authVerb(caps smtpreply.Capabilities) string {
-	offersGSSAPI := func(verb string) bool {
-		for _, m := range caps.Mechanisms(verb) {
-			if m == "GSSAPI" {
-				return true
-			}
-		}
-		return false
-	}
+	offersGSSAPI := func(verb string) bool { return caps.Offers(verb, "GSSAPI") }
 	// A verb is only used when it offers GSSAPI, forced or not: what else it
 	// offers is for verdict.Diagnose to read from the EHLO.
 	switch d.cfg.Mech {

@@ -3,6 +3,7 @@ package verdict
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -218,23 +219,15 @@ func (j *judgement) noAuthOffered(caps smtpreply.Capabilities) (Verdict, string)
 	x := caps.Mechanisms("X-EXPS")
 	auth := caps.Mechanisms("AUTH")
 	j.add("EHLO%s: %s", map[bool]string{true: " inside TLS", false: ""}[o.EHLOTLS != nil], strings.Join(caps.Strings(), " | "))
-	has := func(list []string, mech string) bool {
-		for _, m := range list {
-			if m == mech {
-				return true
-			}
-		}
-		return false
-	}
 	verb, mechs := "X-EXPS", x
 	if o.Options.Mech == MechAUTH {
 		verb, mechs = "AUTH", auth
 	}
 	switch {
-	case has(x, "GSSAPI") && o.Options.Mech != MechAUTH, has(auth, "GSSAPI") && o.Options.Mech != MechXEXPS:
+	case caps.Offers("X-EXPS", "GSSAPI") && o.Options.Mech != MechAUTH, caps.Offers("AUTH", "GSSAPI") && o.Options.Mech != MechXEXPS:
 		// Only explain gets here: a probe would have authenticated.
 		return VerdictUnknown, "the EHLO offers GSSAPI: nothing here shows a failure"
-	case has(mechs, "NTLM"):
+	case slices.Contains(mechs, "NTLM"):
 		j.add("%s offers %s but not GSSAPI", verb, strings.Join(mechs, " "))
 		return VerdictNTLMOnly, fmt.Sprintf("%s offers %s %s only: Kerberos (GSSAPI) cannot be used", o.Target, verb, strings.Join(mechs, " "))
 	case len(mechs) > 0:

@@ -56,77 +56,76 @@ func (s Severity) ExitCode() int {
 // what was observed is added by the rules in diagnose.go.
 type verdictInfo struct {
 	severity    Severity
-	meaning     string
 	remediation []string
 }
 
 var verdictTable = map[Verdict]verdictInfo{
-	VerdictOK: {SeverityOK, "authenticated (X-EXPS or AUTH GSSAPI accepted)", nil},
-	VerdictCertUntrusted: {SeverityCritical, "the TLS certificate does not chain to a trusted root, has the wrong name or is expired", []string{
+	VerdictOK: {SeverityOK, nil},
+	VerdictCertUntrusted: {SeverityCritical, []string{
 		"Install a certificate on the receiving server whose subject or SAN is the server's FQDN, issued by a CA the sender trusts (Get-ExchangeCertificate; Enable-ExchangeCertificate -Services SMTP).",
 		"Or give the probe the issuing CA with --ca-file.",
 	}},
-	VerdictClockSkew: {SeverityCritical, "clocks differ by more than Kerberos allows (5 minutes)", []string{
+	VerdictClockSkew: {SeverityCritical, []string{
 		"Synchronise the clocks to within 5 minutes (KB 979174): on the server that is off run `w32tm /resync /rediscover`; check the domain time hierarchy with `w32tm /monitor` and `w32tm /query /status`.",
 		"Make the PDC emulator sync from a reliable external source: `w32tm /config /manualpeerlist:<ntp> /syncfromflags:manual /reliable:yes /update`.",
 	}},
-	VerdictSPNUnknown: {SeverityCritical, "the KDC does not know the service principal name", []string{
+	VerdictSPNUnknown: {SeverityCritical, []string{
 		"Check who owns the SPN: `setspn -Q SMTPSVC/<server FQDN>`; list the server's SPNs: `setspn -L <SERVER>`.",
 		"If missing, register it on the receiving server's computer account: `setspn -S SMTPSVC/<server FQDN> <SERVER>` (and SMTPSVC/<short name>).",
 		"Windows KDCs also answer a duplicated SPN this way (and log KDC event 11): find duplicates with `setspn -X -F` and remove the stray one with `setspn -D`.",
 		"Force Active Directory replication so every DC knows the change: `repadmin /syncall /AdeP`.",
 	}},
-	VerdictSPNDuplicate: {SeverityCritical, "the service principal name is registered on more than one account", []string{
+	VerdictSPNDuplicate: {SeverityCritical, []string{
 		"Find the duplicates: `setspn -X -F` and `setspn -Q SMTPSVC/<server FQDN>`.",
 		"Remove the SPN from the account that is not the receiving server's computer account: `setspn -D SMTPSVC/<server FQDN> <WRONGACCOUNT>`.",
 		"Force replication (`repadmin /syncall /AdeP`) and purge the sending server's cached tickets: `klist -li 0x3e7 purge` (SYSTEM) and `klist -li 0x3e4 purge` (NETWORK SERVICE, which runs the transport service).",
 	}},
-	VerdictKeyMismatch: {SeverityCritical, "a ticket was issued but the receiving server could not decrypt or use it", []string{
+	VerdictKeyMismatch: {SeverityCritical, []string{
 		"Check that SMTPSVC/<server FQDN> is on the receiving server's own computer account: `setspn -Q SMTPSVC/<server FQDN>` (an SPN on another account makes the KDC encrypt with that account's key).",
 		"If the computer account password changed recently, force AD replication (`repadmin /syncall /AdeP`) and compare msDS-KeyVersionNumber on every DC; reset the secure channel if needed: `Test-ComputerSecureChannel -Repair`.",
 		"On the sending server purge cached tickets — `klist -li 0x3e7 purge` (SYSTEM) and `klist -li 0x3e4 purge` (NETWORK SERVICE, which runs the transport service) — then retry the queue (`Retry-Queue`).",
 	}},
-	VerdictETypeUnsupported: {SeverityCritical, "no Kerberos encryption type is common to the client, the KDC and the service account", []string{
+	VerdictETypeUnsupported: {SeverityCritical, []string{
 		"Compare msDS-SupportedEncryptionTypes on the receiving server's computer account with the encryption types the sender allows (GPO \"Network security: Configure encryption types allowed for Kerberos\").",
 		"Enable AES (0x18) on the account or re-enable RC4 where policy still needs it, then reset the account's keys (reboot or `Test-ComputerSecureChannel -Repair`) so keys of that type exist.",
 	}},
-	VerdictKDCUnreachable: {SeverityCritical, "no KDC answered on 88/TCP or 88/UDP", []string{
+	VerdictKDCUnreachable: {SeverityCritical, []string{
 		"Open Kerberos between the sending server and its domain controllers: 88/TCP and 88/UDP (KB 979174); test with `Test-NetConnection <DC> -Port 88`.",
 		"Check the DC locator: `nltest /dsgetdc:<domain> /kdc` and the _kerberos._tcp SRV records.",
 	}},
-	VerdictExchangeAuthDisabled: {SeverityCritical, "the receive connector does not offer Exchange Server authentication (X-EXPS)", []string{
+	VerdictExchangeAuthDisabled: {SeverityCritical, []string{
 		"Find the connector that receives server-to-server mail — `Get-ReceiveConnector -Server <SERVER> | fl Identity,Bindings,AuthMechanism,PermissionGroups` (Exchange 2013+: \"Default <SERVER>\" on port 2525 of the Transport service; \"Default Frontend <SERVER>\" on 25) — and add ExchangeServer to its existing AuthMechanism list and ExchangeServers to its PermissionGroups; -AuthMechanism replaces the whole list, so repeat the mechanisms it already has.",
 		"If the connector has it enabled, a firewall between the servers may be stripping ESMTP verbs: disable ESMTP/SMTP inspection (Cisco: `no fixup smtp` / `no inspect esmtp`).",
 	}},
-	VerdictVerbsStripped: {SeverityCritical, "a middlebox masks ESMTP verbs, so X-ANONYMOUSTLS / X-EXPS cannot pass", []string{
+	VerdictVerbsStripped: {SeverityCritical, []string{
 		"Disable SMTP/ESMTP inspection on the firewall between the servers (Cisco ASA: `no inspect esmtp` in the global policy; PIX: `no fixup protocol smtp 25`).",
 		"Confirm from the sending server with `telnet <server> 25` and `EHLO`: no `XXXXXXXA`-style lines should appear.",
 	}},
-	VerdictNTLMOnly: {SeverityCritical, "the connector offers NTLM but not GSSAPI, so Kerberos cannot be used", []string{
+	VerdictNTLMOnly: {SeverityCritical, []string{
 		"Check the receive connector's AuthMechanism includes ExchangeServer and that the server can use Kerberos (its SMTPSVC SPN exists: `setspn -L <SERVER>`).",
 		"Servers in different forests or without a trust fall back to NTLM; use a send/receive connector pair with TLS and externally secured authentication instead.",
 	}},
-	VerdictTLSFailed: {SeverityCritical, "the TLS upgrade failed", []string{
+	VerdictTLSFailed: {SeverityCritical, []string{
 		"Check the receiving server's SMTP certificate (`Get-ExchangeCertificate | fl Services,NotAfter,Subject`) and that TLS 1.2 is enabled on both servers (SCHANNEL registry settings).",
 		"Check for a middlebox that intercepts or blocks TLS on port 25.",
 	}},
-	VerdictAuthTemporaryFailure: {SeverityCritical, "the server answered 454 4.7.0 Temporary authentication failure", []string{
+	VerdictAuthTemporaryFailure: {SeverityCritical, []string{
 		"KB 979174 causes, most likely first: clocks more than 5 minutes apart (`w32tm /monitor`); Active Directory replication (`repadmin /replsummary`); SMTPSVC SPN missing or duplicated (`setspn -Q SMTPSVC/<server FQDN>`, `setspn -X -F`); Kerberos 88/TCP+UDP blocked to the DCs.",
 		"Read event 1035 (MSExchangeTransport) on the receiving server for the mechanism and source IP.",
 	}},
-	VerdictAuthRejected: {SeverityCritical, "the server refused the credentials permanently", []string{
+	VerdictAuthRejected: {SeverityCritical, []string{
 		"Check that the sending server's account is a member of Exchange Servers and the connector's PermissionGroups include ExchangeServers.",
 	}},
-	VerdictNoCredentials: {SeverityUnknown, "the probe has no usable Kerberos credentials", []string{
+	VerdictNoCredentials: {SeverityUnknown, []string{
 		"Give the probe credentials: `kinit` (with KRB5CCNAME=FILE:/tmp/krb5cc_exauth), or --keytab FILE --principal NAME, or --password-file FILE --principal NAME.",
 	}},
-	VerdictConnectFailed: {SeverityCritical, "could not open an SMTP session", []string{
+	VerdictConnectFailed: {SeverityCritical, []string{
 		"Check DNS and the route to the server on port 25 (`Test-NetConnection <server> -Port 25`), and that the Microsoft Exchange Transport service is running.",
 	}},
-	VerdictProtocolError: {SeverityCritical, "the peer broke the SMTP protocol", []string{
+	VerdictProtocolError: {SeverityCritical, []string{
 		"Something between the servers, or the server itself, does not speak SMTP correctly: capture the session (`--verbose`) and check for proxies, load balancers or inspection devices on port 25.",
 	}},
-	VerdictUnknown: {SeverityUnknown, "nothing in the verdict table fits", nil},
+	VerdictUnknown: {SeverityUnknown, nil},
 }
 
 // Verdicts lists every verdict ID, in the order of docs/verdicts.md.
@@ -151,6 +150,3 @@ func (v Verdict) Severity() Severity {
 	}
 	return SeverityUnknown
 }
-
-// Meaning is the verdict's one-line meaning.
-func (v Verdict) Meaning() string { return verdictTable[v].meaning }

@@ -12,8 +12,8 @@ import (
 	"github.com/jcmturner/gokrb5/v8/config"
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 
-	"github.com/exauth/exauth/internal/krbclient"
 	"github.com/exauth/exauth/internal/interop/mitrealm"
+	"github.com/exauth/exauth/internal/krbclient"
 )
 
 // kdcClientConf is the krb5.conf the load generator uses against either

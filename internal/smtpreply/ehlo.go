@@ -1,6 +1,9 @@
 package smtpreply
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Capability is one EHLO keyword line: "X-EXPS GSSAPI NTLM" is keyword
 // "X-EXPS" with params ["GSSAPI", "NTLM"].
@@ -90,6 +93,12 @@ func (cs Capabilities) Mechanisms(keyword string) []string {
 		mechs[i] = strings.ToUpper(p)
 	}
 	return mechs
+}
+
+// Offers reports whether the keyword's parameters name mech ("X-EXPS",
+// "GSSAPI"): mechanism names are compared as Mechanisms returns them.
+func (cs Capabilities) Offers(keyword, mech string) bool {
+	return slices.Contains(cs.Mechanisms(keyword), strings.ToUpper(mech))
 }
 
 // Masked returns the masked lines.

@@ -93,7 +93,14 @@ func Decode(source string, data []byte, v any, what string) (*Doc, error) {
 
 // DocOf renders v back to YAML to give a value built in Go the same
 // line-aware validation as a file.
-func DocOf(source string, v any) (*Doc, error) {
+func DocOf(source string, v any) (doc *Doc, err error) {
+	// yaml.Marshal panics, rather than failing, on values it cannot render
+	// (funcs, channels, duplicate yaml tags).
+	defer func() {
+		if r := recover(); r != nil {
+			doc, err = nil, &Error{Source: source, Msg: fmt.Sprintf("cannot render value: %v", r)}
+		}
+	}()
 	data, err := yaml.Marshal(v)
 	if err != nil {
 		return nil, &Error{Source: source, Msg: err.Error()}
@@ -107,7 +114,7 @@ func DocOf(source string, v any) (*Doc, error) {
 
 var (
 	lineRE     = regexp.MustCompile(`^line (\d+): (.*)$`)
-	notFoundRE = regexp.MustCompile(`^field (\S+) not found in type [\w.]+\.(\w+)$`)
+	notFoundRE = regexp.MustCompile(`^field (.*) not found in type (.+)$`)
 )
 
 func convert(source string, err error) error {
@@ -120,11 +127,21 @@ func convert(source string, err error) error {
 		line, _ := strconv.Atoi(m[1])
 		msg = m[2]
 		if f := notFoundRE.FindStringSubmatch(msg); f != nil {
-			msg = fmt.Sprintf("unknown field %q (in %s)", f[1], strings.ToLower(f[2]))
+			msg = unknownField(f[1], f[2])
 		}
 		return &Error{Source: source, Line: line, Msg: msg}
 	}
 	return &Error{Source: source, Msg: msg}
+}
+
+// unknownField words the YAML library's "field K not found in type T" for
+// a user: the key, and the mapping it was found in when T has a name
+// ("scenarios.Hub" is "hub"; an anonymous struct type has none).
+func unknownField(key, typ string) string {
+	if i := strings.LastIndexByte(typ, '.'); i >= 0 && !strings.ContainsAny(typ, " {") {
+		return fmt.Sprintf("unknown field %q (in %s)", key, strings.ToLower(typ[i+1:]))
+	}
+	return fmt.Sprintf("unknown field %q", key)
 }
 
 // Errors collects validation errors with their lines.
