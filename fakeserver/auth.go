@@ -1,6 +1,8 @@
 package fakeserver
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"net"
 
 	"github.com/emersion/go-sasl"
@@ -16,11 +18,23 @@ type AuthRequest struct {
 	Host          string // the connector's FQDN
 	ConnectorName string
 	Logf          func(format string, args ...any) // the connector's log, for event texts
+	// ClientName is the argument of the client's last EHLO: ExchangeAuth's
+	// reverse ticket is for SMTPSVC/<ClientName>.
+	ClientName string
+
+	// For X-EXPS EXCHANGEAUTH only: the hash algorithm the client named,
+	// the TLS session the blob is bound to, and the certificate the
+	// connector presented in it.
+	HashAlgorithm string
+	TLSState      *tls.ConnectionState
+	Certificate   func() (*x509.Certificate, error)
 }
 
 // Authenticator plugs authentication into the connector, the way go-smtp's
 // AuthSession does: the engine drives the base64 challenge/response loop and
-// the returned sasl.Server decides. An error returned by Start or by the
+// the returned sasl.Server decides. For X-EXPS EXCHANGEAUTH, which is one
+// line each way, the sasl.Server's Next gets the client's blob and returns
+// the blob of the 235 reply with done. An error returned by Start or by the
 // sasl.Server that is an *smtp.SMTPError reaches the wire unchanged; any
 // other error becomes "454 4.7.0 Temporary authentication failure", which is
 // what Exchange answers for every Kerberos failure.

@@ -19,6 +19,7 @@ package fakeserver
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/internal/exchangeauth"
 )
 
 // DefaultCapabilities returns the EHLO list of an Exchange 2013+ default
@@ -47,6 +49,42 @@ func DefaultCapabilities() []string {
 		"CHUNKING",
 		"XRDST",
 	}
+}
+
+// AnonymousTLSCapabilities derives the EHLO list an Exchange hub sends
+// inside X-ANONYMOUSTLS from its list before TLS: STARTTLS and
+// X-ANONYMOUSTLS gone; an X-EXPS line that offers GSSAPI (a bridgehead)
+// offers EXCHANGEAUTH first and is followed by "X-EXCHANGEAUTH SHA256";
+// AUTH gains LOGIN (Basic authentication is offered once TLS protects it).
+// An Edge server's "X-EXPS NTLM" stays as it is.
+func AnonymousTLSCapabilities(before []string) []string {
+	var out []string
+	for _, c := range before {
+		f := strings.Fields(c)
+		if len(f) == 0 {
+			continue
+		}
+		switch kw := strings.ToUpper(f[0]); {
+		case kw == "STARTTLS" || kw == "X-ANONYMOUSTLS" || kw == "X-EXCHANGEAUTH":
+			continue
+		case kw == "X-EXPS" && containsWord(f[1:], "GSSAPI") && !containsWord(f[1:], "EXCHANGEAUTH"):
+			out = append(out, "X-EXPS EXCHANGEAUTH "+strings.Join(f[1:], " "), "X-EXCHANGEAUTH SHA256")
+		case kw == "AUTH" && !containsWord(f[1:], "LOGIN"):
+			out = append(out, c+" LOGIN")
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func containsWord(list []string, w string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // GCPercent is the garbage-collection target `exauth serve` runs the fake
@@ -119,6 +157,20 @@ type Config struct {
 	// DefaultCapabilities. After TLS, STARTTLS and X-ANONYMOUSTLS are
 	// removed, as Exchange does.
 	Capabilities []string
+	// CapabilitiesAnonymousTLS is the EHLO list inside X-ANONYMOUSTLS, in
+	// order; nil derives it from Capabilities as an Exchange hub does:
+	// STARTTLS and X-ANONYMOUSTLS gone, EXCHANGEAUTH first on an X-EXPS
+	// line that offers GSSAPI and "X-EXCHANGEAUTH SHA256" after it, LOGIN
+	// added to AUTH.
+	CapabilitiesAnonymousTLS []string
+	// TLSMinVersion and TLSMaxVersion bound the TLS versions the connector
+	// negotiates; zero means TLS 1.0 and, inside X-ANONYMOUSTLS, TLS 1.2
+	// (where ExchangeAuth's EAP key is defined; STARTTLS goes up to 1.3).
+	TLSMinVersion, TLSMaxVersion uint16
+	// Tarpit delays a failed X-EXPS before its 454 and the disconnect, as
+	// a receive connector's TarpitInterval (Exchange's default: 5s); zero
+	// answers at once.
+	Tarpit time.Duration
 	// Certificate is presented on STARTTLS / X-ANONYMOUSTLS. Without one,
 	// TLS verbs are not advertised.
 	Certificate *tls.Certificate
@@ -148,20 +200,24 @@ type Envelope struct {
 
 // Server is a running receive connector.
 type Server struct {
-	cfg     Config
-	limits  Limits
-	clock   clock.Clock
-	ln      net.Listener
-	tlsConf *tls.Config
-	logf    func(string, ...any)
+	cfg         Config
+	limits      Limits
+	clock       clock.Clock
+	ln          net.Listener
+	tlsConf     *tls.Config
+	tlsConfAnon *tls.Config // X-ANONYMOUSTLS: at most TLS 1.2 unless configured
+	// certificate is the connector's certificate, parsed once at first use
+	// (ExchangeAuth hashes its public key).
+	certificate func() (*x509.Certificate, error)
+	logf        func(string, ...any)
 	// The EHLO lists, computed once.
-	capsPlain, capsTLS []string
-	mu                 sync.Mutex
-	conns              map[*session]struct{}
-	closing            bool
-	wg                 sync.WaitGroup
-	sessions           uint64
-	done               chan struct{}
+	capsPlain, capsTLS, capsAnon []string
+	mu                           sync.Mutex
+	conns                        map[*session]struct{}
+	closing                      bool
+	wg                           sync.WaitGroup
+	sessions                     uint64
+	done                         chan struct{}
 }
 
 // Start validates cfg, listens and serves in the background.
@@ -205,17 +261,41 @@ func Serve(ln net.Listener, cfg Config) *Server {
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
 	}
-	switch {
-	case cfg.Certificate != nil:
-		s.tlsConf = &tls.Config{Certificates: []tls.Certificate{*cfg.Certificate}, MinVersion: tls.VersionTLS12}
-	case cfg.GetCertificate != nil:
-		s.tlsConf = &tls.Config{GetCertificate: cfg.GetCertificate, MinVersion: tls.VersionTLS12}
+	getCert := cfg.GetCertificate
+	if cfg.Certificate != nil {
+		getCert = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cfg.Certificate, nil }
+	}
+	if getCert != nil {
+		minV, maxV := cfg.TLSMinVersion, cfg.TLSMaxVersion
+		if minV == 0 {
+			minV = tls.VersionTLS10
+		}
+		s.tlsConf = &tls.Config{GetCertificate: getCert, MinVersion: minV, MaxVersion: maxV}
+		if maxV == 0 {
+			maxV = exchangeauth.MaxTLSVersion
+		}
+		s.tlsConfAnon = &tls.Config{GetCertificate: getCert, MinVersion: minV, MaxVersion: maxV}
+		s.certificate = sync.OnceValues(func() (*x509.Certificate, error) {
+			c, err := getCert(nil)
+			if err != nil {
+				return nil, err
+			}
+			if c == nil || len(c.Certificate) == 0 {
+				return nil, errors.New("fakeserver: no certificate")
+			}
+			return x509.ParseCertificate(c.Certificate[0])
+		})
 	}
 	if s.cfg.Capabilities == nil {
 		s.cfg.Capabilities = DefaultCapabilities()
 	}
-	s.capsPlain = buildCapabilities(s.cfg, s.tlsConf != nil, false)
-	s.capsTLS = buildCapabilities(s.cfg, s.tlsConf != nil, true)
+	s.capsPlain = buildCapabilities(s.cfg, s.cfg.Capabilities, s.tlsConf != nil, false)
+	s.capsTLS = buildCapabilities(s.cfg, s.cfg.Capabilities, s.tlsConf != nil, true)
+	anon := s.cfg.CapabilitiesAnonymousTLS
+	if anon == nil {
+		anon = AnonymousTLSCapabilities(s.cfg.Capabilities)
+	}
+	s.capsAnon = buildCapabilities(s.cfg, anon, s.tlsConf != nil, true)
 	s.wg.Add(1)
 	go s.acceptLoop()
 	return s

@@ -305,7 +305,7 @@ func FuzzSession(f *testing.F) {
 	}
 	srv := &Server{cfg: Config{Host: "hub01.lab.test", ConnectorName: "Default HUB01", Capabilities: DefaultCapabilities()},
 		limits: Limits{MaxMessageBytes: 1 << 16}.withDefaults(), clock: clock.NewFake(testNow), logf: func(string, ...any) {}}
-	srv.capsPlain = buildCapabilities(srv.cfg, false, false)
+	srv.capsPlain = buildCapabilities(srv.cfg, srv.cfg.Capabilities, false, false)
 	f.Fuzz(func(t *testing.T, input string) {
 		sess := newSession(srv, &scriptConn{r: strings.NewReader(input)}, 1)
 		for i := 0; !sess.quit && i < 1000; i++ {

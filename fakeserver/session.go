@@ -32,6 +32,8 @@ type session struct {
 	w    *bufio.Writer
 
 	tls       bool
+	anonTLS   bool                // the TLS came from X-ANONYMOUSTLS
+	tlsState  tls.ConnectionState // valid when tls
 	helo      string
 	esmtp     bool
 	principal string
@@ -93,6 +95,18 @@ func (s *session) reply(code int, lines ...string) {
 		if s.srv.cfg.Logf != nil {
 			s.log(">", fmt.Sprintf("%03d%s%s", code, sep, l), "")
 		}
+	}
+	if s.br.Buffered() == 0 {
+		s.flush()
+	}
+}
+
+// replyToken writes a reply that carries authentication data ("334
+// <token>", "235 <blob>"); the protocol log masks it as Exchange does.
+func (s *session) replyToken(code int, token string) {
+	fmt.Fprintf(s.w, "%03d %s\r\n", code, token)
+	if s.srv.cfg.Logf != nil {
+		s.log(">", fmt.Sprintf("%03d <authentication response>", code), "")
 	}
 	if s.br.Buffered() == 0 {
 		s.flush()
@@ -281,7 +295,10 @@ func (s *session) verbBlocked(verb string) bool {
 
 // capabilities is the EHLO list as the client will see it now.
 func (s *session) capabilities() []string {
-	if s.tls {
+	switch {
+	case s.anonTLS:
+		return s.srv.capsAnon
+	case s.tls:
 		return s.srv.capsTLS
 	}
 	return s.srv.capsPlain
@@ -289,10 +306,10 @@ func (s *session) capabilities() []string {
 
 // buildCapabilities computes an EHLO list once per server: before TLS, or
 // inside it (where Exchange drops STARTTLS and X-ANONYMOUSTLS).
-func buildCapabilities(cfg Config, tlsAvailable, inTLS bool) []string {
+func buildCapabilities(cfg Config, list []string, tlsAvailable, inTLS bool) []string {
 	var out []string
 	mask := 0
-	for _, c := range cfg.Capabilities {
+	for _, c := range list {
 		kw := strings.ToUpper(strings.Fields(c + " x")[0])
 		if kw == "STARTTLS" || kw == "X-ANONYMOUSTLS" {
 			if inTLS || !tlsAvailable {
@@ -389,7 +406,11 @@ func (s *session) handleStartTLS(verb, arg string) {
 		s.quit = true
 		return
 	}
-	tc := tls.Server(s.conn, s.srv.tlsConf)
+	conf := s.srv.tlsConf
+	if verb == "X-ANONYMOUSTLS" {
+		conf = s.srv.tlsConfAnon
+	}
+	tc := tls.Server(s.conn, conf)
 	if err := tc.Handshake(); err != nil {
 		s.log("*", "", "TLS negotiation failed with error "+err.Error())
 		s.quit = true
@@ -399,7 +420,7 @@ func (s *session) handleStartTLS(verb, arg string) {
 	st := tc.ConnectionState()
 	s.log("*", "", fmt.Sprintf("Sending certificate; %s negotiated with cipher %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)))
 	s.setConn(tc)
-	s.tls = true
+	s.tls, s.anonTLS, s.tlsState = true, verb == "X-ANONYMOUSTLS", st
 	// RFC 3207 4.2: forget everything learnt before TLS.
 	s.helo = ""
 	s.resetTransaction()
@@ -414,11 +435,14 @@ func (s *session) handleAuth(verb, arg string) {
 		return
 	case s.principal != "":
 		s.bad++
-		s.reply(503, "5.5.2 Already authenticated")
+		s.reply(503, "5.5.2 Auth command already specified")
 		return
 	case s.from != nil:
 		s.bad++
 		s.reply(503, "5.5.2 Authentication not permitted during a mail transaction")
+		return
+	case len(fields) > 0 && verb == "X-EXPS" && strings.EqualFold(fields[0], "EXCHANGEAUTH"):
+		s.handleExchangeAuth(fields[1:])
 		return
 	case len(fields) == 0 || len(fields) > 2:
 		s.bad++
@@ -434,12 +458,9 @@ func (s *session) handleAuth(verb, arg string) {
 	if auth == nil {
 		auth = RefuseAll{}
 	}
-	server, err := auth.Start(AuthRequest{
-		Verb: verb, Mechanism: mech, TLS: s.tls, RemoteAddr: s.conn.RemoteAddr(),
-		Host: s.srv.cfg.Host, ConnectorName: s.srv.cfg.ConnectorName, Logf: s.srv.logf,
-	})
+	server, err := auth.Start(s.authRequest(verb, mech))
 	if err != nil {
-		s.authFailed(err)
+		s.authFailed(verb, err)
 		return
 	}
 	var response []byte
@@ -456,26 +477,37 @@ func (s *session) handleAuth(verb, arg string) {
 	for {
 		challenge, done, err := server.Next(response)
 		if err != nil {
-			s.authFailed(err)
+			s.authFailed(verb, err)
 			return
 		}
 		if done {
-			if p, ok := server.(Principal); ok {
-				s.principal = p.Principal()
-			} else {
-				s.principal = "(authenticated)"
-			}
-			s.log("*", s.principal, "authenticated")
 			if len(challenge) > 0 {
-				// X-EXPS carries the acceptor's final token (the AP-REP) on
-				// the 235 line; see the package documentation.
-				s.reply(235, base64.StdEncoding.EncodeToString(challenge))
-			} else {
-				s.replyErr(replyAuthSuccessful())
+				// Exchange sends the acceptor's final token (the AP-REP)
+				// in a 334 and wants an empty line back before its 235.
+				s.replyToken(334, base64.StdEncoding.EncodeToString(challenge))
+				s.flush()
+				line, err := s.readLine(s.srv.limits.CommandTimeout)
+				if err != nil {
+					s.quit = true
+					return
+				}
+				if strings.TrimSpace(line) != "" {
+					s.log("<", "<authentication response>", "")
+					s.authFailed(verb, fmt.Errorf("IllegalMessage: a non-empty line after the AP-REP"))
+					return
+				}
 			}
+			s.authenticated(server)
+			s.replyErr(replyAuthSuccessful())
 			return
 		}
-		s.reply(334, base64.StdEncoding.EncodeToString(challenge))
+		if len(challenge) == 0 && verb == "X-EXPS" && response == nil {
+			// Exchange's answer to the bare verb: it only says the
+			// mechanism is accepted; the client sends its token next.
+			s.reply(334, mech+" supported")
+		} else {
+			s.replyToken(334, base64.StdEncoding.EncodeToString(challenge))
+		}
 		s.flush()
 		line, err := s.readLine(s.srv.limits.CommandTimeout)
 		if err != nil {
@@ -484,7 +516,7 @@ func (s *session) handleAuth(verb, arg string) {
 		}
 		s.log("<", "<authentication response>", "")
 		if line == "*" {
-			s.reply(501, "5.0.0 Authentication cancelled")
+			s.reply(501, "5.5.4 Authentication cancelled")
 			return
 		}
 		if response, err = base64.StdEncoding.DecodeString(strings.TrimSpace(line)); err != nil {
@@ -509,13 +541,62 @@ func (s *session) offersMechanism(verb, mech string) bool {
 	return false
 }
 
-func (s *session) authFailed(err error) {
+func (s *session) authRequest(verb, mech string) AuthRequest {
+	return AuthRequest{
+		Verb: verb, Mechanism: mech, TLS: s.tls, RemoteAddr: s.conn.RemoteAddr(),
+		Host: s.srv.cfg.Host, ConnectorName: s.srv.cfg.ConnectorName, Logf: s.srv.logf,
+		ClientName: s.helo,
+	}
+}
+
+// authenticated records the client a mechanism authenticated.
+func (s *session) authenticated(server any) {
+	if p, ok := server.(Principal); ok {
+		s.principal = p.Principal()
+	} else {
+		s.principal = "(authenticated)"
+	}
+	s.log("*", s.principal, "authenticated")
+}
+
+// authFailed answers a failed authentication as Exchange does: an
+// *smtp.SMTPError as it is; anything else "454 4.7.0 Temporary
+// authentication failure" — for X-EXPS after the tarpit and followed by a
+// disconnect.
+func (s *session) authFailed(verb string, err error) {
+	r := ReplyAuthTemporary()
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
-		s.replyErr(se)
+		r = se
+	}
+	if verb == "X-EXPS" && r.Code == 454 {
+		s.tarpit(r)
+		s.quit = true
+	}
+	s.replyErr(r)
+}
+
+// tarpit delays a failure reply by Config.Tarpit, as a receive connector's
+// TarpitInterval does, without outliving a shutdown.
+func (s *session) tarpit(r *smtp.SMTPError) {
+	d := s.srv.cfg.Tarpit
+	if d <= 0 {
 		return
 	}
-	s.replyErr(ReplyAuthTemporary())
+	s.log("*", "", fmt.Sprintf("Tarpit for '%s' due to '%d %d.%d.%d %s'", exchangeTimeSpan(d), r.Code, r.EnhancedCode[0], r.EnhancedCode[1], r.EnhancedCode[2], r.Message))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.srv.done:
+	}
+}
+
+// exchangeTimeSpan renders a duration as .NET's TimeSpan does in
+// Exchange's logs: "0.00:00:05".
+func exchangeTimeSpan(d time.Duration) string {
+	d = d.Round(time.Second)
+	return fmt.Sprintf("%d.%02d:%02d:%02d", d/(24*time.Hour), d%(24*time.Hour)/time.Hour, d%time.Hour/time.Minute, d%time.Minute/time.Second)
 }
 
 func (s *session) resetTransaction() {
@@ -710,4 +791,51 @@ func (s *session) deliver(data []byte, tooBig bool) {
 		}
 	}
 	s.reply(250, fmt.Sprintf("2.6.0 <%s@%s> [InternalId=%d] Queued mail for delivery", s.id, s.srv.cfg.Host, s.seq))
+}
+
+// handleExchangeAuth runs "X-EXPS EXCHANGEAUTH SHA256 <blob>": one line in,
+// "235 <blob>" or a failure out. It is offered only inside X-ANONYMOUSTLS
+// (offersMechanism), where the TLS session it is bound to exists.
+func (s *session) handleExchangeAuth(args []string) {
+	const verb, mech = "X-EXPS", "EXCHANGEAUTH"
+	if !s.offersMechanism(verb, mech) {
+		s.replyErr(ReplyUnrecognized())
+		return
+	}
+	if len(args) == 0 {
+		s.log("*", "", "Inbound ExchangeAuth negotiation failed because client did not specify hash algorithm")
+		s.authFailed(verb, errors.New("no hash algorithm"))
+		return
+	}
+	blob := ""
+	if len(args) > 1 {
+		blob = args[1]
+	}
+	if blob == "*" {
+		s.reply(501, "5.5.4 Authentication cancelled")
+		return
+	}
+	auth := s.srv.cfg.Authenticator
+	if auth == nil {
+		auth = RefuseAll{}
+	}
+	req := s.authRequest(verb, mech)
+	req.HashAlgorithm = args[0]
+	req.TLSState = &s.tlsState
+	req.Certificate = s.srv.certificate
+	server, err := auth.Start(req)
+	if err != nil {
+		s.authFailed(verb, err)
+		return
+	}
+	answer, done, err := server.Next([]byte(blob))
+	if err == nil && !done {
+		err = errors.New("UnexpectedExchangeAuthBlob: the acceptor wants another leg")
+	}
+	if err != nil {
+		s.authFailed(verb, err)
+		return
+	}
+	s.authenticated(server)
+	s.replyToken(235, string(answer))
 }

@@ -101,7 +101,7 @@ func TestProbe_ReportShowsBothEHLOsAndAnonymousTLS(t *testing.T) {
 	if r.TLS == nil || r.TLS.Mode != "anonymous" || r.TLS.PeerCertificate == nil || !r.TLS.PeerCertificate.Trusted {
 		t.Fatalf("tls = %+v", r.TLS)
 	}
-	if !contains(r.Capabilities, "X-EXPS GSSAPI NTLM") || contains(r.Capabilities, "X-ANONYMOUSTLS") {
+	if !contains(r.Capabilities, "X-EXPS EXCHANGEAUTH GSSAPI NTLM") || !contains(r.Capabilities, "X-EXCHANGEAUTH SHA256") || contains(r.Capabilities, "X-ANONYMOUSTLS") {
 		t.Errorf("capabilities after TLS = %q", r.Capabilities)
 	}
 	var ehlos, tlsEhlos int

@@ -48,8 +48,9 @@ func fetchTicket(rd ready) (*krbclient.ServiceTicket, error) {
 // healthySession is one full healthy session as the probe (and a sending
 // Exchange server) runs it: connect, banner, EHLO, X-ANONYMOUSTLS and the
 // handshake, EHLO, X-EXPS GSSAPI with a fresh AP-REQ (a new authenticator:
-// the acceptor's replay cache refuses a repeated one), QUIT. The AP-REP on
-// the 235 line is checked like the probe does (mutual authentication).
+// the acceptor's replay cache refuses a repeated one), QUIT. The AP-REP
+// comes in a 334, as Exchange sends it, and is checked like the probe does
+// (mutual authentication) before the empty line that earns the 235.
 func healthySession(addr string, tconf *tls.Config, gcfg gssapi.ClientConfig) error {
 	s, err := greet(addr)
 	if err != nil {
@@ -80,17 +81,19 @@ func healthySession(addr string, tconf *tls.Config, gcfg gssapi.ClientConfig) er
 	if err != nil {
 		return err
 	}
-	text, err := s.cmd(base64.StdEncoding.EncodeToString(tok), 235)
+	text, err := s.cmd(base64.StdEncoding.EncodeToString(tok), 334)
 	if err != nil {
 		return fmt.Errorf("X-EXPS: %w", err)
 	}
-	f := strings.Fields(text)
-	rep, err := base64.StdEncoding.DecodeString(f[len(f)-1])
+	rep, err := base64.StdEncoding.DecodeString(strings.TrimSpace(text))
 	if err != nil {
-		return fmt.Errorf("235 without an AP-REP: %q", text)
+		return fmt.Errorf("334 without an AP-REP: %q", text)
 	}
 	if _, err := g.Next(rep); err != nil || !g.Mutual() {
 		return fmt.Errorf("AP-REP: %v", err)
+	}
+	if _, err := s.cmd("", 235); err != nil {
+		return fmt.Errorf("X-EXPS: %w", err)
 	}
 	if _, err := s.cmd("QUIT", 221); err != nil {
 		return err

@@ -63,7 +63,7 @@ func TestProbeScenario_JSONReport(t *testing.T) {
 		t.Errorf("kerberos = %v", krb)
 	}
 	caps, _ := json.Marshal(r["capabilities"])
-	if !strings.Contains(string(caps), `"X-EXPS GSSAPI NTLM"`) {
+	if !strings.Contains(string(caps), `"X-EXPS EXCHANGEAUTH GSSAPI NTLM"`) || !strings.Contains(string(caps), `"X-EXCHANGEAUTH SHA256"`) {
 		t.Errorf("capabilities %s", caps)
 	}
 	var ehlos int

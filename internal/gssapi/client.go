@@ -355,6 +355,18 @@ func (c *Client) layer(challenge []byte) ([]byte, error) {
 // with a verified AP-REP.
 func (c *Client) Mutual() bool { return c.mutual }
 
+// SessionKey is the context's session key once Start has built the token:
+// the authenticator subkey, or the ticket's session key when there is
+// none. It is what SSPI's SECPKG_ATTR_SESSION_KEY reports for a context
+// without mutual authentication, and what Exchange's ExchangeAuth hash
+// binds. It is a secret.
+func (c *Client) SessionKey() []byte {
+	if len(c.auth.SubKey.KeyValue) > 0 {
+		return c.auth.SubKey.KeyValue
+	}
+	return c.cfg.SessionKey.KeyValue
+}
+
 // Done reports whether the exchange completed on the client's side.
 func (c *Client) Done() bool { return c.state == clientDone }
 

@@ -55,6 +55,9 @@ func TestRoundTrip(t *testing.T) {
 							if a.EType != et.id || a.KVNO != testKVNO || a.Mutual != mutual || a.Framing != wantFraming {
 								t.Errorf("Accepted = %+v", a)
 							}
+							if len(a.SessionKey) == 0 || !bytes.Equal(a.SessionKey, c.SessionKey()) || bytes.Equal(a.SessionKey, key.KeyValue) {
+								t.Errorf("session keys: acceptor %x, initiator %x; want the same authenticator subkey, not the ticket's key", a.SessionKey, c.SessionKey())
+							}
 							if a.Skew != -4*time.Minute {
 								t.Errorf("Accepted.Skew = %v, want -4m", a.Skew)
 							}

@@ -88,6 +88,10 @@ type Accepted struct {
 	AuthTime, EndTime time.Time
 	// AuthzID is the RFC 4752 authorization identity (ModeSASL only).
 	AuthzID string
+	// SessionKey is the context's session key: the authenticator subkey,
+	// or the ticket's session key when there is none (as the initiator's
+	// Client.SessionKey). It is a secret, bound by ExchangeAuth's hash.
+	SessionKey []byte
 }
 
 // Principal returns "NAME@REALM".
@@ -304,6 +308,10 @@ func (s *Server) accept(b []byte) ([]byte, bool, error) {
 		Skew:       ctime.Sub(now),
 		AuthTime:   enc.AuthTime,
 		EndTime:    enc.EndTime,
+		SessionKey: enc.Key.KeyValue,
+	}
+	if len(auth.SubKey.KeyValue) > 0 {
+		s.accepted.SessionKey = auth.SubKey.KeyValue
 	}
 	if s.cfg.Mode == ModeExchange {
 		return out, true, nil

@@ -62,6 +62,12 @@ func FromKeytab(path, principal string) (Credentials, error) {
 	return Credentials{kind: credKeytab, source: src, principal: principal, keytab: kt}, nil
 }
 
+// FromKeytabValue is FromKeytab for a keytab already in memory (a fake
+// server's own keys).
+func FromKeytabValue(kt *keytab.Keytab, principal string) Credentials {
+	return Credentials{kind: credKeytab, source: "keytab (in memory)", principal: principal, keytab: kt}
+}
+
 // loadKeytab is keytab.Load that turns a parser panic on a truncated file
 // into an error.
 func loadKeytab(path string) (kt *keytab.Keytab, err error) {
