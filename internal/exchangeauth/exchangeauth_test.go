@@ -95,15 +95,15 @@ func TestParseBlob(t *testing.T) {
 		{"00000004dG9r00000004AQI=", "746f6b", "0102", ""},
 		{"00000004dG9r00000004AQI=trailing", "746f6b", "0102", ""}, // Exchange does not look past the hash
 		{"00000000" + "00000000", "", "", ""},
-		{"0000000adG9r", "", "", "token"},            // length past the end
-		{"0000004", "", "", "token"},                 // short length
-		{"0x000004dG9r", "", "", "token"},            // not hex
-		{"-0000004dG9r", "", "", "token"},            // a sign
-		{"00000004dG9-00000000", "", "", "token"},    // URL-safe alphabet
-		{"00000003dG900000000", "", "", "token"},     // unpadded
-		{"00000004dG9r", "", "", "hash"},             // no hash
-		{"00000004dG9r0000000", "", "", "hash"},      // short hash length
-		{"00000004dG9r80000000", "", "", "hash"},     // negative in Exchange's int
+		{"0000000adG9r", "", "", "token"},         // length past the end
+		{"0000004", "", "", "token"},              // short length
+		{"0x000004dG9r", "", "", "token"},         // not hex
+		{"-0000004dG9r", "", "", "token"},         // a sign
+		{"00000004dG9-00000000", "", "", "token"}, // URL-safe alphabet
+		{"00000003dG900000000", "", "", "token"},  // unpadded
+		{"00000004dG9r", "", "", "hash"},          // no hash
+		{"00000004dG9r0000000", "", "", "hash"},   // short hash length
+		{"00000004dG9r80000000", "", "", "hash"},  // negative in Exchange's int
 		{"", "", "", "token"},
 	} {
 		tok, hash, err := exchangeauth.ParseBlob(tc.blob)
