@@ -196,7 +196,7 @@ func (p *Plan) validate(errs *yamlfile.Errors) {
 
 func (s *Settings) validate(errs *yamlfile.Errors, f string) {
 	if !s.Mech.Valid() {
-		errs.Add(f+".mech", "unknown value %q (want auto, xexps or auth)", s.Mech)
+		errs.Add(f+".mech", "unknown value %q (want "+verdict.MechChoices+")", s.Mech)
 	}
 	if !s.TLS.Valid() {
 		errs.Add(f+".tls", "unknown value %q (want auto, anonymous, starttls or none)", s.TLS)

@@ -16,6 +16,7 @@ import (
 	"github.com/exauth/exauth/internal/clock"
 	"github.com/exauth/exauth/internal/enctype"
 	"github.com/exauth/exauth/internal/gssapi"
+	"github.com/exauth/exauth/internal/krbclient"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 )
@@ -124,11 +125,15 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 
 	// The hub.
 	hcfg := fakeserver.Config{
-		Host:         lab.Host,
-		Banner:       sc.Hub.Banner,
-		Addr:         opts.SMTPAddr,
-		Clock:        clock.Offset{Base: base, By: sc.Hub.ClockOffset.D()},
-		Capabilities: sc.Hub.Capabilities,
+		Host:                     lab.Host,
+		Banner:                   sc.Hub.Banner,
+		Addr:                     opts.SMTPAddr,
+		Clock:                    clock.Offset{Base: base, By: sc.Hub.ClockOffset.D()},
+		Capabilities:             sc.Hub.capabilitiesOf(),
+		CapabilitiesAnonymousTLS: sc.Hub.CapabilitiesAnonymousTLS,
+		TLSMinVersion:            tlsVersions[sc.Hub.TLS.MinVersion],
+		TLSMaxVersion:            tlsVersions[sc.Hub.TLS.MaxVersion],
+		Tarpit:                   sc.Hub.Tarpit.D(),
 		Faults: fakeserver.Faults{
 			MaskVerbs: sc.Hub.MaskVerbs, DropVerbs: sc.Hub.DropVerbs, FailTLSHandshake: sc.Hub.TLS.FailHandshake,
 		},
@@ -137,6 +142,9 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 	}
 	if len(hcfg.Capabilities) == 0 {
 		hcfg.Capabilities = nil
+	}
+	if len(hcfg.CapabilitiesAnonymousTLS) == 0 {
+		hcfg.CapabilitiesAnonymousTLS = nil
 	}
 	if lab.getCert, err = lab.certificate(); err != nil {
 		return lab, err
@@ -147,7 +155,21 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 		if err != nil {
 			return lab, fmt.Errorf("scenario %s: hub keytab: %w", sc.Name, err)
 		}
-		hcfg.Authenticator = &fakeserver.KerberosAcceptor{Keytab: kt, Clock: hcfg.Clock, Replay: gssapi.NewReplayCache()}
+		// The hub's own credentials, for ExchangeAuth's reverse ticket: its
+		// keytab, on its own clock, from the lab's KDC.
+		tickets, err := krbclient.New(krbclient.Config{Krb5: krbclient.ConfigFor(lab.Realm, "tcp/"+lab.KDC.TCPAddr()), Clock: hcfg.Clock},
+			krbclient.FromKeytabValue(kt, hubAcct.Name+"@"+lab.Realm))
+		if err != nil {
+			return lab, fmt.Errorf("scenario %s: hub credentials: %w", sc.Name, err)
+		}
+		x := sc.Hub.ExchangeAuth
+		hcfg.Authenticator = &fakeserver.KerberosAcceptor{
+			Keytab: kt, Clock: hcfg.Clock, Replay: gssapi.NewReplayCache(), Tickets: tickets,
+			Faults: fakeserver.ExchangeAuthFaults{
+				HashMismatch: x.HashMismatch, NoSubmitPermission: x.NoSubmitPermission,
+				BadReplyHash: x.BadReplyHash, CorruptReply: x.CorruptReply,
+			},
+		}
 	}
 	if lab.Hub, err = fakeserver.Start(hcfg); err != nil {
 		return lab, fmt.Errorf("scenario %s: %w", sc.Name, err)

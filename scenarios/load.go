@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"crypto/tls"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -158,6 +159,25 @@ func (v *validator) hub(sc *Scenario) {
 			v.fail(fmt.Sprintf("hub.mask_verbs.%d", i), "%q is both masked and dropped", m)
 		}
 	}
+	if _, ok := roles[strings.ToLower(h.Role)]; h.Role != "" && !ok {
+		v.fail("hub.role", "unknown role %q (want %s)", h.Role, roleNames())
+	}
+	for i, c := range h.CapabilitiesAnonymousTLS {
+		if strings.TrimSpace(c) == "" || strings.ContainsAny(c, "\r\n") {
+			v.fail(fmt.Sprintf("hub.capabilities_anonymous_tls.%d", i), "an EHLO keyword line, e.g. \"X-EXPS EXCHANGEAUTH GSSAPI NTLM\" (got %q)", c)
+		}
+	}
+	if h.Tarpit.D() < 0 || h.Tarpit.D() > 10*time.Minute {
+		v.fail("hub.tarpit", "%s out of range (0 to 10m, as TarpitInterval)", h.Tarpit)
+	}
+	for field, ver := range map[string]string{"hub.tls.min_version": h.TLS.MinVersion, "hub.tls.max_version": h.TLS.MaxVersion} {
+		if _, ok := tlsVersions[ver]; ver != "" && !ok {
+			v.fail(field, "unknown TLS version %q (want 1.0, 1.1, 1.2 or 1.3)", ver)
+		}
+	}
+	if lo, hi := tlsVersions[h.TLS.MinVersion], tlsVersions[h.TLS.MaxVersion]; lo != 0 && hi != 0 && lo > hi {
+		v.fail("hub.tls.min_version", "%s is above max_version %s", h.TLS.MinVersion, h.TLS.MaxVersion)
+	}
 	switch h.TLS.Certificate {
 	case "", "trusted", "untrusted", "expired", "wrong-name", "none":
 	default:
@@ -223,11 +243,12 @@ func (v *validator) kdc(sc *Scenario) {
 	}
 }
 
+// tlsVersions are the names hub.tls.min_version and max_version take.
+var tlsVersions = map[string]uint16{"1.0": tls.VersionTLS10, "1.1": tls.VersionTLS11, "1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
+
 func (v *validator) probe(sc *Scenario) {
-	switch sc.Probe.Mech {
-	case "", "auto", "xexps", "auth":
-	default:
-		v.fail("probe.mech", "unknown value %q (want auto, xexps or auth)", sc.Probe.Mech)
+	if !verdict.Mech(sc.Probe.Mech).Valid() {
+		v.fail("probe.mech", "unknown value %q (want "+verdict.MechChoices+")", sc.Probe.Mech)
 	}
 	switch sc.Probe.TLS {
 	case "", "auto", "anonymous", "starttls", "none":

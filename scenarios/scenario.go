@@ -55,17 +55,28 @@ func (s *Scenario) MarshalJSON() ([]byte, error) {
 // Hub is the receiving Exchange server's behaviour.
 type Hub struct {
 	Host string `yaml:"host" json:"host,omitempty"`
+	// Role is the kind of server: hub (the default: Exchange 2013-2019),
+	// frontend, hub-2010, edge or exchange-2003. It chooses the EHLO lists.
+	Role string `yaml:"role" json:"role,omitempty"`
 	// Banner replaces Exchange's greeting (Set-ReceiveConnector -Banner),
 	// which hides the server's date from the probe.
 	Banner string `yaml:"banner" json:"banner,omitempty"`
 	// ClockOffset is the hub's clock against the probing host ("7m").
 	ClockOffset Duration `yaml:"clock_offset" json:"clock_offset,omitempty"`
-	// Capabilities is the EHLO list before TLS; empty means Exchange's
-	// defaults.
+	// Capabilities is the EHLO list before TLS; empty means the role's.
 	Capabilities []string `yaml:"capabilities" json:"capabilities,omitempty"`
-	MaskVerbs    []string `yaml:"mask_verbs" json:"mask_verbs,omitempty"` // ESMTP inspection (XXXXXXXA)
-	DropVerbs    []string `yaml:"drop_verbs" json:"drop_verbs,omitempty"`
-	TLS          HubTLS   `yaml:"tls" json:"tls,omitempty"`
+	// CapabilitiesAnonymousTLS is the EHLO list inside X-ANONYMOUSTLS;
+	// empty derives it as an Exchange hub does.
+	CapabilitiesAnonymousTLS []string `yaml:"capabilities_anonymous_tls" json:"capabilities_anonymous_tls,omitempty"`
+	// Tarpit delays a failed X-EXPS before its 454 (the connector's
+	// TarpitInterval; Exchange's default is 5s, scenarios use none).
+	Tarpit Duration `yaml:"tarpit" json:"tarpit,omitempty"`
+	// ExchangeAuth are ExchangeAuth faults that are not the KDC's or the
+	// keys'.
+	ExchangeAuth HubExchangeAuth `yaml:"exchange_auth" json:"exchange_auth,omitempty"`
+	MaskVerbs    []string        `yaml:"mask_verbs" json:"mask_verbs,omitempty"` // ESMTP inspection (XXXXXXXA)
+	DropVerbs    []string        `yaml:"drop_verbs" json:"drop_verbs,omitempty"`
+	TLS          HubTLS          `yaml:"tls" json:"tls,omitempty"`
 	// Mechanisms are what the acceptor takes ("GSSAPI"); empty means GSSAPI.
 	Mechanisms []string  `yaml:"mechanisms" json:"mechanisms,omitempty"`
 	Keytab     HubKeytab `yaml:"keytab" json:"keytab,omitempty"`
@@ -77,6 +88,23 @@ type HubTLS struct {
 	// "untrusted" (issued by another CA), "expired", "wrong-name", "none".
 	Certificate   string `yaml:"certificate" json:"certificate,omitempty"`
 	FailHandshake bool   `yaml:"fail_handshake" json:"fail_handshake,omitempty"`
+	// MinVersion and MaxVersion ("1.0" ... "1.3") bound what the hub
+	// negotiates: a server with only TLS 1.0 enabled, say.
+	MinVersion string `yaml:"min_version" json:"min_version,omitempty"`
+	MaxVersion string `yaml:"max_version" json:"max_version,omitempty"`
+}
+
+// HubExchangeAuth switches on the receiver's ExchangeAuth faults.
+type HubExchangeAuth struct {
+	// HashMismatch: the client's hash does not match the receiver's TLS
+	// session, as behind a TLS-terminating device (LogonDenied).
+	HashMismatch bool `yaml:"hash_mismatch" json:"hash_mismatch,omitempty"`
+	// NoSubmitPermission: the client authenticates but is not allowed to
+	// submit (not an Exchange server; event 1018).
+	NoSubmitPermission bool `yaml:"no_submit_permission" json:"no_submit_permission,omitempty"`
+	// BadReplyHash and CorruptReply spoil the receiver's 235 blob.
+	BadReplyHash bool `yaml:"bad_reply_hash" json:"bad_reply_hash,omitempty"`
+	CorruptReply bool `yaml:"corrupt_reply" json:"corrupt_reply,omitempty"`
 }
 
 // HubKeytab is the service keytab the hub holds.

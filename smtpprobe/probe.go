@@ -108,7 +108,7 @@ func (c *Config) Validate() error {
 		return &FieldError{Field: "Host", Err: err}
 	}
 	if !c.Mech.Valid() {
-		return &FieldError{Field: "Mech", Err: fmt.Errorf("unknown mechanism %q (want auto, xexps or auth)", c.Mech)}
+		return &FieldError{Field: "Mech", Err: fmt.Errorf("unknown mechanism %q (want "+verdict.MechChoices+")", c.Mech)}
 	}
 	if !c.TLS.Valid() {
 		return &FieldError{Field: "TLS", Err: fmt.Errorf("unknown TLS mode %q (want auto, anonymous, starttls or none)", c.TLS)}

@@ -102,7 +102,7 @@ func printReport(e env, r *verdict.Report, p probeFlags) int {
 func (p probeFlags) config(host string, e env) (smtpprobe.Config, error) {
 	mech, tlsMode := verdict.Mech(p.mech), verdict.TLSMode(p.tlsMode)
 	if !mech.Valid() {
-		return smtpprobe.Config{}, fmt.Errorf("unknown --mech %q (want auto, xexps or auth)", p.mech)
+		return smtpprobe.Config{}, fmt.Errorf("unknown --mech %q (want "+verdict.MechChoices+")", p.mech)
 	}
 	if !tlsMode.Valid() {
 		return smtpprobe.Config{}, fmt.Errorf("unknown --tls %q (want auto, anonymous, starttls or none)", p.tlsMode)

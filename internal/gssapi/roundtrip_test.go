@@ -248,3 +248,23 @@ func TestUnwrap_RotatedToken(t *testing.T) {
 		t.Errorf("payload %x", p)
 	}
 }
+
+// A keytab that names the account only, as ktpass and samba-tool export it,
+// accepts a ticket for any SPN of that account: Windows finds keys by
+// account, kvno and etype.
+func TestServer_AccountOnlyKeytab(t *testing.T) {
+	kt := serviceKeytab(t)
+	tkt, key := issue(t, ticketSpec{kt: kt})
+	account := *kt
+	account.Entries = nil
+	for _, e := range kt.Entries {
+		e.Principal.Components = []string{"HUB01$"}
+		e.Principal.NumComponents = 1
+		account.Entries = append(account.Entries, e)
+	}
+	c := newTestClient(t, tkt, key, ModeExchange, true, false, clock.NewFake(t0))
+	s := newTestServer(t, &account, ModeExchange, clock.NewFake(t0), NewReplayCache())
+	if cerr, serr := converse(c, s, false); cerr != nil || serr != nil {
+		t.Fatalf("client error %v, server error %v", cerr, serr)
+	}
+}

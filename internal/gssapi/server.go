@@ -424,6 +424,16 @@ func (s *Server) decryptTicket(t messages.Ticket, sname string) (messages.Ticket
 		}
 	}
 	if len(forService) == 0 {
+		// Windows finds an account's keys by account, not by SPN: a ticket
+		// for any SPN of the account decrypts with them, and keytabs
+		// exported from AD (ktpass, samba-tool) name the account only.
+		for _, e := range s.cfg.Keytab.Entries {
+			if strings.EqualFold(e.Principal.Realm, t.Realm) {
+				forService = append(forService, cand{key: e.Key, kvno: e.KVNO, ts: e.Timestamp})
+			}
+		}
+	}
+	if len(forService) == 0 {
 		if len(s.svc.NameString) == 0 {
 			return t, &AcceptError{Reason: ReasonWrongService, Code: errorcode.KRB_AP_ERR_NOT_US, Detail: fmt.Sprintf("the keytab holds no key for %s", sname)}
 		}
