@@ -3,6 +3,7 @@ package smtpprobe
 import (
 	"bufio"
 	"context"
+	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -14,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/exauth/exauth/internal/exchangeauth"
 	"github.com/exauth/exauth/internal/safetext"
 	"github.com/exauth/exauth/internal/smtpreply"
 	"github.com/exauth/exauth/verdict"
@@ -28,7 +30,7 @@ func Observe(ctx context.Context, cfg Config) *verdict.Observation {
 		Target:  host,
 		Address: addr,
 		Options: verdict.ObservedOptions{
-			Mech: cfg.Mech, TLS: cfg.TLS, SPN: cfg.SPN,
+			Mech: cfg.Mech, TLS: cfg.TLS, SPN: cfg.SPN, EHLOName: cfg.EHLOName,
 			RequireTrustedCert: cfg.RequireTrustedCert, HasCredentials: cfg.Kerberos != nil,
 			ShowSecrets: cfg.ShowSecrets,
 		},
@@ -41,8 +43,57 @@ func Observe(ctx context.Context, cfg Config) *verdict.Observation {
 	defer cancel()
 	d := &dialogue{cfg: cfg, obs: obs, host: host, start: cfg.Clock.Now()}
 	d.run(ctx, addr)
+	if refusedExchangeAuth(obs) {
+		obs.FollowUp, obs.ReverseSPN = followUp(ctx, cfg, obs, host, addr)
+	}
 	obs.Timings.Total = d.since()
 	return obs
+}
+
+// refusedExchangeAuth reports whether the receiver refused a valid
+// ExchangeAuth token with a temporary failure: the one answer that hides
+// which of its checks failed.
+func refusedExchangeAuth(o *verdict.Observation) bool {
+	a := o.Auth
+	return a != nil && a.Mechanism == "EXCHANGEAUTH" && a.TokenSent && a.Final != nil && a.Final.Code == 454 &&
+		o.Kerberos != nil && o.Kerberos.TicketObtained
+}
+
+// followUp tells apart what a refused ExchangeAuth cannot: a second
+// session with X-EXPS GSSAPI shows whether the receiver can use this host's
+// ticket at all (its AP-REP comes before it checks permissions), and a
+// ticket request for this host's own SPN shows whether the receiver could
+// get its reverse ticket. Both cost the receiver and the KDC one more
+// exchange, and only after a failure.
+func followUp(ctx context.Context, cfg Config, main *verdict.Observation, host, addr string) (*verdict.FollowUpObservation, *verdict.SPNCheck) {
+	rs := &verdict.SPNCheck{SPN: "SMTPSVC/" + cfg.EHLOName}
+	var kobs verdict.KerberosObservation
+	if _, err := cfg.Kerberos.GSSAPIClient(ctx, rs.SPN, UseExchangeAuth, &kobs); err != nil {
+		rs.Err, rs.KDCError = err, kobs.KDCError
+	}
+	rs.TicketObtained = kobs.TicketObtained
+
+	fu := &verdict.FollowUpObservation{}
+	if e := main.EHLOTLS; e == nil || !e.Capabilities.Offers("X-EXPS", "GSSAPI") {
+		return fu, rs
+	}
+	fu.Offered = true
+	second := cfg
+	second.Mech = verdict.MechGSSAPI
+	second.SPN = main.Options.SPN
+	o := &verdict.Observation{Target: host, Address: addr, Options: main.Options}
+	d := &dialogue{cfg: second, obs: o, host: host, start: cfg.Clock.Now()}
+	d.run(ctx, addr)
+	switch {
+	case o.Auth == nil:
+		fu.Err = errors.New("the second session did not reach X-EXPS GSSAPI")
+		if o.Failure != nil {
+			fu.Err = fmt.Errorf("the second session ended at %s: %w", o.Failure.Step, o.Failure.Err)
+		}
+	default:
+		fu.APRep, fu.Final, fu.Err = o.Auth.Mutual, o.Auth.Final, o.Auth.Err
+	}
+	return fu, rs
 }
 
 // dialogue is one probe's connection state. Each step is a method that does
@@ -56,7 +107,8 @@ type dialogue struct {
 	conn   net.Conn
 	r      *smtpreply.Reader
 	inTLS  bool
-	redact bool // received authentication data is a secret
+	tls    tls.ConnectionState // valid when inTLS
+	redact bool                // received authentication data is a secret
 }
 
 func (d *dialogue) since() time.Duration { return d.cfg.Clock.Now().Sub(d.start) }
@@ -81,11 +133,13 @@ func (d *dialogue) run(ctx context.Context, addr string) {
 	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	if !d.cfg.RequireTrustedCert {
-		d.ticket = d.prefetchTicket(ctx, nil)
-	}
 	if !d.greet(ctx) {
 		return
+	}
+	if !d.cfg.RequireTrustedCert {
+		// Exchange's banner names the server as its EHLO answer will:
+		// the ticket for that SPN is fetched while SMTP goes on.
+		d.ticket = d.prefetchTicket(ctx, nil, bannerName(d.obs.Banner))
 	}
 	caps, ok := d.ehlo(ctx, false)
 	if !ok {
@@ -105,7 +159,7 @@ func (d *dialogue) run(ctx context.Context, addr string) {
 		}
 	}
 	if d.ticket == nil && d.cfg.RequireTrustedCert {
-		d.ticket = d.prefetchTicket(ctx, caps)
+		d.ticket = d.prefetchTicket(ctx, caps, d.latestEHLO().Advertised())
 	}
 	if d.authenticate(ctx, caps) {
 		d.quit(ctx)
@@ -131,24 +185,46 @@ type prefetch struct {
 	took   time.Duration
 }
 
-// caps, when known, must offer X-EXPS GSSAPI.
-func (d *dialogue) prefetchTicket(ctx context.Context, caps smtpreply.Capabilities) *prefetch {
-	if d.cfg.Kerberos == nil || d.cfg.Mech == verdict.MechAUTH || caps != nil && !caps.Offers("X-EXPS", "GSSAPI") {
+// prefetchTicket starts fetching the X-EXPS ticket for SMTPSVC/<name>
+// (name as the server gave it); caps, when known, must offer X-EXPS.
+func (d *dialogue) prefetchTicket(ctx context.Context, caps smtpreply.Capabilities, name string) *prefetch {
+	if d.cfg.Kerberos == nil || d.cfg.Mech == verdict.MechAUTH || caps != nil && !caps.Has("X-EXPS") {
 		return nil
 	}
 	spn := d.cfg.SPN
 	if spn == "" {
-		spn = "SMTPSVC/" + d.host
+		if name == "" {
+			return nil
+		}
+		spn = "SMTPSVC/" + name
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	p := &prefetch{cancel: cancel, spn: spn, done: make(chan struct{}), obs: &verdict.KerberosObservation{SPN: spn}}
 	go func() {
 		defer close(p.done)
 		began := time.Now()
-		p.client, p.err = d.cfg.Kerberos.GSSAPIClient(ctx, spn, true, p.obs)
+		p.client, p.err = d.cfg.Kerberos.GSSAPIClient(ctx, spn, UseExchangeAuth, p.obs)
 		p.took = time.Since(began)
 	}()
 	return p
+}
+
+// bannerName is the host name an Exchange banner starts with ("220
+// hub01.contoso.com Microsoft ESMTP MAIL Service ready at ...").
+func bannerName(b *verdict.BannerObservation) string {
+	if b == nil {
+		return ""
+	}
+	e := verdict.EHLOObservation{Reply: b.Reply}
+	return e.Advertised()
+}
+
+// latestEHLO is the EHLO answer the authentication follows.
+func (d *dialogue) latestEHLO() *verdict.EHLOObservation {
+	if d.obs.EHLOTLS != nil {
+		return d.obs.EHLOTLS
+	}
+	return d.obs.EHLO
 }
 
 // step sets the deadline for one network exchange: the step bound, never
@@ -374,11 +450,15 @@ func (d *dialogue) upgradeTLS(ctx context.Context, verb string) bool {
 	// Verification is done by hand after the handshake: X-ANONYMOUSTLS is
 	// anonymous by design and Exchange's certificates are often
 	// self-signed, so an untrusted certificate is evidence, not a failure.
-	tc := tls.Client(d.conn, &tls.Config{
-		ServerName:         d.host,
-		InsecureSkipVerify: true,
-		MinVersion:         tls.VersionTLS12,
-	})
+	// Exchange negotiates TLS 1.0 to 1.2 with Schannel; inside
+	// X-ANONYMOUSTLS the probe offers no more than 1.2, where ExchangeAuth's
+	// EAP key is defined (docs/exchangeauth.md). No client certificate: a
+	// receiver that cannot map one refuses the next EHLO.
+	conf := &tls.Config{ServerName: d.host, InsecureSkipVerify: true, MinVersion: tls.VersionTLS10}
+	if mode == verdict.TLSAnonymous {
+		conf.MaxVersion = exchangeauth.MaxTLSVersion
+	}
+	tc := tls.Client(d.conn, conf)
 	d.step(ctx)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		t.Err = err
@@ -390,7 +470,7 @@ func (d *dialogue) upgradeTLS(ctx context.Context, verb string) bool {
 	if len(st.PeerCertificates) > 0 {
 		t.PeerCert = d.verifyCert(st.PeerCertificates)
 	}
-	d.inTLS = true
+	d.inTLS, d.tls = true, st
 	d.setConn(tc)
 	return true
 }
@@ -419,47 +499,182 @@ func (d *dialogue) verifyCert(chain []*x509.Certificate) *verdict.CertObservatio
 	return c
 }
 
-// authenticate runs X-EXPS GSSAPI or AUTH GSSAPI. It returns false when the
+// authChoice is how the dialogue authenticates, and why.
+type authChoice struct {
+	verb, mech string // "X-EXPS" EXCHANGEAUTH or GSSAPI, "AUTH" GSSAPI; "" when none
+	why        string
+}
+
+// chooseAuth picks the mechanism as an Exchange 2007+ sender does, unless
+// the configuration forces one: X-EXPS EXCHANGEAUTH when offered inside
+// X-ANONYMOUSTLS, else X-EXPS GSSAPI, else AUTH GSSAPI. A forced mechanism
+// is used only when offered: what else is offered is for verdict.Diagnose
+// to read from the EHLO.
+func (d *dialogue) chooseAuth(caps smtpreply.Capabilities) authChoice {
+	anonymous := d.obs.TLS != nil && d.obs.TLS.Mode == verdict.TLSAnonymous && d.inTLS
+	exchangeAuth := anonymous && caps.Offers("X-EXPS", "EXCHANGEAUTH")
+	gssapi := caps.Offers("X-EXPS", "GSSAPI")
+	auth := caps.Offers("AUTH", "GSSAPI")
+	switch d.cfg.Mech.Canonical() {
+	case verdict.MechExchangeAuth:
+		if exchangeAuth {
+			return authChoice{"X-EXPS", "EXCHANGEAUTH", "forced (--mech exchangeauth)"}
+		}
+	case verdict.MechGSSAPI:
+		if gssapi {
+			return authChoice{"X-EXPS", "GSSAPI", "forced (the downgraded path); an Exchange 2007+ sender uses it only towards Exchange 2003 or with UseDowngradedExchangeServerAuth"}
+		}
+	case verdict.MechAUTH:
+		if auth {
+			return authChoice{"AUTH", "GSSAPI", "forced (AUTH GSSAPI, as non-Exchange MTAs offer it)"}
+		}
+	default:
+		switch {
+		case exchangeAuth:
+			return authChoice{"X-EXPS", "EXCHANGEAUTH", "offered inside X-ANONYMOUSTLS: what an Exchange 2007+ sender uses"}
+		case gssapi:
+			why := "EXCHANGEAUTH is not offered"
+			if !anonymous {
+				why += " (it exists only inside X-ANONYMOUSTLS)"
+			}
+			return authChoice{"X-EXPS", "GSSAPI", why + ": an Exchange 2007+ sender would use X-EXPS GSSAPI only towards Exchange 2003 or with UseDowngradedExchangeServerAuth, and otherwise fail with 451 5.7.3 Cannot achieve Exchange Server authentication"}
+		case auth:
+			return authChoice{"AUTH", "GSSAPI", "X-EXPS offers no Kerberos: AUTH GSSAPI, which Exchange servers do not use between themselves"}
+		}
+	}
+	return authChoice{}
+}
+
+// spnFor is the SPN of a mechanism, and where its host name came from:
+// X-EXPS uses the name the receiver advertised in EHLO, as Exchange does;
+// AUTH the dialled name, as SASL clients do.
+func (d *dialogue) spnFor(verb string) (spn, from string) {
+	switch {
+	case d.cfg.SPN != "":
+		return d.cfg.SPN, "given"
+	case verb == "AUTH":
+		return "SMTP/" + d.host, "dialled"
+	}
+	if name := d.latestEHLO().Advertised(); name != "" {
+		return "SMTPSVC/" + name, "advertised"
+	}
+	return "SMTPSVC/" + d.host, "dialled"
+}
+
+// authenticate runs the chosen mechanism. It returns false when the
 // connection is no longer usable.
 func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities) bool {
-	verb := d.authVerb(caps)
-	if verb == "" {
+	choice := d.chooseAuth(caps)
+	if choice.verb == "" {
 		// Nothing to authenticate with: verdict.Diagnose reads why from the EHLO.
 		return true
 	}
-	a := &verdict.AuthObservation{Verb: verb, Mechanism: "GSSAPI", Offered: caps.Mechanisms(verb)}
+	a := &verdict.AuthObservation{Verb: choice.verb, Mechanism: choice.mech, Offered: caps.Mechanisms(choice.verb), Why: choice.why}
 	d.obs.Auth = a
-	spn := d.cfg.SPN
-	if spn == "" {
-		service := "SMTPSVC"
-		if verb == "AUTH" {
-			service = "SMTP"
-		}
-		spn = service + "/" + d.host
-	}
+	spn, from := d.spnFor(choice.verb)
+	a.SPNFrom = from
 	d.obs.Options.SPN = spn
 	if d.cfg.Kerberos == nil {
 		d.obs.Kerberos = &verdict.KerberosObservation{SPN: spn, CredentialsProblem: "no Kerberos credentials were configured (no ccache, keytab or password)"}
 		return true
 	}
-	var client Mechanism
-	var err error
-	if t := d.ticket; t != nil && t.spn == spn && verb == "X-EXPS" {
-		<-t.done // fetched while the SMTP dialogue ran
-		d.obs.Kerberos, client, err, d.obs.Timings.KDC = t.obs, t.client, t.err, t.took
-	} else {
-		d.obs.Kerberos = &verdict.KerberosObservation{SPN: spn}
-		began := time.Now()
-		client, err = d.cfg.Kerberos.GSSAPIClient(ctx, spn, verb == "X-EXPS", d.obs.Kerberos)
-		d.obs.Timings.KDC = time.Since(began)
+	use := UseXEXPS
+	switch {
+	case choice.verb == "AUTH":
+		use = UseAUTH
+	case choice.mech == "EXCHANGEAUTH":
+		use = UseExchangeAuth
 	}
+	d.obs.Kerberos = &verdict.KerberosObservation{SPN: spn}
+	began := time.Now()
+	if t := d.ticket; t != nil && t.spn == spn {
+		<-t.done // fetched while the SMTP dialogue ran; the client caches the ticket
+		began = began.Add(-t.took)
+	}
+	client, err := d.cfg.Kerberos.GSSAPIClient(ctx, spn, use, d.obs.Kerberos)
+	d.obs.Timings.KDC = time.Since(began)
 	if err != nil {
 		d.obs.Kerberos.Err = err
 		return true
 	}
-	began := time.Now()
+	began = time.Now()
 	defer func() { d.obs.Timings.Auth = time.Since(began) }()
+	if choice.mech == "EXCHANGEAUTH" {
+		return d.exchangeAuth(ctx, a, client)
+	}
+	return d.gssapi(ctx, a, client)
+}
 
+// exchangeAuth runs "X-EXPS EXCHANGEAUTH SHA256 <blob>" and checks the
+// receiver's reverse ticket in its "235 <blob>" when the credentials hold
+// this host's keys.
+func (d *dialogue) exchangeAuth(ctx context.Context, a *verdict.AuthObservation, client Mechanism) bool {
+	_, token, err := client.Start()
+	if err != nil {
+		a.Err = err
+		return true
+	}
+	var cert *x509.Certificate
+	if len(d.tls.PeerCertificates) > 0 {
+		cert = d.tls.PeerCertificates[0]
+	}
+	pub, err := exchangeauth.PublicKey(cert)
+	if err != nil {
+		a.Err = err
+		return true
+	}
+	eap, err := exchangeauth.EAPKey(d.tls)
+	if err != nil {
+		// Exchange's sender stops here too (event 2016, TLS1_0NotSupported).
+		a.Err = err
+		return true
+	}
+	clientKey := client.SessionKey()
+	blob := exchangeauth.FormatBlob(token, exchangeauth.ClientHash(pub, clientKey, eap))
+	d.step(ctx)
+	d.redact = true
+	defer func() { d.redact = false }()
+	if err := d.send("X-EXPS EXCHANGEAUTH "+exchangeauth.Hash+" "+blob, true); err != nil {
+		return d.fail(verdict.StepAuth, err)
+	}
+	a.TokenSent = true
+	reply, err := d.r.ReadReply()
+	if err != nil {
+		return d.fail(verdict.StepAuth, err)
+	}
+	a.Final = &reply
+	if reply.Code != 235 {
+		return true
+	}
+	a.ServerData = reply.Text() != ""
+	rev := &verdict.ReverseObservation{SPN: "SMTPSVC/" + d.cfg.EHLOName}
+	a.Reverse = rev
+	rtoken, rhash, err := exchangeauth.ParseBlob(reply.Text())
+	if err != nil {
+		rev.Err = err
+		return true
+	}
+	r, err := d.cfg.Kerberos.AcceptReverse(rtoken, rev.SPN)
+	switch {
+	case errors.Is(err, ErrNoKeys):
+		rev.Skipped = err.Error()
+		return true
+	case err != nil:
+		rev.Err = err
+		return true
+	}
+	rev.Principal = r.Principal
+	if subtle.ConstantTimeCompare(rhash, exchangeauth.ServerHash(pub, clientKey, eap, r.SessionKey)) != 1 {
+		rev.Err = errors.New("the reverse token decrypted, but the blob's hash does not match this TLS session and both session keys (LogonDenied)")
+		return true
+	}
+	rev.Verified, a.Mutual = true, true
+	return true
+}
+
+// gssapi runs X-EXPS GSSAPI or AUTH GSSAPI.
+func (d *dialogue) gssapi(ctx context.Context, a *verdict.AuthObservation, client Mechanism) bool {
+	verb := a.Verb
 	_, initial, err := client.Start()
 	if err != nil {
 		a.Err = err
@@ -467,8 +682,9 @@ func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities
 	}
 	d.step(ctx)
 	if verb == "X-EXPS" {
-		// Exchange's sending side sends the verb alone and the token after
-		// the 334 (see the package documentation of internal/gssapi).
+		// Exchange's sending side sends the verb alone; the receiver's
+		// "334 GSSAPI supported" only says the verb is accepted, and the
+		// token follows.
 		if err := d.send("X-EXPS GSSAPI", false); err != nil {
 			return d.fail(verdict.StepAuth, err)
 		}
@@ -523,6 +739,7 @@ func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities
 				}
 				return true
 			}
+			a.Mutual = client.Mutual()
 			if err := d.send(base64.StdEncoding.EncodeToString(resp), true); err != nil {
 				return d.fail(verdict.StepAuth, err)
 			}
@@ -542,31 +759,6 @@ func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities
 		}
 	}
 	return d.fail(verdict.StepAuth, errors.New("authentication exchange did not end after 8 steps"))
-}
-
-// authVerb chooses X-EXPS or AUTH from what the server offers and --mech.
-func (d *dialogue) authVerb(caps smtpreply.Capabilities) string {
-	offersGSSAPI := func(verb string) bool { return caps.Offers(verb, "GSSAPI") }
-	// A verb is only used when it offers GSSAPI, forced or not: what else it
-	// offers is for verdict.Diagnose to read from the EHLO.
-	switch d.cfg.Mech {
-	case verdict.MechXEXPS:
-		if offersGSSAPI("X-EXPS") {
-			return "X-EXPS"
-		}
-	case verdict.MechAUTH:
-		if offersGSSAPI("AUTH") {
-			return "AUTH"
-		}
-	default:
-		if offersGSSAPI("X-EXPS") {
-			return "X-EXPS"
-		}
-		if offersGSSAPI("AUTH") {
-			return "AUTH"
-		}
-	}
-	return ""
 }
 
 func (d *dialogue) quit(ctx context.Context) {

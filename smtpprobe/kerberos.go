@@ -47,6 +47,7 @@ type KerberosClient struct {
 	settings KerberosSettings
 	once     sync.Once
 	client   *krbclient.Client
+	creds    krbclient.Credentials
 	setupErr error
 }
 
@@ -91,6 +92,7 @@ func (k *KerberosClient) setup() (*krbclient.Client, error) {
 			k.setupErr = err
 			return
 		}
+		k.creds = creds
 		k.client, k.setupErr = krbclient.New(cfg, creds)
 	})
 	return k.client, k.setupErr
@@ -108,7 +110,7 @@ func (k *KerberosClient) Stats() (as, tgs int) {
 
 // GSSAPIClient obtains a service ticket for spn and returns the GSSAPI
 // mechanism client built on it, recording what Kerberos showed in obs.
-func (k *KerberosClient) GSSAPIClient(ctx context.Context, spn string, exchangeMode bool, obs *verdict.KerberosObservation) (Mechanism, error) {
+func (k *KerberosClient) GSSAPIClient(ctx context.Context, spn string, use TokenUse, obs *verdict.KerberosObservation) (Mechanism, error) {
 	obs.SPN = spn
 	client, err := k.setup()
 	if err != nil {
@@ -129,19 +131,57 @@ func (k *KerberosClient) GSSAPIClient(ctx context.Context, spn string, exchangeM
 	obs.KVNO = &kvno
 	obs.KDC = st.KDC
 	obs.Transport = st.Transport
-	mode := gssapi.ModeSASL
-	if exchangeMode {
-		mode = gssapi.ModeExchange
+	// AUTH GSSAPI is RFC 4752; X-EXPS GSSAPI asks for an AP-REP, as
+	// Exchange's Negotiate sender does; ExchangeAuth's Kerberos token is
+	// one leg without mutual authentication (the reverse ticket is its
+	// mutual part).
+	mode, mutual := gssapi.ModeExchange, use != UseExchangeAuth
+	if use == UseAUTH {
+		mode = gssapi.ModeSASL
 	}
 	c, err := gssapi.NewClient(gssapi.ClientConfig{
 		Ticket: st.Ticket, SessionKey: st.SessionKey, Client: st.Client, Realm: st.Realm,
-		Clock: k.settings.Clock, Mode: mode, Mutual: true,
+		Clock: k.settings.Clock, Mode: mode, Mutual: mutual,
 	})
 	if err != nil {
 		// A nil *gssapi.Client must not become a non-nil Mechanism.
 		return nil, err
 	}
 	return c, nil
+}
+
+// AcceptReverse verifies a token sent to this host's own account (spn is
+// SMTPSVC/<its EHLO name>) with the account's keys: a keytab's, or keys
+// derived from the password. A ccache holds no keys: the error is then
+// ErrNoKeys.
+func (k *KerberosClient) AcceptReverse(token []byte, spn string) (Reverse, error) {
+	client, err := k.setup()
+	if err != nil {
+		return Reverse{}, err
+	}
+	clk := clock.Or(k.settings.Clock)
+	kt, err := k.creds.Keys(client.Realm(), clk.Now())
+	if errors.Is(err, krbclient.ErrNoKeys) {
+		return Reverse{}, ErrNoKeys
+	}
+	if err != nil {
+		return Reverse{}, err
+	}
+	srv, err := gssapi.NewServer(gssapi.ServerConfig{Keytab: kt, Service: spn, Clock: k.settings.Clock, Mode: gssapi.ModeExchange})
+	if err != nil {
+		return Reverse{}, err
+	}
+	out, done, err := srv.Next(token)
+	if err != nil {
+		return Reverse{}, err
+	}
+	if !done || len(out) > 0 {
+		// Exchange's sender fails with IllegalMessage when its acceptor
+		// would have to answer (the reverse token asked for an AP-REP).
+		return Reverse{}, errors.New("the reverse token asks for mutual authentication, which Exchange's sender refuses (IllegalMessage)")
+	}
+	acc, _ := srv.Accepted()
+	return Reverse{Principal: acc.Principal(), SessionKey: acc.SessionKey}, nil
 }
 
 // observeExchanges copies the last KDC clock reading and who answered.

@@ -63,8 +63,23 @@ type Config struct {
 // records what its Kerberos exchanges saw in obs, whether or not it
 // succeeds.
 type Kerberos interface {
-	GSSAPIClient(ctx context.Context, spn string, exchangeMode bool, obs *verdict.KerberosObservation) (Mechanism, error)
+	GSSAPIClient(ctx context.Context, spn string, use TokenUse, obs *verdict.KerberosObservation) (Mechanism, error)
+	// AcceptReverse verifies ExchangeAuth's reverse token, sent by the
+	// receiver to this host's own SPN, with this host's account's keys;
+	// ErrNoKeys when the credentials hold none.
+	AcceptReverse(token []byte, spn string) (Reverse, error)
 }
+
+// TokenUse is what a Kerberos token is for; it decides its flags and the
+// exchange around it.
+type TokenUse int
+
+// Token uses.
+const (
+	UseAUTH         TokenUse = iota + 1 // AUTH GSSAPI: RFC 4752, mutual
+	UseXEXPS                            // X-EXPS GSSAPI: mutual, no security layer
+	UseExchangeAuth                     // X-EXPS EXCHANGEAUTH: one leg, no mutual authentication
+)
 
 // Mechanism is the GSSAPI SASL client a Kerberos side hands the dialogue.
 type Mechanism interface {
@@ -72,7 +87,21 @@ type Mechanism interface {
 	// Mutual reports whether the server's mutual-authentication token
 	// (an AP-REP) arrived and verified.
 	Mutual() bool
+	// SessionKey is the context's session key once Start has run (a
+	// secret): ExchangeAuth's hash binds it.
+	SessionKey() []byte
 }
+
+// Reverse is an accepted reverse token: who sent it and the context's
+// session key (a secret).
+type Reverse struct {
+	Principal  string
+	SessionKey []byte
+}
+
+// ErrNoKeys says the probe's credentials hold no long-term keys (a ccache):
+// it cannot decrypt a ticket sent to its own account.
+var ErrNoKeys = errors.New("the credentials are a ccache, which holds tickets but not the account's keys")
 
 const (
 	defaultTimeout     = 30 * time.Second
@@ -107,6 +136,9 @@ func (c *Config) Validate() error {
 	if _, _, err := c.hostPort(); err != nil {
 		return &FieldError{Field: "Host", Err: err}
 	}
+	if strings.ContainsAny(c.EHLOName, " \t\r\n") {
+		return &FieldError{Field: "EHLO", Err: fmt.Errorf("%q: an EHLO name is one word, without spaces or line breaks", c.EHLOName)}
+	}
 	if !c.Mech.Valid() {
 		return &FieldError{Field: "Mech", Err: fmt.Errorf("unknown mechanism %q (want "+verdict.MechChoices+")", c.Mech)}
 	}
@@ -136,16 +168,29 @@ func (c Config) withDefaults() Config {
 		c.StepTimeout = defaultStepTimeout
 	}
 	if c.EHLOName == "" {
-		c.EHLOName = localName()
+		c.EHLOName = localFQDN()
 	}
 	c.Clock = clock.Or(c.Clock)
 	return c
 }
 
-func localName() string {
+// localFQDN is this host's canonical name, as Exchange's sender writes its
+// FQDN in EHLO: ExchangeAuth's reverse ticket is for SMTPSVC/<that name>,
+// so a short name would make the receiver ask for an SPN nobody has.
+func localFQDN() string {
 	h, err := os.Hostname()
-	if err != nil || h == "" || strings.ContainsAny(h, " \t") {
+	if err != nil || h == "" || strings.ContainsAny(h, " \t\r\n") {
 		return "localhost"
+	}
+	if strings.Contains(h, ".") {
+		return h
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if cname, err := net.DefaultResolver.LookupCNAME(ctx, h); err == nil {
+		if c := strings.TrimSuffix(cname, "."); strings.Contains(c, ".") {
+			return c
+		}
 	}
 	return h
 }

@@ -25,7 +25,7 @@ func TestKerberos_KRB5ConfigList(t *testing.T) {
 		Getenv: func(name string) string { return env[name] },
 	})
 	var obs verdict.KerberosObservation
-	if _, err := k.GSSAPIClient(context.Background(), "SMTPSVC/hub01.lab.test", true, &obs); err == nil {
+	if _, err := k.GSSAPIClient(context.Background(), "SMTPSVC/hub01.lab.test", smtpprobe.UseExchangeAuth, &obs); err == nil {
 		t.Fatal("no error with a missing keytab")
 	}
 	if strings.Contains(obs.CredentialsProblem, "krb5.conf") || !strings.Contains(obs.CredentialsProblem, "missing.keytab") {

@@ -365,14 +365,16 @@ func (j *judgement) authResult() (Verdict, string) {
 	}
 	r := *a.Final
 	shown := r.String()
-	if tok, ok := r.AuthToken(); ok {
+	if a.Mechanism == "EXCHANGEAUTH" && r.Code == 235 && !o.Options.ShowSecrets {
+		shown = fmt.Sprintf("235 <ExchangeAuth blob, %d bytes>", len(r.Text()))
+	} else if tok, ok := r.AuthToken(); ok {
 		// The AP-REP on the 235 line is a secret like any token.
 		shown = fmt.Sprintf("%03d <server token, %d bytes>", r.Code, len(tok))
 	} else if a.TokenSent && !o.Options.ShowSecrets {
 		shown = safetext.RedactTokens(shown)
 	}
 	if a.Verb != "" {
-		j.add("%s GSSAPI answered: %s", a.Verb, shown)
+		j.add("%s answered: %s", a.label(), shown)
 	} else {
 		j.add("the server answered: %s", shown)
 	}
@@ -385,6 +387,8 @@ func (j *judgement) authResult() (Verdict, string) {
 		}
 	}
 	switch {
+	case r.Code == 235 && a.Mechanism == "EXCHANGEAUTH":
+		return j.exchangeAuthAccepted()
 	case r.Code == 235:
 		if a.Err != nil {
 			j.add("the server's mutual-authentication data did not verify: %v", a.Err)
@@ -396,7 +400,7 @@ func (j *judgement) authResult() (Verdict, string) {
 			j.add("mutual authentication verified (AP-REP)")
 		}
 		j.clocks.warnings(j.warn)
-		return VerdictOK, fmt.Sprintf("%s accepted %s GSSAPI from %s", o.Target, a.Verb, orUnknown(o.Kerberos))
+		return VerdictOK, fmt.Sprintf("%s accepted %s from %s", o.Target, a.label(), orUnknown(o.Kerberos))
 	case isSkewed:
 		return VerdictClockSkew, skewed
 	case r.Code == 454 && (r.Enhanced == "4.7.0" || r.Enhanced == ""):
@@ -430,6 +434,15 @@ func (j *judgement) authResult() (Verdict, string) {
 func (j *judgement) temporaryFailure(r smtpreply.Reply) (Verdict, string) {
 	o := j.o
 	k := o.Kerberos
+	if a := o.Auth; a.Mechanism == "EXCHANGEAUTH" {
+		return j.exchangeAuthRefused(r)
+	}
+	if a := o.Auth; a.Verb == "X-EXPS" && a.Mutual {
+		// Exchange sends its AP-REP before it checks permissions: a refusal
+		// after a verified AP-REP is not about the ticket.
+		j.add("the receiving server accepted the ticket (its AP-REP verified) and refused afterwards")
+		return VerdictNoSubmitPermission, fmt.Sprintf("%s accepts %s's Kerberos ticket but does not let it submit (event 1018): not an Exchange server's identity, or the connector's permissions", o.Target, orUnknown(k))
+	}
 	if k != nil && k.TicketObtained && j.clocks.agree(MaxSkew-resolution) {
 		j.add("a valid ticket was issued and all three clocks are within 5 minutes of each other, so the receiving server most likely could not decrypt the ticket: the key it holds for %s differs from the KDC's", k.SPN)
 		return VerdictKeyMismatch, fmt.Sprintf("%s could not use a valid ticket for %s (454 4.7.0 with clocks in step): its key for the SPN differs from the KDC's — SPN on the wrong account or a key version not replicated", o.Target, k.SPN)
@@ -524,4 +537,120 @@ func signed(d time.Duration) string {
 		return fmt.Sprintf("%s%.1fs", sign, s)
 	}
 	return fmt.Sprintf("%s%dm%04.1fs", sign, m, math.Abs(s))
+}
+
+// label names the mechanism as it goes on the wire: "X-EXPS EXCHANGEAUTH",
+// "X-EXPS GSSAPI", "AUTH GSSAPI".
+func (a *AuthObservation) label() string {
+	mech := a.Mechanism
+	if mech == "" {
+		mech = "GSSAPI"
+	}
+	if a.Verb == "" {
+		return mech
+	}
+	return a.Verb + " " + mech
+}
+
+// exchangeAuthAccepted judges a 235 to ExchangeAuth: the receiver accepted
+// this host, and its reverse ticket is ExchangeAuth's mutual part.
+func (j *judgement) exchangeAuthAccepted() (Verdict, string) {
+	o := j.o
+	a := o.Auth
+	rev := a.Reverse
+	switch {
+	case rev == nil:
+	case rev.Err != nil:
+		j.add("reverse leg: the receiving server's ticket to %s did not verify: %v", rev.SPN, rev.Err)
+		return VerdictReverseAuthFailed, fmt.Sprintf("%s accepted this host's ExchangeAuth, but its reverse ticket to %s did not verify: a real sending server drops the session (event 2003) — its SPN or keys are at fault, not the receiver's", o.Target, rev.SPN)
+	case rev.Verified:
+		j.add("reverse leg verified: %s authenticated back to %s and the second hash matched (mutual ExchangeAuth)", rev.Principal, rev.SPN)
+	case rev.Skipped != "":
+		j.add("reverse leg not verified: %s; the receiving server did send its ticket to %s — give the sending account's keytab (--keytab, --principal) to check it", rev.Skipped, rev.SPN)
+	}
+	j.clocks.warnings(j.warn)
+	return VerdictOK, fmt.Sprintf("%s accepted X-EXPS EXCHANGEAUTH from %s", o.Target, orUnknown(o.Kerberos))
+}
+
+// exchangeAuthRefused judges a 454 to ExchangeAuth. The receiver answers
+// every failure of its checks alike — the ticket, the hash over the TLS
+// session, the identity's permission, its own reverse ticket — so the
+// follow-up observations decide, and without them the causes are ranked.
+func (j *judgement) exchangeAuthRefused(r smtpreply.Reply) (Verdict, string) {
+	o := j.o
+	k := o.Kerberos
+	client := orUnknown(k)
+	computer := strings.Contains(client, "$@") || strings.HasSuffix(client, "$")
+	if computer {
+		j.add("identity used: %s, a computer account, as Exchange servers authenticate", client)
+	} else {
+		j.add("identity used: %s, not a computer account: Exchange servers authenticate as SERVER$, and a user has no ms-Exch-SMTP-Submit on the connector", client)
+	}
+	rs := o.ReverseSPN
+	reverseUnknown := rs != nil && rs.KDCError != nil && (rs.KDCError.Code == krberror.KDC_ERR_S_PRINCIPAL_UNKNOWN || rs.KDCError.Code == krberror.KDC_ERR_PRINCIPAL_NOT_UNIQUE)
+	if reverseUnknown {
+		j.add("the KDC answers %s for %s, the SPN the receiving server needs for its reverse ticket", rs.KDCError.Code, rs.SPN)
+	} else if rs != nil && rs.TicketObtained {
+		j.add("the KDC issues tickets for %s, the SPN of the receiving server's reverse ticket", rs.SPN)
+	}
+	if f := o.FollowUp; f != nil && f.Offered {
+		switch {
+		case f.APRep && f.Final != nil && f.Final.Code == 235:
+			j.add("a second session with X-EXPS GSSAPI authenticated: the receiving server can decrypt this host's ticket and lets it submit, so ExchangeAuth's own parts failed — its hash over the TLS session, or its reverse ticket")
+			if reverseUnknown {
+				return VerdictReverseAuthFailed, fmt.Sprintf("%s refused ExchangeAuth because it cannot get its reverse ticket: the KDC does not know %s (%s) — register the sending server's SPN", o.Target, rs.SPN, rs.KDCError.Code)
+			}
+			j.add("candidate causes, most likely first: 1) a TLS-terminating device between the servers (the hash binds the certificate and the keys of the TLS session each end sees); 2) the receiving server cannot get its ticket for %s (its own KDC access or keys)", rs.spn())
+			return VerdictAuthTemporaryFailure, fmt.Sprintf("%s refused ExchangeAuth although X-EXPS GSSAPI works: the hash over the TLS session or the reverse ticket failed", o.Target)
+		case f.APRep:
+			j.add("a second session with X-EXPS GSSAPI: the receiving server accepted the ticket (its AP-REP verified), then answered %s", replyOr(f.Final))
+			return VerdictNoSubmitPermission, fmt.Sprintf("%s accepts %s's Kerberos ticket but does not let it submit (event 1018): not an Exchange server's identity, or the connector's permissions", o.Target, client)
+		case f.Final != nil && f.Final.Code == 454:
+			j.add("a second session with X-EXPS GSSAPI was refused before any AP-REP: the receiving server cannot use this host's ticket")
+			if k.TicketObtained && j.clocks.agree(MaxSkew-resolution) {
+				j.add("a valid ticket was issued and all three clocks are within 5 minutes of each other, so the receiving server could not decrypt the ticket: the key it holds for %s differs from the KDC's", k.SPN)
+				return VerdictKeyMismatch, fmt.Sprintf("%s could not use a valid ticket for %s (454 4.7.0 to ExchangeAuth and to X-EXPS GSSAPI, with clocks in step): its key for the SPN differs from the KDC's — SPN on the wrong account or a key version not replicated", o.Target, k.SPN)
+			}
+		case f.Err != nil:
+			j.add("a second session with X-EXPS GSSAPI could not tell: %v", f.Err)
+		}
+	}
+	if reverseUnknown {
+		j.add("candidate causes, most likely first: 1) the receiving server cannot get its reverse ticket for %s (the KDC does not know it); 2) it cannot decrypt this host's ticket; 3) the identity lacks submit permission", rs.SPN)
+		return VerdictReverseAuthFailed, fmt.Sprintf("%s refused ExchangeAuth, and the KDC does not know %s, which the receiving server needs for its reverse ticket: register the sending server's SPN", o.Target, rs.SPN)
+	}
+	causes := []string{"clocks more than 5 minutes apart", "the receiving server cannot decrypt the ticket (SPN on another account, AD replication)",
+		"the identity has no submit permission (not an Exchange server)", "a TLS-terminating device between the servers (hash mismatch)",
+		"the receiving server cannot get its reverse ticket for " + o.Options.spn()}
+	if !computer {
+		causes[0], causes[1], causes[2] = causes[2], causes[0], causes[1]
+	}
+	var b strings.Builder
+	for i, c := range causes {
+		fmt.Fprintf(&b, "%s%d) %s", map[bool]string{true: "", false: "; "}[i == 0], i+1, c)
+	}
+	j.add("candidate causes, most likely first: %s", b.String())
+	return VerdictAuthTemporaryFailure, fmt.Sprintf("%s answered %s to ExchangeAuth and nothing observed singles out one cause", o.Target, r.String())
+}
+
+func (c *SPNCheck) spn() string {
+	if c == nil {
+		return "SMTPSVC/<this host's EHLO name>"
+	}
+	return c.SPN
+}
+
+// spn is this host's own SPN, which ExchangeAuth's reverse ticket is for.
+func (o ObservedOptions) spn() string {
+	if o.EHLOName == "" {
+		return "SMTPSVC/<this host's EHLO name>"
+	}
+	return "SMTPSVC/" + o.EHLOName
+}
+
+func replyOr(r *smtpreply.Reply) string {
+	if r == nil {
+		return "nothing"
+	}
+	return r.String()
 }

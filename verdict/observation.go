@@ -2,6 +2,7 @@ package verdict
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/exauth/exauth/internal/krberror"
@@ -27,6 +28,13 @@ type Observation struct {
 	// Kerberos is the client side: credentials, AS and TGS exchanges.
 	Kerberos *KerberosObservation
 	Auth     *AuthObservation
+	// FollowUp is a second session with X-EXPS GSSAPI after ExchangeAuth
+	// was refused: it tells a ticket the receiver cannot use from a
+	// refusal after the ticket was accepted.
+	FollowUp *FollowUpObservation
+	// ReverseSPN is this host's own SPN (SMTPSVC/<EHLO name>) asked of the
+	// KDC after ExchangeAuth was refused: the receiver needs a ticket for it.
+	ReverseSPN *SPNCheck
 	// Failure is the step at which the dialogue stopped early, if any.
 	Failure *StepFailure
 	// Notes are facts recognised in pasted text that have no dialogue step
@@ -41,6 +49,7 @@ type Observation struct {
 // means.
 type ObservedOptions struct {
 	Mech               Mech
+	EHLOName           string // the name this host sent in EHLO
 	TLS                TLSMode
 	SPN                string
 	RequireTrustedCert bool
@@ -90,6 +99,40 @@ func (b *BannerObservation) ServerOffset() (time.Duration, bool) {
 type EHLOObservation struct {
 	Reply        smtpreply.Reply
 	Capabilities smtpreply.Capabilities
+}
+
+// Advertised is the name the server gave for itself in its EHLO answer
+// ("hub01.contoso.com Hello [10.0.0.12]"): Exchange builds the SPN
+// SMTPSVC/<name> from it, not from the name that was dialled. It is "" when
+// the first word is not a host name.
+func (e *EHLOObservation) Advertised() string {
+	if e == nil || len(e.Reply.Lines) == 0 {
+		return ""
+	}
+	f := strings.Fields(e.Reply.Lines[0])
+	if len(f) == 0 || !isHostName(f[0]) {
+		return ""
+	}
+	return f[0]
+}
+
+// isHostName reports whether s is a DNS name (not an IP literal): letters,
+// digits, hyphens and dots, at least one letter.
+func isHostName(s string) bool {
+	if s == "" || len(s) > 253 || strings.HasPrefix(s, ".") || strings.HasSuffix(s, ".") || strings.Contains(s, "..") {
+		return false
+	}
+	letter := false
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+			letter = true
+		case r >= '0' && r <= '9', r == '-', r == '.':
+		default:
+			return false
+		}
+	}
+	return letter
 }
 
 // TLSObservation is the TLS upgrade.
@@ -184,13 +227,50 @@ func (c *ClockSample) Offset() time.Duration { return c.KDC.Sub(c.Local) }
 // AuthObservation is the X-EXPS / AUTH exchange.
 type AuthObservation struct {
 	Verb       string // "X-EXPS" or "AUTH"
-	Mechanism  string
+	Mechanism  string // "EXCHANGEAUTH" or "GSSAPI"
 	Offered    []string // mechanisms the server offered for Verb
 	Final      *smtpreply.Reply
 	TokenSent  bool // the client's Kerberos token reached the wire
 	Mutual     bool // the server's AP-REP was verified
 	ServerData bool // the server sent mutual-authentication data at all
 	Err        error
+	// Why says why this mechanism was chosen, and which one an Exchange
+	// 2007+ sender would choose with this server.
+	Why string
+	// SPNFrom says where the SPN's host name came from: "advertised" (the
+	// EHLO answer, as Exchange does), "dialled" or "given" (--spn).
+	SPNFrom string
+	// Reverse is ExchangeAuth's second leg; nil for GSSAPI.
+	Reverse *ReverseObservation
+}
+
+// ReverseObservation is ExchangeAuth's second leg: the receiver's ticket
+// to the sending server (SMTPSVC/<the sender's EHLO name>) in its 235 blob,
+// and the hash over both session keys.
+type ReverseObservation struct {
+	SPN       string
+	Verified  bool   // the token decrypted with the sending account's keys and the hash matched
+	Principal string // whom the token came from (the receiving server's account)
+	Err       error  // the blob, token or hash did not verify
+	// Skipped says why the leg was not verified: only the sending
+	// account's keys (a keytab or a password) can decrypt it.
+	Skipped string
+}
+
+// FollowUpObservation is a second session with X-EXPS GSSAPI.
+type FollowUpObservation struct {
+	Offered bool             // the receiver offers X-EXPS GSSAPI
+	APRep   bool             // its AP-REP arrived and verified: it accepted the ticket
+	Final   *smtpreply.Reply // its last answer
+	Err     error            // why the session could not tell
+}
+
+// SPNCheck is a ticket request made only to learn whether an SPN exists.
+type SPNCheck struct {
+	SPN            string
+	TicketObtained bool
+	KDCError       *KRBError
+	Err            error
 }
 
 // StepFailure records the step at which the dialogue ended early.

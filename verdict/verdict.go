@@ -23,6 +23,9 @@ const (
 	VerdictNoCredentials        Verdict = "no-credentials"
 	VerdictConnectFailed        Verdict = "connect-failed"
 	VerdictProtocolError        Verdict = "protocol-error"
+	VerdictReverseAuthFailed    Verdict = "reverse-auth-failed"
+	VerdictNoSubmitPermission   Verdict = "no-submit-permission"
+	VerdictEdgeServer           Verdict = "edge-server"
 	VerdictUnknown              Verdict = "unknown"
 )
 
@@ -125,6 +128,18 @@ var verdictTable = map[Verdict]verdictInfo{
 	VerdictProtocolError: {SeverityCritical, []string{
 		"Something between the servers, or the server itself, does not speak SMTP correctly: capture the session (`--verbose`) and check for proxies, load balancers or inspection devices on port 25.",
 	}},
+	VerdictReverseAuthFailed: {SeverityCritical, []string{
+		"ExchangeAuth is mutual through a reverse ticket: the receiving server asks its KDC for SMTPSVC/<sending server's EHLO name> and the sending server must decrypt it. Check that SPN on the sending server's computer account: `setspn -L <SENDER>`; register it if missing: `setspn -S SMTPSVC/<sender FQDN> <SENDER>`.",
+		"The EHLO name is the send connector's FQDN when one is set (Get-SendConnector | fl Name,Fqdn): it must be a name whose SMTPSVC SPN is on the sending server's account, or empty.",
+		"If the SPN is right, the sending server's keys differ from the KDC's (a password change not replicated): `repadmin /syncall /AdeP`, `Test-ComputerSecureChannel -Repair` on the sending server, then `klist -li 0x3e7 purge`.",
+	}},
+	VerdictNoSubmitPermission: {SeverityCritical, []string{
+		"The identity authenticated, but the receive connector does not let it submit (ms-Exch-SMTP-Submit; event 1018 on the receiving server). Probe as the sending Exchange server's computer account (its keytab, or SYSTEM on that server), not as a user.",
+		"If it is an Exchange server's account: check it is in the Exchange Servers group (`Get-ADComputer <SENDER> -Properties MemberOf`) and that the connector's PermissionGroups include ExchangeServers (`Get-ReceiveConnector | fl Identity,PermissionGroups`).",
+	}},
+	VerdictEdgeServer: {SeverityUnknown, []string{
+		"Edge Transport servers do not use Kerberos: the organization trusts them through EdgeSync and their certificates. Check the subscription (`Test-EdgeSynchronization`) and the Edge's certificate instead, or probe a Mailbox server.",
+	}},
 	VerdictUnknown: {SeverityUnknown, nil},
 }
 
@@ -134,7 +149,7 @@ func Verdicts() []Verdict {
 		VerdictSPNDuplicate, VerdictKeyMismatch, VerdictETypeUnsupported, VerdictKDCUnreachable,
 		VerdictExchangeAuthDisabled, VerdictVerbsStripped, VerdictNTLMOnly, VerdictTLSFailed,
 		VerdictAuthTemporaryFailure, VerdictAuthRejected, VerdictNoCredentials, VerdictConnectFailed,
-		VerdictProtocolError, VerdictUnknown}
+		VerdictProtocolError, VerdictReverseAuthFailed, VerdictNoSubmitPermission, VerdictEdgeServer, VerdictUnknown}
 }
 
 // Valid reports whether v is one of the verdicts of docs/verdicts.md.

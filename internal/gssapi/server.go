@@ -446,7 +446,9 @@ func (s *Server) decryptTicket(t messages.Ticket, sname string) (messages.Ticket
 		if !slices.Contains(held, c.kvno) {
 			held = append(held, c.kvno)
 		}
-		if kvno == 0 || c.kvno == uint32(kvno) {
+		// Entries of version 0 are keys derived from a password, whose
+		// version nobody knows: they may be of any version.
+		if kvno == 0 || c.kvno == 0 || c.kvno == uint32(kvno) {
 			ofVersion = append(ofVersion, c)
 		}
 	}

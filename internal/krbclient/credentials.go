@@ -10,7 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exauth/exauth/internal/enctype"
 	"github.com/jcmturner/gokrb5/v8/credentials"
+	"github.com/jcmturner/gokrb5/v8/crypto"
+	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
@@ -60,6 +63,55 @@ func FromKeytab(path, principal string) (Credentials, error) {
 		return Credentials{}, &CredentialsError{Source: src, Err: errors.New("no principal given"), Hint: "pass --principal NAME@REALM with --keytab"}
 	}
 	return Credentials{kind: credKeytab, source: src, principal: principal, keytab: kt}, nil
+}
+
+// ErrNoKeys says that credentials hold no long-term keys: a ccache holds
+// tickets only.
+var ErrNoKeys = errors.New("krbclient: the credentials hold no keys (a ccache holds tickets only)")
+
+// Keys are the principal's own long-term keys, to accept a ticket sent to
+// it (ExchangeAuth's reverse leg): a keytab's entries, or keys derived from
+// a password with the RFC default salt and, for a computer account
+// (NAME$), Active Directory's salt <REALM>host<name>.<domain>. Derived
+// entries have key version 0, which an acceptor takes as any version.
+func (c Credentials) Keys(realm string, now time.Time) (*keytab.Keytab, error) {
+	switch c.kind {
+	case credKeytab:
+		return c.keytab, nil
+	case credPassword:
+		name, prealm, err := parsePrincipal(c.principal)
+		if err != nil {
+			return nil, err
+		}
+		if prealm != "" {
+			realm = prealm
+		}
+		account := name.PrincipalNameString()
+		kt := keytab.New()
+		for _, id := range []int32{etypeID.AES256_CTS_HMAC_SHA1_96, etypeID.AES128_CTS_HMAC_SHA1_96, etypeID.RC4_HMAC} {
+			// gokrb5 derives with the RFC default salt.
+			if err := kt.AddEntry(account, realm, c.password, now, 0, id); err != nil {
+				return nil, fmt.Errorf("krbclient: %s key from the password: %w", enctype.Name(id), err)
+			}
+			if !strings.HasSuffix(account, "$") || id == etypeID.RC4_HMAC {
+				continue // RC4 has no salt
+			}
+			et, err := crypto.GetEtype(id)
+			if err != nil {
+				return nil, err
+			}
+			salt := strings.ToUpper(realm) + "host" + strings.ToLower(strings.TrimSuffix(account, "$")) + "." + strings.ToLower(realm)
+			key, err := et.StringToKey(c.password, salt, "")
+			if err != nil {
+				return nil, fmt.Errorf("krbclient: %s key from the password: %w", enctype.Name(id), err)
+			}
+			e := kt.Entries[len(kt.Entries)-1]
+			e.Key = types.EncryptionKey{KeyType: id, KeyValue: key}
+			kt.Entries = append(kt.Entries, e)
+		}
+		return kt, nil
+	}
+	return nil, ErrNoKeys
 }
 
 // FromKeytabValue is FromKeytab for a keytab already in memory (a fake

@@ -39,6 +39,11 @@ func RedactCommand(line string) string {
 	verb, rest, found := strings.Cut(line, " ")
 	if found && (verb == "AUTH" || verb == "X-EXPS") {
 		mech, tok, _ := strings.Cut(rest, " ")
+		if strings.EqualFold(mech, "EXCHANGEAUTH") {
+			// "X-EXPS EXCHANGEAUTH SHA256 <blob>": the hash name is no secret.
+			hash, blob, _ := strings.Cut(tok, " ")
+			return verb + " " + mech + " " + hash + " " + placeholder(blob)
+		}
 		return verb + " " + mech + " " + placeholder(tok)
 	}
 	return placeholder(line)
@@ -54,17 +59,29 @@ func RedactReply(line string) string {
 	f := strings.Fields(line[4:])
 	changed := false
 	for i, field := range f {
-		if len(field) >= 12 {
-			if _, err := base64.StdEncoding.DecodeString(field); err == nil {
-				f[i] = placeholder(field)
-				changed = true
-			}
+		if tokenLike(field) {
+			f[i] = placeholder(field)
+			changed = true
 		}
 	}
 	if !changed {
 		return line
 	}
 	return line[:4] + strings.Join(f, " ")
+}
+
+// tokenLike reports whether a reply field is authentication data rather
+// than a word: a dozen characters or more of base64's alphabet that decode
+// as base64, or that carry a digit or a base64 symbol (an ExchangeAuth
+// blob: hexadecimal lengths and base64 fields run together).
+func tokenLike(field string) bool {
+	if len(field) < 12 || strings.Trim(field, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != "" {
+		return false
+	}
+	if _, err := base64.StdEncoding.DecodeString(field); err == nil {
+		return true
+	}
+	return strings.ContainsAny(field, "0123456789+/=")
 }
 
 // base64Run is a run long enough to be a token rather than a word.

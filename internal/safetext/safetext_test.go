@@ -33,3 +33,16 @@ func TestRedactReply(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactExchangeAuth(t *testing.T) {
+	blob := "000002CCYIICFAYJKoZIhvcSAQICAQBuggIDMIIB0000002CqpO2rLsU7kUO47u2xX0f3B4WfK2hMHqLhv5h1V6FZlA="
+	if got := RedactCommand("X-EXPS EXCHANGEAUTH SHA256 " + blob); strings.Contains(got, "YIIC") || !strings.HasPrefix(got, "X-EXPS EXCHANGEAUTH SHA256 <token") {
+		t.Errorf("command: %q", got)
+	}
+	if got := RedactReply("235 " + blob); strings.Contains(got, "YIIC") || !strings.Contains(got, "redacted") {
+		t.Errorf("reply: %q", got)
+	}
+	if line := "235 2.7.0 Authentication successful"; RedactReply(line) != line {
+		t.Errorf("words redacted: %q", RedactReply(line))
+	}
+}
