@@ -32,6 +32,7 @@ import (
 
 	"github.com/exauth/exauth/fakekdc"
 	"github.com/exauth/exauth/internal/gssapi"
+	"github.com/exauth/exauth/internal/krbclient"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 	"github.com/jcmturner/gokrb5/v8/config"
@@ -45,7 +46,7 @@ const abuseRealm = "LAB.TEST"
 // abuseAccounts are the sending hub and the receiving hub, with its SPNs.
 func abuseAccounts() []fakekdc.Account {
 	return []fakekdc.Account{
-		{Name: "HUB02$", Password: "hub02-password"},
+		{Name: "HUB02$", Password: "hub02-password", SPNs: []string{"SMTPSVC/hub02.lab.test"}},
 		{Name: "HUB01$", Password: "hub01-password-v3", KVNO: 3, PreviousPasswords: []string{"hub01-password-v2"},
 			SPNs: []string{"SMTPSVC/hub01.lab.test", "SMTP/hub01.lab.test"}},
 	}
@@ -109,9 +110,14 @@ func startAbuseLab(t *testing.T, limits Limits) *abuseLab {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The hub's own credentials, for ExchangeAuth's reverse ticket.
+	tickets, err := krbclient.New(krbclient.Config{Krb5: krbclient.ConfigFor(abuseRealm, "tcp/"+k.TCPAddr())}, krbclient.FromKeytabValue(hkt, "HUB01$@"+abuseRealm))
+	if err != nil {
+		t.Fatal(err)
+	}
 	l.hub, err = Start(Config{
 		Host: "hub01.lab.test", Certificate: &cert, Limits: limits,
-		Authenticator: &KerberosAcceptor{Keytab: hkt, Replay: gssapi.NewReplayCache()},
+		Authenticator: &KerberosAcceptor{Keytab: hkt, Replay: gssapi.NewReplayCache(), Tickets: tickets},
 	})
 	if err != nil {
 		k.Close()

@@ -42,6 +42,14 @@ type Authenticator interface {
 	Start(req AuthRequest) (sasl.Server, error)
 }
 
+// Authorizer is implemented by sasl.Servers that check, once the client
+// is authenticated, whether it may submit (Exchange's ms-Exch-SMTP-Submit
+// permission). The connector asks it before its 235: Exchange sends an
+// X-EXPS GSSAPI AP-REP before this check, so a refusal here comes after it.
+type Authorizer interface {
+	Authorize() error
+}
+
 // Principal is implemented by sasl.Servers that know whom they
 // authenticated; the connector logs it and records it on messages.
 type Principal interface {

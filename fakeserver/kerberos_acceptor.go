@@ -95,7 +95,7 @@ func (a *KerberosAcceptor) Start(req AuthRequest) (sasl.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &acceptorSession{srv: srv, req: req}, nil
+	return &acceptorSession{srv: srv, req: req, noSubmit: a.Faults.NoSubmitPermission}, nil
 }
 
 func (a *KerberosAcceptor) server(service string, mode gssapi.Mode) (*gssapi.Server, error) {
@@ -137,8 +137,28 @@ func remoteIP(req AuthRequest) string {
 
 // acceptorSession is X-EXPS GSSAPI or AUTH GSSAPI.
 type acceptorSession struct {
-	srv *gssapi.Server
-	req AuthRequest
+	srv      *gssapi.Server
+	req      AuthRequest
+	noSubmit bool
+}
+
+// Authorize refuses the NoSubmitPermission fault's client.
+func (s *acceptorSession) Authorize() error {
+	return authorizeSubmit(s.req, s.srv.Principal(), s.noSubmit)
+}
+
+// authorizeSubmit is the connector's permission check after
+// authentication: a client without ms-Exch-SMTP-Submit gets event 1018 and
+// "454 4.7.0".
+func authorizeSubmit(req AuthRequest, principal string, refuse bool) error {
+	if !refuse {
+		return nil
+	}
+	if req.Logf != nil {
+		req.Logf("Inbound authentication failed because the client %s doesn't have submit permission.", principal)
+		req.Logf("MSExchangeTransport event 1018 (SmtpReceive): The account '%s' provided valid credentials, but it does not have submit permissions on SMTP Receive connector '%s'; failing authentication.", principal, req.ConnectorName)
+	}
+	return ReplyAuthTemporary()
 }
 
 func (s *acceptorSession) Next(response []byte) ([]byte, bool, error) {
@@ -212,13 +232,6 @@ func (s *exchangeAuthSession) Next(blob []byte) ([]byte, bool, error) {
 	if subtle.ConstantTimeCompare(hash, exchangeauth.ClientHash(pub, acc.SessionKey, expectEAP)) != 1 {
 		return s.fail("LogonDenied", "the client's hash does not match this TLS session (certificate public key, session key, EAP key)")
 	}
-	if s.a.Faults.NoSubmitPermission {
-		if req.Logf != nil {
-			req.Logf("Inbound authentication failed because the client %s doesn't have submit permission.", acc.Principal())
-			req.Logf("MSExchangeTransport event 1018 (SmtpReceive): The account '%s' provided valid credentials, but it does not have submit permissions on SMTP Receive connector '%s'; failing authentication.", acc.Principal(), req.ConnectorName)
-		}
-		return nil, false, ReplyAuthTemporary()
-	}
 	return s.reverse(pub, acc.SessionKey, eap)
 }
 
@@ -276,3 +289,11 @@ func sspiStatus(err error) string {
 
 // Principal is the authenticated client.
 func (s *exchangeAuthSession) Principal() string { return s.srv.Principal() }
+
+// Authorize refuses the NoSubmitPermission fault's client. As in
+// Exchange, the reverse ticket is obtained while the blob is accepted and
+// the permission is checked afterwards (so a reverse failure hides a
+// permission problem).
+func (s *exchangeAuthSession) Authorize() error {
+	return authorizeSubmit(s.req, s.srv.Principal(), s.a.Faults.NoSubmitPermission)
+}

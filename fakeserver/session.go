@@ -497,6 +497,10 @@ func (s *session) handleAuth(verb, arg string) {
 					return
 				}
 			}
+			if err := authorize(server); err != nil {
+				s.authFailed(verb, err)
+				return
+			}
 			s.authenticated(server)
 			s.replyErr(replyAuthSuccessful())
 			return
@@ -836,6 +840,18 @@ func (s *session) handleExchangeAuth(args []string) {
 		s.authFailed(verb, err)
 		return
 	}
+	if err := authorize(server); err != nil {
+		s.authFailed(verb, err)
+		return
+	}
 	s.authenticated(server)
 	s.replyToken(235, string(answer))
+}
+
+// authorize asks an Authorizer whether the authenticated client may submit.
+func authorize(server any) error {
+	if a, ok := server.(Authorizer); ok {
+		return a.Authorize()
+	}
+	return nil
 }

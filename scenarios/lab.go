@@ -253,8 +253,12 @@ func (l *Lab) Certificate() (*tls.Certificate, error) {
 // spelling (`exauth serve` prints them as command-line arguments).
 func (l *Lab) ProbeSettings() smtpprobe.Settings {
 	p := l.Scenario.Probe
+	host := l.Host
+	if p.Host != "" {
+		host = strings.ToLower(p.Host)
+	}
 	return smtpprobe.Settings{
-		Host:               l.Host,
+		Host:               host,
 		Connect:            l.Hub.Addr(),
 		EHLO:               "hub02." + strings.ToLower(l.Realm),
 		Mech:               verdict.Mech(p.Mech),

@@ -247,6 +247,9 @@ func (v *validator) kdc(sc *Scenario) {
 var tlsVersions = map[string]uint16{"1.0": tls.VersionTLS10, "1.1": tls.VersionTLS11, "1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
 
 func (v *validator) probe(sc *Scenario) {
+	if sc.Probe.Host != "" && !hostRE.MatchString(sc.Probe.Host) {
+		v.fail("probe.host", "a host name, e.g. hub01.lab.test (got %q)", sc.Probe.Host)
+	}
 	if !verdict.Mech(sc.Probe.Mech).Valid() {
 		v.fail("probe.mech", "unknown value %q (want "+verdict.MechChoices+")", sc.Probe.Mech)
 	}

@@ -142,6 +142,9 @@ type Account struct {
 
 // Probe is the probe settings the scenario is meant for.
 type Probe struct {
+	// Host is the name the probe is given, when it is not hub.host: the
+	// server's own name while its connector advertises another.
+	Host               string   `yaml:"host" json:"host,omitempty"`
 	Mech               string   `yaml:"mech" json:"mech,omitempty"`
 	TLS                string   `yaml:"tls" json:"tls,omitempty"`
 	RequireTrustedCert bool     `yaml:"require_trusted_cert" json:"require_trusted_cert,omitempty"`

@@ -66,8 +66,12 @@ func TestProbe_SMTPLevelVerdicts(t *testing.T) {
 			c.Faults.MaskVerbs = []string{"X-EXPS", "X-ANONYMOUSTLS", "STARTTLS"}
 		}, nil, verdict.VerdictVerbsStripped, 2, "XXXXXXXA"},
 		{"ntlm only", func(c *fakeserver.Config) {
-			c.Capabilities = []string{"SIZE 37748736", "STARTTLS", "X-ANONYMOUSTLS", "AUTH NTLM", "X-EXPS NTLM"}
+			c.Capabilities = []string{"SIZE 37748736", "STARTTLS", "AUTH NTLM", "X-EXPS NTLM"}
 		}, nil, verdict.VerdictNTLMOnly, 2, "X-EXPS offers NTLM but not GSSAPI"},
+		// X-EXPS NTLM alone with X-ANONYMOUSTLS is what an Edge server says.
+		{"edge", func(c *fakeserver.Config) {
+			c.Capabilities = []string{"SIZE 37748736", "STARTTLS", "X-ANONYMOUSTLS", "AUTH NTLM", "X-EXPS NTLM"}
+		}, nil, verdict.VerdictEdgeServer, 3, "Edge Transport server"},
 		{"tls broken", func(c *fakeserver.Config) { c.Faults.FailTLSHandshake = true }, nil,
 			verdict.VerdictTLSFailed, 2, "handshake failure"},
 		{"untrusted cert required", untrusted, func(p *smtpprobe.Config) { p.RequireTrustedCert = true },

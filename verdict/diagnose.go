@@ -163,6 +163,12 @@ func (j *judgement) decide() (Verdict, string) {
 	if o.Auth != nil && len(o.Auth.Offered) > 0 {
 		j.add("%s offered mechanisms: %s", o.Auth.Verb, strings.Join(o.Auth.Offered, " "))
 	}
+	if a := o.Auth; a != nil && a.Why != "" {
+		j.add("%s chosen: %s", a.label(), a.Why)
+	}
+	if a := o.Auth; a != nil && a.Verb == "X-EXPS" {
+		j.advertisedName()
+	}
 	// Kerberos on the client side.
 	if v, s, ok := j.kerberos(); ok {
 		return v, s
@@ -227,6 +233,12 @@ func (j *judgement) noAuthOffered(caps smtpreply.Capabilities) (Verdict, string)
 	case caps.Offers("X-EXPS", "GSSAPI") && o.Options.Mech != MechAUTH, caps.Offers("AUTH", "GSSAPI") && o.Options.Mech != MechXEXPS:
 		// Only explain gets here: a probe would have authenticated.
 		return VerdictUnknown, "the EHLO offers GSSAPI: nothing here shows a failure"
+	case verb == "X-EXPS" && slices.Contains(mechs, "NTLM") && !slices.Contains(mechs, "GSSAPI") && o.EHLO != nil && o.EHLO.Capabilities.Has("X-ANONYMOUSTLS"):
+		// Only a bridgehead offers X-EXPS GSSAPI; a server with
+		// Exchange Server authentication that offers X-EXPS NTLM alone,
+		// with X-ANONYMOUSTLS, is an Edge Transport server.
+		j.add("X-EXPS offers %s only, with X-ANONYMOUSTLS: the signature of an Edge Transport server", strings.Join(mechs, " "))
+		return VerdictEdgeServer, fmt.Sprintf("%s is an Edge Transport server (X-EXPS %s with X-ANONYMOUSTLS): Edge is trusted through EdgeSync and certificates, and Kerberos is not used with it by design", o.Target, strings.Join(mechs, " "))
 	case slices.Contains(mechs, "NTLM"):
 		j.add("%s offers %s but not GSSAPI", verb, strings.Join(mechs, " "))
 		return VerdictNTLMOnly, fmt.Sprintf("%s offers %s %s only: Kerberos (GSSAPI) cannot be used", o.Target, verb, strings.Join(mechs, " "))
@@ -653,4 +665,27 @@ func replyOr(r *smtpreply.Reply) string {
 		return "nothing"
 	}
 	return r.String()
+}
+
+// advertisedName says where the SPN's host name came from, and when the
+// server calls itself something else than the name the probe was given.
+func (j *judgement) advertisedName() {
+	o := j.o
+	e := o.EHLOTLS
+	if e == nil {
+		e = o.EHLO
+	}
+	if e == nil {
+		return // pasted text: no EHLO was seen
+	}
+	adv := e.Advertised()
+	switch {
+	case adv == "":
+		j.add("the EHLO answer does not start with a host name: Exchange would ask for SMTPSVC/[<address>], which no account holds")
+	case !strings.EqualFold(adv, o.Target):
+		j.add("the server advertises itself as %s in EHLO, not %s: Exchange asks for SMTPSVC/%s — a receive connector FQDN that differs from the server's own name needs that SPN on the server's account (or the connector's FQDN set back)", adv, o.Target, adv)
+	}
+	if a := o.Auth; a != nil && a.SPNFrom == "dialled" && adv != "" {
+		j.add("the SPN was built from the name dialled, not the advertised one")
+	}
 }
