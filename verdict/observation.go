@@ -226,8 +226,8 @@ func (c *ClockSample) Offset() time.Duration { return c.KDC.Sub(c.Local) }
 
 // AuthObservation is the X-EXPS / AUTH exchange.
 type AuthObservation struct {
-	Verb       string // "X-EXPS" or "AUTH"
-	Mechanism  string // "EXCHANGEAUTH" or "GSSAPI"
+	Verb       string   // "X-EXPS" or "AUTH"
+	Mechanism  string   // "EXCHANGEAUTH" or "GSSAPI"
 	Offered    []string // mechanisms the server offered for Verb
 	Final      *smtpreply.Reply
 	TokenSent  bool // the client's Kerberos token reached the wire

@@ -38,7 +38,7 @@ func newFakeKDCLab(t *testing.T, etype int32) *fakeKDCLab {
 	k, err := fakekdc.Start(fakekdc.Config{
 		Realm: realmName,
 		Accounts: []fakekdc.Account{
-			{Name: clientName, Password: fakeClientPassword, ETypes: []int32{etype}},
+			{Name: clientName, Password: fakeClientPassword, ETypes: []int32{etype}, SPNs: []string{senderSPN}},
 			{Name: "HUB01$", Password: fakeHubPassword, KVNO: 3, ETypes: []int32{etype},
 				SPNs: []string{xexpsSPN, "SMTP/" + hubHost}},
 		},
@@ -121,7 +121,15 @@ func TestFakeKDCWithMITClients(t *testing.T) {
 					t.Errorf("kvno -k: %s\nwant keytab entry valid", res)
 				}
 
-				h := startHub(t, hubOptions{Keytab: loadKeytab(t, hubKeytab), Capabilities: capsWithAuthGSSAPI()})
+				// ExchangeAuth's reverse ticket: MIT's kvno gets a ticket for
+				// the sending server's own SPN and decrypts it with that
+				// account's keytab, as the probe does in the reverse leg.
+				clientKeytab := l.keytab(t, clientName, "client-keys.keytab")
+				if res := mustRun(t, l.env, "", tool(t, "kvno"), "-k", clientKeytab, senderSPN); !strings.Contains(res.stdout, "keytab entry valid") {
+					t.Errorf("kvno -k %s: %s\nwant keytab entry valid", senderSPN, res)
+				}
+
+				h := startHub(t, hubOptions{Keytab: loadKeytab(t, hubKeytab), Capabilities: capsWithAuthGSSAPI(), Krb5Conf: l.krb5Conf, Principal: "HUB01$@" + realmName})
 				r := h.probe(t, smtpprobe.KerberosSettings{Krb5Conf: l.krb5Conf, CCache: l.ccache})
 				expectVerdict(t, r, verdict.VerdictOK, 0)
 				if r.Kerberos == nil || r.Kerberos.EType == nil || *r.Kerberos.EType != et.name {

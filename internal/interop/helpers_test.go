@@ -31,6 +31,7 @@ import (
 
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/internal/krbclient"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 )
@@ -41,6 +42,7 @@ const (
 	clientName = "HUB02$"
 	clientPrin = "HUB02$@LAB.TEST"
 	xexpsSPN   = "SMTPSVC/hub01.lab.test"
+	senderSPN  = "SMTPSVC/hub02.lab.test" // the sending server's own SPN: ExchangeAuth's reverse ticket
 
 	readyTimeout = 15 * time.Second // a peer must listen within this
 	stopTimeout  = 10 * time.Second // a peer must exit within this after SIGTERM
@@ -333,6 +335,10 @@ type hubOptions struct {
 	Keytab       *keytab.Keytab
 	Clock        clock.Clock // the hub's clock; nil = system
 	Capabilities []string    // nil = Exchange's default list
+	// Krb5Conf and Principal give the hub credentials of its own (Keytab,
+	// as Principal) for ExchangeAuth's reverse ticket; without them the
+	// hub refuses ExchangeAuth as one that cannot get that ticket does.
+	Krb5Conf, Principal string
 }
 
 // startHub starts the fake connector with a certificate from a CA made for
@@ -342,12 +348,24 @@ func startHub(t testing.TB, o hubOptions) *hub {
 	pki := newTestPKI(t)
 	cert := pki.cert
 	h := &hub{pki: pki, caFile: pki.caFile, log: &syncBuffer{}}
+	acceptor := &fakeserver.KerberosAcceptor{Keytab: o.Keytab, Clock: o.Clock}
+	if o.Krb5Conf != "" && o.Principal != "" {
+		conf, err := krbclient.LoadKrb5Conf(o.Krb5Conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := krbclient.New(krbclient.Config{Krb5: conf, Clock: o.Clock}, krbclient.FromKeytabValue(o.Keytab, o.Principal))
+		if err != nil {
+			t.Fatal(err)
+		}
+		acceptor.Tickets = c
+	}
 	srv, err := fakeserver.Start(fakeserver.Config{
 		Host:          hubHost,
 		Clock:         o.Clock,
 		Capabilities:  o.Capabilities,
 		Certificate:   &cert,
-		Authenticator: &fakeserver.KerberosAcceptor{Keytab: o.Keytab, Clock: o.Clock},
+		Authenticator: acceptor,
 		OnMessage: func(e fakeserver.Envelope) error {
 			h.mu.Lock()
 			defer h.mu.Unlock()

@@ -56,6 +56,9 @@ func newMITRealm(t testing.TB) *mitRealm {
 	onFailure(t, "MIT client trace (KRB5_TRACE)", fileText(filepath.Join(dir, "trace.log")))
 	r.kadmin("addprinc -randkey +requires_preauth " + clientName)
 	r.kadmin("addprinc -randkey " + xexpsSPN)
+	// MIT has no SPN aliases: the sending server's SMTPSVC name, for
+	// ExchangeAuth's reverse ticket, is a principal of its own.
+	r.kadmin("addprinc -randkey " + senderSPN)
 	r.start()
 	return r
 }
@@ -117,11 +120,14 @@ type mitLab struct {
 func newMITLab(t *testing.T) *mitLab {
 	t.Helper()
 	r := newMITRealm(t)
-	return &mitLab{
+	l := &mitLab{
 		realm:        r,
 		clientKeytab: r.ktadd("client.keytab", clientName),
 		hubKeytab:    r.ktadd("hub01.keytab", xexpsSPN),
 	}
+	// The sending server's keytab holds its SMTPSVC key too (ktadd appends).
+	r.ktadd("client.keytab", senderSPN)
+	return l
 }
 
 func (l *mitLab) keytabSettings() smtpprobe.KerberosSettings {
@@ -135,7 +141,7 @@ func (l *mitLab) keytabSettings() smtpprobe.KerberosSettings {
 func TestMITKDC(t *testing.T) {
 	t.Run("ok/keytab", func(t *testing.T) {
 		l := newMITLab(t)
-		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab)})
+		h := startHub(t, hubOptions{Krb5Conf: l.realm.krb5Conf, Principal: xexpsSPN + "@" + realmName, Keytab: loadKeytab(t, l.hubKeytab)})
 		r := h.probe(t, l.keytabSettings())
 		expectVerdict(t, r, verdict.VerdictOK, 0)
 		if r.Kerberos == nil || r.Kerberos.EType == nil || *r.Kerberos.EType != "aes256-cts-hmac-sha1-96" || r.Kerberos.TicketKVNO == nil || *r.Kerberos.TicketKVNO != 2 {
@@ -146,6 +152,14 @@ func TestMITKDC(t *testing.T) {
 		}
 		if !strings.Contains(fileText(l.realm.logFile)(), "ISSUE: authtime") {
 			t.Errorf("krb5kdc did not log an issued ticket")
+		}
+		// Both ExchangeAuth legs with MIT-issued tickets: the hub's reverse
+		// ticket to SMTPSVC/hub02.lab.test decrypted with the sender's keytab.
+		if a := r.Observation.Auth; a == nil || a.Mechanism != "EXCHANGEAUTH" || a.Reverse == nil || !a.Reverse.Verified {
+			t.Errorf("auth = %+v; want ExchangeAuth with a verified reverse leg", a)
+		}
+		if log := fileText(l.realm.logFile)(); !strings.Contains(log, senderSPN) {
+			t.Errorf("krb5kdc issued no ticket for %s (the reverse leg)", senderSPN)
 		}
 	})
 	t.Run("ok/keytab-over-tcp", func(t *testing.T) {
@@ -160,7 +174,7 @@ func TestMITKDC(t *testing.T) {
 		if err := os.WriteFile(tcpConf, []byte(strings.Replace(string(conf), "[libdefaults]\n", "[libdefaults]\n udp_preference_limit = 1\n", 1)), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab)})
+		h := startHub(t, hubOptions{Krb5Conf: l.realm.krb5Conf, Principal: xexpsSPN + "@" + realmName, Keytab: loadKeytab(t, l.hubKeytab)})
 		ks := l.keytabSettings()
 		ks.Krb5Conf = tcpConf
 		r := h.probe(t, ks)
@@ -172,7 +186,7 @@ func TestMITKDC(t *testing.T) {
 	t.Run("ok/ccache-from-mit-kinit", func(t *testing.T) {
 		l := newMITLab(t)
 		cc := l.realm.kinit(l.clientKeytab, clientPrin)
-		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab)})
+		h := startHub(t, hubOptions{Krb5Conf: l.realm.krb5Conf, Principal: xexpsSPN + "@" + realmName, Keytab: loadKeytab(t, l.hubKeytab)})
 		r := h.probe(t, smtpprobe.KerberosSettings{Krb5Conf: l.realm.krb5Conf, CCache: cc})
 		expectVerdict(t, r, verdict.VerdictOK, 0)
 		if r.Kerberos == nil || r.Kerberos.Client == nil || *r.Kerberos.Client != clientPrin {
@@ -181,7 +195,7 @@ func TestMITKDC(t *testing.T) {
 	})
 	t.Run("clock-skew/hub-7m-ahead", func(t *testing.T) {
 		l := newMITLab(t)
-		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab), Clock: clock.Offset{By: 7 * time.Minute}})
+		h := startHub(t, hubOptions{Krb5Conf: l.realm.krb5Conf, Principal: xexpsSPN + "@" + realmName, Keytab: loadKeytab(t, l.hubKeytab), Clock: clock.Offset{By: 7 * time.Minute}})
 		r := h.probe(t, l.keytabSettings())
 		expectVerdict(t, r, verdict.VerdictClockSkew, 2)
 		if s := r.Clocks.ServerVsKDC; s == nil || *s < 400 || *s > 440 {
@@ -190,7 +204,7 @@ func TestMITKDC(t *testing.T) {
 	})
 	t.Run("spn-unknown/delprinc", func(t *testing.T) {
 		l := newMITLab(t)
-		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab)})
+		h := startHub(t, hubOptions{Krb5Conf: l.realm.krb5Conf, Principal: xexpsSPN + "@" + realmName, Keytab: loadKeytab(t, l.hubKeytab)})
 		l.realm.kadmin("delprinc -force " + xexpsSPN)
 		r := h.probe(t, l.keytabSettings())
 		expectVerdict(t, r, verdict.VerdictSPNUnknown, 2)
@@ -200,7 +214,7 @@ func TestMITKDC(t *testing.T) {
 	})
 	t.Run("key-mismatch/cpw-randkey-after-export", func(t *testing.T) {
 		l := newMITLab(t)
-		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab)})
+		h := startHub(t, hubOptions{Krb5Conf: l.realm.krb5Conf, Principal: xexpsSPN + "@" + realmName, Keytab: loadKeytab(t, l.hubKeytab)})
 		// The password change the receiving hub never heard of: the KDC
 		// now issues kvno 3, the hub holds kvno 2.
 		l.realm.kadmin("cpw -randkey " + xexpsSPN)
@@ -215,7 +229,7 @@ func TestMITKDC(t *testing.T) {
 	})
 	t.Run("etype-unsupported/service-rc4-only", func(t *testing.T) {
 		l := newMITLab(t)
-		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab)})
+		h := startHub(t, hubOptions{Krb5Conf: l.realm.krb5Conf, Principal: xexpsSPN + "@" + realmName, Keytab: loadKeytab(t, l.hubKeytab)})
 		// The service account restricted to RC4 (msDS-SupportedEncryptionTypes
 		// = RC4 on a Windows DC): an RC4 key only, and RC4 as the only
 		// session key type it supports. MIT otherwise assumes every service
@@ -236,7 +250,7 @@ func TestMITKDC(t *testing.T) {
 	})
 	t.Run("kdc-unreachable/krb5kdc-stopped", func(t *testing.T) {
 		l := newMITLab(t)
-		h := startHub(t, hubOptions{Keytab: loadKeytab(t, l.hubKeytab)})
+		h := startHub(t, hubOptions{Krb5Conf: l.realm.krb5Conf, Principal: xexpsSPN + "@" + realmName, Keytab: loadKeytab(t, l.hubKeytab)})
 		l.realm.stop()
 		r := h.probe(t, l.keytabSettings())
 		expectVerdict(t, r, verdict.VerdictKDCUnreachable, 2)
