@@ -153,7 +153,7 @@ func (s *session) serve() {
 		s.reply(220, b)
 	} else {
 		s.reply(220, fmt.Sprintf("%s Microsoft ESMTP MAIL Service ready at %s",
-			s.srv.cfg.Host, s.srv.clock.Now().Format(time.RFC1123Z)))
+			s.srv.cfg.Host, s.srv.clock.Now().Format("Mon, 2 Jan 2006 15:04:05 -0700")))
 	}
 	for !s.quit {
 		line, err := s.readLine(s.srv.limits.IdleTimeout)

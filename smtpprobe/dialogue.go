@@ -651,7 +651,7 @@ func (d *dialogue) exchangeAuth(ctx context.Context, a *verdict.AuthObservation,
 	a.Reverse = rev
 	rtoken, rhash, err := exchangeauth.ParseBlob(reply.Text())
 	if err != nil {
-		rev.Err = err
+		rev.Err, rev.Malformed = err, true
 		return true
 	}
 	r, err := d.cfg.Kerberos.AcceptReverse(rtoken, rev.SPN)

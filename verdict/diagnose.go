@@ -171,13 +171,37 @@ func (j *judgement) decide() (Verdict, string) {
 	}
 	// Kerberos on the client side.
 	if v, s, ok := j.kerberos(); ok {
+		j.whoLogs(false)
 		return v, s
 	}
 	if o.Auth == nil {
 		return VerdictUnknown, "nothing recognised points at an Exchange authentication problem"
 	}
 	// The authentication exchange.
-	return j.authResult()
+	v, summary := j.authResult()
+	if a := o.Auth; a.Final != nil && a.Final.Code == 454 && a.TokenSent {
+		j.whoLogs(true)
+	}
+	return v, summary
+}
+
+// whoLogs says which server's logs hold the failure: a sender that cannot
+// get its ticket never sends X-EXPS (event 2017 on the sender, nothing on
+// the receiver); a receiver that refuses one logs event 1035 or 1018.
+func (j *judgement) whoLogs(receiverRefused bool) {
+	o := j.o
+	if o.Notes != nil || o.Auth == nil || o.Auth.Verb != "X-EXPS" {
+		return
+	}
+	if receiverRefused {
+		j.add("the receiving server refused the token: read its Application log (MSExchangeTransport event 1035, or 1018 for a permission refusal) and its SMTP receive protocol log; the sending server logs event 2003 and queues \"451 4.4.0 ... responded with: 454 4.7.0 Temporary authentication failure\"")
+		return
+	}
+	k := o.Kerberos
+	if k == nil || k.TicketObtained || k.CredentialsProblem != "" {
+		return
+	}
+	j.add("a real Exchange sender stops at this point: it sends no X-EXPS, logs event 2017 (\"Outbound authentication failed with error ... The authentication mechanism is ExchangeAuth. The target is %s.\") and queues a 454 4.7.0 it made itself; the receiving server logs nothing — read the sending server's Application log", orSPN(k.SPN))
 }
 
 func (o *Observation) finalCapabilities() smtpreply.Capabilities {
@@ -572,6 +596,9 @@ func (j *judgement) exchangeAuthAccepted() (Verdict, string) {
 	rev := a.Reverse
 	switch {
 	case rev == nil:
+	case rev.Malformed:
+		j.add("the 235 blob does not parse: %v", rev.Err)
+		return VerdictProtocolError, fmt.Sprintf("%s accepted ExchangeAuth but its 235 blob is malformed (a real sender fails with IllegalMessage and logs event 2003): %s", o.Target, shortErr(rev.Err))
 	case rev.Err != nil:
 		j.add("reverse leg: the receiving server's ticket to %s did not verify: %v", rev.SPN, rev.Err)
 		return VerdictReverseAuthFailed, fmt.Sprintf("%s accepted this host's ExchangeAuth, but its reverse ticket to %s did not verify: a real sending server drops the session (event 2003) — its SPN or keys are at fault, not the receiver's", o.Target, rev.SPN)
@@ -613,6 +640,10 @@ func (j *judgement) exchangeAuthRefused(r smtpreply.Reply) (Verdict, string) {
 				return VerdictReverseAuthFailed, fmt.Sprintf("%s refused ExchangeAuth because it cannot get its reverse ticket: the KDC does not know %s (%s) — register the sending server's SPN", o.Target, rs.SPN, rs.KDCError.Code)
 			}
 			j.add("candidate causes, most likely first: 1) a TLS-terminating device between the servers (the hash binds the certificate and the keys of the TLS session each end sees); 2) the receiving server cannot get its ticket for %s (its own KDC access or keys)", rs.spn())
+			j.remediation = append(j.remediation,
+				"Read event 1035 on the receiving server: status LogonDenied means the ExchangeAuth hash did not match — look for a firewall or load balancer that inspects or re-terminates TLS on 25/2525 between the servers and exempt server-to-server SMTP from it.",
+				"Status TargetUnknown or a KDC error means the receiving server could not get its reverse ticket for "+rs.spn()+": check that SPN on the sending server's account (`setspn -Q "+rs.spn()+"`) and the receiving server's access to its domain controllers.")
+			j.ownRemediation = true
 			return VerdictAuthTemporaryFailure, fmt.Sprintf("%s refused ExchangeAuth although X-EXPS GSSAPI works: the hash over the TLS session or the reverse ticket failed", o.Target)
 		case f.APRep:
 			j.add("a second session with X-EXPS GSSAPI: the receiving server accepted the ticket (its AP-REP verified), then answered %s", replyOr(f.Final))
@@ -642,6 +673,7 @@ func (j *judgement) exchangeAuthRefused(r smtpreply.Reply) (Verdict, string) {
 		fmt.Fprintf(&b, "%s%d) %s", map[bool]string{true: "", false: "; "}[i == 0], i+1, c)
 	}
 	j.add("candidate causes, most likely first: %s", b.String())
+	j.remediation = append(j.remediation, "Read event 1035 on the receiving server: its status names the check that failed — IllegalMessage or another SSPI error (the ticket: clocks, keys, SPN), LogonDenied (the ExchangeAuth hash: a TLS-terminating device), TargetUnknown (its reverse ticket for "+o.Options.spn()+"); event 1018 instead means the identity has no submit permission.")
 	return VerdictAuthTemporaryFailure, fmt.Sprintf("%s answered %s to ExchangeAuth and nothing observed singles out one cause", o.Target, r.String())
 }
 

@@ -60,6 +60,28 @@ func kdcError(o *verdict.Observation, exchange verdict.KDCExchange, code krberro
 	return o
 }
 
+var exchangeAuthCaps = []string{"SIZE 37748736", "AUTH NTLM LOGIN", "X-EXPS EXCHANGEAUTH GSSAPI NTLM", "X-EXCHANGEAUTH SHA256"}
+
+// exchangeAuth is a probe that sent X-EXPS EXCHANGEAUTH inside
+// X-ANONYMOUSTLS and got code back; reverse, followUp and spn, when given,
+// are the second leg and the follow-up observations.
+func exchangeAuth(code int, enh, text string, reverse *verdict.ReverseObservation, followUp *verdict.FollowUpObservation, spn *verdict.SPNCheck) *verdict.Observation {
+	o := observation(0, 0, "SIZE 37748736", "STARTTLS", "X-ANONYMOUSTLS", "X-EXPS GSSAPI NTLM")
+	o.Options.EHLOName = "hub02.lab.test"
+	ehlo := smtpreply.Reply{Code: 250, Lines: append([]string{"hub01.lab.test Hello [10.0.0.12]"}, exchangeAuthCaps...)}
+	o.TLS = &verdict.TLSObservation{Mode: verdict.TLSAnonymous, Verb: "X-ANONYMOUSTLS", Version: "TLS 1.2", Cipher: "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"}
+	o.EHLOTLS = &verdict.EHLOObservation{Reply: ehlo, Capabilities: smtpreply.ParseEHLO(ehlo)}
+	o.Auth = &verdict.AuthObservation{Verb: "X-EXPS", Mechanism: "EXCHANGEAUTH", Offered: []string{"EXCHANGEAUTH", "GSSAPI", "NTLM"}, TokenSent: true,
+		Final: &smtpreply.Reply{Code: code, Enhanced: enh, Lines: []string{text}}, SPNFrom: "advertised", Reverse: reverse,
+		Why: "offered inside X-ANONYMOUSTLS: what an Exchange 2007+ sender uses"}
+	o.FollowUp, o.ReverseSPN = followUp, spn
+	return o
+}
+
+func reply(code int, enh, text string) *smtpreply.Reply {
+	return &smtpreply.Reply{Code: code, Enhanced: enh, Lines: []string{text}}
+}
+
 var xexps = []string{"SIZE 37748736", "X-ANONYMOUSTLS", "X-EXPS GSSAPI NTLM"}
 
 // TestDiagnose is the verdict table without a network: each observation is
@@ -109,6 +131,28 @@ func TestDiagnose(t *testing.T) {
 		{"ntlm-only", observation(0, 0, "SIZE 37748736", "X-EXPS NTLM"), verdict.VerdictNTLMOnly},
 		{"x-exps-other-mechanism", observation(0, 0, "SIZE 37748736", "X-EXPS EXCHANGEAUTH"), verdict.VerdictUnknown},
 		{"no-x-exps", observation(0, 0, "SIZE 37748736", "STARTTLS", "AUTH NTLM"), verdict.VerdictExchangeAuthDisabled},
+		{"exchangeauth-ok-reverse-verified", exchangeAuth(235, "", "00000004dG9r00000004AQI=", &verdict.ReverseObservation{SPN: "SMTPSVC/hub02.lab.test", Verified: true, Principal: "HUB01$@LAB.TEST"}, nil, nil), verdict.VerdictOK},
+		{"exchangeauth-ok-reverse-skipped", exchangeAuth(235, "", "00000004dG9r00000004AQI=", &verdict.ReverseObservation{SPN: "SMTPSVC/hub02.lab.test", Skipped: "the credentials are a ccache, which holds tickets but not the account's keys"}, nil, nil), verdict.VerdictOK},
+		{"exchangeauth-reverse-fails", exchangeAuth(235, "", "00000004dG9r00000004AQI=", &verdict.ReverseObservation{SPN: "SMTPSVC/hub02.lab.test", Err: errors.New("the service ticket does not decrypt with the acceptor's key (KRB_AP_ERR_MODIFIED)")}, nil, nil), verdict.VerdictReverseAuthFailed},
+		{"exchangeauth-reverse-malformed", exchangeAuth(235, "", "0000FFFFdG9r", &verdict.ReverseObservation{SPN: "SMTPSVC/hub02.lab.test", Malformed: true, Err: errors.New("exchangeauth: malformed blob: token field: length 65535, only 4 bytes follow")}, nil, nil), verdict.VerdictProtocolError},
+		{"exchangeauth-refused-then-gssapi-aprep-refused", exchangeAuth(454, "4.7.0", "Temporary authentication failure", nil,
+			&verdict.FollowUpObservation{Offered: true, APRep: true, Final: reply(454, "4.7.0", "Temporary authentication failure")},
+			&verdict.SPNCheck{SPN: "SMTPSVC/hub02.lab.test", TicketObtained: true}), verdict.VerdictNoSubmitPermission},
+		{"exchangeauth-refused-then-gssapi-refused", exchangeAuth(454, "4.7.0", "Temporary authentication failure", nil,
+			&verdict.FollowUpObservation{Offered: true, Final: reply(454, "4.7.0", "Temporary authentication failure")},
+			&verdict.SPNCheck{SPN: "SMTPSVC/hub02.lab.test", TicketObtained: true}), verdict.VerdictKeyMismatch},
+		{"exchangeauth-refused-gssapi-works-reverse-spn-unknown", exchangeAuth(454, "4.7.0", "Temporary authentication failure", nil,
+			&verdict.FollowUpObservation{Offered: true, APRep: true, Final: reply(235, "2.7.0", "Authentication successful")},
+			&verdict.SPNCheck{SPN: "SMTPSVC/hub02.lab.test", KDCError: &verdict.KRBError{Exchange: verdict.ExchangeTGS, Code: krberror.KDC_ERR_S_PRINCIPAL_UNKNOWN}}), verdict.VerdictReverseAuthFailed},
+		{"exchangeauth-refused-gssapi-works", exchangeAuth(454, "4.7.0", "Temporary authentication failure", nil,
+			&verdict.FollowUpObservation{Offered: true, APRep: true, Final: reply(235, "2.7.0", "Authentication successful")},
+			&verdict.SPNCheck{SPN: "SMTPSVC/hub02.lab.test", TicketObtained: true}), verdict.VerdictAuthTemporaryFailure},
+		{"exchangeauth-refused-user-identity", func() *verdict.Observation {
+			o := exchangeAuth(454, "4.7.0", "Temporary authentication failure", nil, nil, nil)
+			o.Kerberos.Client = "jane@LAB.TEST"
+			return o
+		}(), verdict.VerdictAuthTemporaryFailure},
+		{"edge-server", observation(0, 0, "SIZE 37748736", "STARTTLS", "X-ANONYMOUSTLS", "AUTH NTLM", "X-EXPS NTLM"), verdict.VerdictEdgeServer},
 		{"connect-refused", &verdict.Observation{Target: "hub01.lab.test", Address: "10.0.0.11:25",
 			Connect: &verdict.ConnectObservation{Err: errors.New("dial tcp 10.0.0.11:25: connect: connection refused"), Kind: "refused"},
 			Failure: &verdict.StepFailure{Step: "connect", Kind: "io", Err: errors.New("connection refused")}}, verdict.VerdictConnectFailed},

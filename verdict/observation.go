@@ -252,6 +252,9 @@ type ReverseObservation struct {
 	Verified  bool   // the token decrypted with the sending account's keys and the hash matched
 	Principal string // whom the token came from (the receiving server's account)
 	Err       error  // the blob, token or hash did not verify
+	// Malformed is set when the 235 blob itself did not parse: the
+	// receiver broke the protocol, no key is at fault.
+	Malformed bool
 	// Skipped says why the leg was not verified: only the sending
 	// account's keys (a keytab or a password) can decrypt it.
 	Skipped string
