@@ -179,6 +179,10 @@ type Config struct {
 	// probes few of them saves the key generation).
 	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	Authenticator  Authenticator // X-EXPS and AUTH; nil answers 504 5.7.4
+	// OnTLS is called after each completed TLS handshake, with the verb
+	// that started it: tests and labs use it to see what a session binds
+	// (ExchangeAuth's EAP key). It runs on the session's goroutine.
+	OnTLS func(verb string, state tls.ConnectionState)
 	// OnMessage receives each accepted message; nil discards it.
 	OnMessage func(Envelope) error
 	Limits    Limits

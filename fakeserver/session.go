@@ -421,6 +421,9 @@ func (s *session) handleStartTLS(verb, arg string) {
 	s.log("*", "", fmt.Sprintf("Sending certificate; %s negotiated with cipher %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)))
 	s.setConn(tc)
 	s.tls, s.anonTLS, s.tlsState = true, verb == "X-ANONYMOUSTLS", st
+	if s.srv.cfg.OnTLS != nil {
+		s.srv.cfg.OnTLS(verb, st)
+	}
 	// RFC 3207 4.2: forget everything learnt before TLS.
 	s.helo = ""
 	s.resetTransaction()

@@ -3,6 +3,8 @@ package verdict
 import (
 	"math"
 	"time"
+
+	"github.com/exauth/exauth/internal/safetext"
 )
 
 // Report is what `exauth probe --json` prints (docs/json.md).
@@ -18,6 +20,7 @@ type Report struct {
 	Capabilities []string         `json:"capabilities"`
 	TLS          *ReportTLS       `json:"tls"`
 	Kerberos     *ReportKerberos  `json:"kerberos"`
+	Auth         *ReportAuth      `json:"auth"`
 	Clocks       ReportClocks     `json:"clocks"`
 	Transcript   []TranscriptLine `json:"transcript"`
 	Timings      ReportTimings    `json:"timings"`
@@ -54,6 +57,27 @@ type ReportKerberos struct {
 	TicketKVNO *int    `json:"ticket_kvno"`
 	ErrorCode  *int32  `json:"error_code"`
 	ErrorName  *string `json:"error_name"`
+}
+
+// ReportAuth is the authentication exchange: which mechanism, why, and
+// ExchangeAuth's reverse leg.
+type ReportAuth struct {
+	Verb      string         `json:"verb"`      // X-EXPS or AUTH
+	Mechanism string         `json:"mechanism"` // EXCHANGEAUTH or GSSAPI
+	Why       *string        `json:"why"`
+	SPNFrom   *string        `json:"spn_from"` // advertised, dialled or given
+	Reply     *string        `json:"reply"`    // the final reply, tokens redacted unless --show-secrets
+	Mutual    bool           `json:"mutual"`   // an AP-REP, or ExchangeAuth's reverse ticket, verified
+	Reverse   *ReportReverse `json:"reverse"`
+}
+
+// ReportReverse is ExchangeAuth's reverse leg.
+type ReportReverse struct {
+	SPN       string  `json:"spn"`
+	Verified  bool    `json:"verified"`
+	Principal *string `json:"principal"`
+	Skipped   *string `json:"skipped"`
+	Error     *string `json:"error"`
 }
 
 // ReportClocks are the offsets between the three clocks, in seconds; each
@@ -117,6 +141,24 @@ func NewReport(o *Observation, d Diagnosis) *Report {
 			rk.ErrorName = strPtr(e.Code.String())
 		}
 		r.Kerberos = rk
+	}
+	if a := o.Auth; a != nil {
+		ra := &ReportAuth{Verb: a.Verb, Mechanism: a.Mechanism, Why: strPtr(a.Why), SPNFrom: strPtr(a.SPNFrom), Mutual: a.Mutual}
+		if a.Final != nil {
+			shown := a.Final.String()
+			if !o.Options.ShowSecrets {
+				shown = safetext.RedactReply(shown)
+			}
+			ra.Reply = &shown
+		}
+		if rv := a.Reverse; rv != nil {
+			rr := &ReportReverse{SPN: rv.SPN, Verified: rv.Verified, Principal: strPtr(rv.Principal), Skipped: strPtr(rv.Skipped)}
+			if rv.Err != nil {
+				rr.Error = strPtr(rv.Err.Error())
+			}
+			ra.Reverse = rr
+		}
+		r.Auth = ra
 	}
 	c := observeClocks(o)
 	r.Clocks = ReportClocks{LocalVsKDC: seconds(c.localVsKDC), ServerVsKDC: seconds(c.serverVsKDC), ServerVsLocal: seconds(c.serverVsLocal)}

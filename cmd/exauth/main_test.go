@@ -110,6 +110,7 @@ func TestExitCodesAndUsage(t *testing.T) {
 		{[]string{"frobnicate"}, 3, "unknown command"},
 		{[]string{"probe"}, 3, "HOST"},
 		{[]string{"probe", "h", "--mech", "ntlm"}, 3, "unknown --mech"},
+		{[]string{"probe", "h", "--ehlo", "hub02 lab"}, 3, "--ehlo"},
 		{[]string{"probe", "h", "--password-file", "/nonexistent"}, 3, "--password-file"},
 		{[]string{"probe", "--scenario", "no-such"}, 3, "no bundled scenario"},
 		{[]string{"version"}, 0, "exauth "},

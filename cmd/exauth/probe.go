@@ -22,10 +22,10 @@ type probeFlags struct {
 
 func (p *probeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.connect, "connect", "", "dial `ADDR` instead of resolving HOST; HOST still names the SPN and TLS server name")
-	fs.StringVar(&p.mech, "mech", "auto", "auto|xexps|auth: X-EXPS GSSAPI when offered, else AUTH GSSAPI")
-	fs.StringVar(&p.spn, "spn", "", "service principal (default SMTPSVC/HOST for X-EXPS, SMTP/HOST for AUTH)")
+	fs.StringVar(&p.mech, "mech", "auto", "auto|exchangeauth|gssapi|auth: auto chooses as an Exchange 2007+ sender does (X-EXPS EXCHANGEAUTH inside X-ANONYMOUSTLS, else X-EXPS GSSAPI, else AUTH GSSAPI); xexps = gssapi")
+	fs.StringVar(&p.spn, "spn", "", "service principal (default SMTPSVC/<the name the server advertises in EHLO> for X-EXPS, SMTP/HOST for AUTH)")
 	fs.StringVar(&p.tlsMode, "tls", "auto", "auto|anonymous|starttls|none")
-	fs.StringVar(&p.ehlo, "ehlo", "", "`NAME` sent in EHLO (default this host's name)")
+	fs.StringVar(&p.ehlo, "ehlo", "", "`NAME` sent in EHLO (default this host's FQDN); ExchangeAuth's reverse ticket is for SMTPSVC/NAME")
 	fs.StringVar(&p.krb5Conf, "krb5-conf", "", "krb5.conf `FILE` (default $KRB5_CONFIG, then /etc/krb5.conf)")
 	fs.StringVar(&p.realm, "realm", "", "Kerberos `REALM` (overrides krb5.conf's default_realm)")
 	fs.StringVar(&p.kdc, "kdc", "", "KDC `HOST[:PORT]` for the realm")

@@ -3,10 +3,15 @@
 package interop
 
 import (
+	"crypto/tls"
+	"encoding/hex"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/exauth/exauth/internal/exchangeauth"
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 )
 
@@ -84,5 +89,49 @@ func TestSwaksToFakeConnector(t *testing.T) {
 	m := msgs[0]
 	if !m.TLS || m.From != "sender@lab.test" || fmt.Sprint(m.To) != "[postmaster@hub01.lab.test]" || !strings.Contains(string(m.Data), "Subject: "+subject) {
 		t.Errorf("message = from %q to %q tls %v\n%s", m.From, m.To, m.TLS, m.Data)
+	}
+}
+
+// TestOpenSSLExporterMatchesEAPKey checks ExchangeAuth's TLS EAP key, which
+// the fake connector and the probe derive with Go's TLS exporter, against
+// OpenSSL's independent implementation: s_client's -keymatexport with
+// Schannel's label "client EAP encryption" and 128 bytes, over STARTTLS
+// on TLS 1.2 and on TLS 1.0 (Exchange negotiates both).
+func TestOpenSSLExporterMatchesEAPKey(t *testing.T) {
+	requireTools(t, "openssl", "openssl")
+	for _, v := range []struct {
+		flag string
+		args []string
+	}{
+		{"-tls1_2", nil},
+		// OpenSSL 3 refuses TLS 1.0 at its default security level.
+		{"-tls1", []string{"-cipher", "DEFAULT@SECLEVEL=0"}},
+	} {
+		t.Run(v.flag, func(t *testing.T) {
+			keys := make(chan []byte, 1)
+			h := startHub(t, hubOptions{OnTLS: func(_ string, st tls.ConnectionState) {
+				k, err := exchangeauth.EAPKey(st)
+				if err != nil {
+					t.Errorf("connector EAP key: %v", err)
+				}
+				keys <- k
+			}})
+			args := append([]string{"s_client", "-connect", h.srv.Addr(), "-starttls", "smtp", "-name", "hub02.lab.test", v.flag,
+				"-keymatexport", exchangeauth.EAPKeyLabel, "-keymatexportlen", fmt.Sprint(exchangeauth.EAPKeySize)}, v.args...)
+			res := run(t, baseEnv(), "QUIT\r\n", tool(t, "openssl"), args...)
+			m := regexp.MustCompile(`Keying material: ([0-9A-Fa-f]+)`).FindStringSubmatch(res.stdout)
+			if m == nil {
+				t.Fatalf("openssl printed no keying material:\n%s", res)
+			}
+			var got []byte
+			select {
+			case got = <-keys:
+			case <-time.After(readyTimeout):
+				t.Fatalf("the connector finished no TLS handshake:\n%s", res)
+			}
+			if want := strings.ToUpper(m[1]); strings.ToUpper(hex.EncodeToString(got)) != want {
+				t.Errorf("EAP key: connector %X, OpenSSL %s", got, want)
+			}
+		})
 	}
 }

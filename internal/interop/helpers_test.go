@@ -335,6 +335,7 @@ type hubOptions struct {
 	Keytab       *keytab.Keytab
 	Clock        clock.Clock // the hub's clock; nil = system
 	Capabilities []string    // nil = Exchange's default list
+	OnTLS        func(verb string, state tls.ConnectionState)
 	// Krb5Conf and Principal give the hub credentials of its own (Keytab,
 	// as Principal) for ExchangeAuth's reverse ticket; without them the
 	// hub refuses ExchangeAuth as one that cannot get that ticket does.
@@ -366,6 +367,7 @@ func startHub(t testing.TB, o hubOptions) *hub {
 		Capabilities:  o.Capabilities,
 		Certificate:   &cert,
 		Authenticator: acceptor,
+		OnTLS:         o.OnTLS,
 		OnMessage: func(e fakeserver.Envelope) error {
 			h.mu.Lock()
 			defer h.mu.Unlock()
