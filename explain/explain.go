@@ -63,6 +63,7 @@ type recognition struct {
 	connect verdict.ConnectKind // connect failure kind, "" when none
 	ehlo    []string
 	creds   string
+	spn     string // the SPN a text names (event 2017's target)
 }
 
 func (r *recognition) fact(id verdict.Fact, phrase string) {

@@ -470,6 +470,12 @@ func (j *judgement) authResult() (Verdict, string) {
 func (j *judgement) temporaryFailure(r smtpreply.Reply) (Verdict, string) {
 	o := j.o
 	k := o.Kerberos
+	if a := o.Auth; a.Mechanism == "EXCHANGEAUTH" && !a.TokenSent {
+		// The sending server's own 454: it never sent X-EXPS.
+		j.add("candidate causes on the sending server, most likely first: 1) the KDC does not know %s (SPN missing, or duplicated); 2) no domain controller answered on 88/TCP+UDP; 3) a broken trust between the forests or domains; 4) the sending server's clock", orSPN(k.spnOrEmpty()))
+		j.remediation = append(j.remediation, "Read event 2017 on the sending server: its error names the cause — TargetUnknown (the SPN), NoAuthenticatingAuthority (no DC reachable), TimeSkew (clocks), LogonDenied (trust or keys).")
+		return VerdictAuthTemporaryFailure, "the sending server could not authenticate (event 2017) and queued its own 454 4.7.0: the cause is on its side, not the receiving server's"
+	}
 	if a := o.Auth; a.Mechanism == "EXCHANGEAUTH" {
 		return j.exchangeAuthRefused(r)
 	}
@@ -720,4 +726,11 @@ func (j *judgement) advertisedName() {
 	if a := o.Auth; a != nil && a.SPNFrom == "dialled" && adv != "" {
 		j.add("the SPN was built from the name dialled, not the advertised one")
 	}
+}
+
+func (k *KerberosObservation) spnOrEmpty() string {
+	if k == nil {
+		return ""
+	}
+	return k.SPN
 }

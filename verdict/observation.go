@@ -335,6 +335,20 @@ const (
 	FactVerbsStripped  Fact = "verbs-stripped"  // a firewall's ESMTP inspection
 	FactProtocolError  Fact = "protocol-error"  // a Kerberos reply that does not fit
 	FactKDCUnreachable Fact = "kdc-unreachable" // no KDC could be reached
+	// The sending server's side: it could not get or build its token
+	// (event 2017, "Outbound Authentication failed with"), could not start
+	// (event 2016), or was refused (event 2003).
+	FactEvent2017 Fact = "event-2017"
+	FactEvent2016 Fact = "event-2016"
+	FactEvent2003 Fact = "event-2003"
+	// The receiving server's side beyond event 1035.
+	FactEvent1018      Fact = "event-1018"           // valid credentials without submit permission
+	FactEvent1012      Fact = "event-1012"           // too many authentication failures on one connection
+	FactEvent1034      Fact = "event-1034"           // receive authentication could not start
+	FactHashMismatch   Fact = "hash-mismatch"        // inbound ExchangeAuth failed with LogonDenied
+	FactReverseUnknown Fact = "reverse-unknown"      // inbound ExchangeAuth failed with TargetUnknown
+	FactNoEAPKey       Fact = "no-eap-key"           // TLS1_0NotSupported: the TLS session gave no EAP key
+	FactNotTLS         Fact = "exchangeauth-not-tls" // inbound ExchangeAuth outside TLS
 )
 
 // Has reports whether the text showed fact f.
