@@ -158,6 +158,9 @@ type Logs struct {
 	Hub []string `yaml:"hub" json:"hub,omitempty"`
 	// KDC: domain controller events.
 	KDC []string `yaml:"kdc" json:"kdc,omitempty"`
+	// Sender: the sending server's events and send protocol-log lines
+	// (a sender that gets no ticket logs event 2017 and sends nothing).
+	Sender []string `yaml:"sender" json:"sender,omitempty"`
 	// Queue: the "Last error" the sending server's queue shows.
 	Queue string `yaml:"queue" json:"queue,omitempty"`
 }
