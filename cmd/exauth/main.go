@@ -1,7 +1,14 @@
 // Command exauth finds out why one Exchange server cannot authenticate to
-// another (X-EXPS GSSAPI / Kerberos), and replays such failures in a lab.
+// another (ExchangeAuth / Kerberos), and replays such failures in a lab.
 //
 // Usage is in usage below and in README.md; the contract is docs/.
+
+// ExchangeAuth binds its hash to the TLS session's EAP key, which Exchange
+// (Schannel) computes on TLS 1.0-1.2 whether or not the peer negotiated the
+// Extended Master Secret extension; Go's exporter refuses that without
+// this setting (docs/exchangeauth.md).
+//
+//go:debug tlsunsafeekm=1
 package main
 
 import (
