@@ -660,7 +660,7 @@ func (d *dialogue) exchangeAuth(ctx context.Context, a *verdict.AuthObservation,
 		rev.Skipped = err.Error()
 		return true
 	case err != nil:
-		rev.Err = err
+		rev.Err, rev.Malformed = err, errors.Is(err, ErrMalformedToken)
 		return true
 	}
 	rev.Principal = r.Principal

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/exauth/exauth/fakeserver"
+	"github.com/exauth/exauth/internal/exchangeauth"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/scenarios/scenariotest"
 	"github.com/exauth/exauth/smtpprobe"
@@ -116,6 +117,29 @@ func (h *hconn) untilAuthToken() bool {
 	}
 	_, ok := h.line()
 	return ok
+}
+
+// untilExchangeAuth greets offering X-ANONYMOUSTLS, completes the
+// handshake, offers X-EXPS EXCHANGEAUTH inside it and reads the probe's
+// "X-EXPS EXCHANGEAUTH SHA256 <blob>"; it returns the TLS connection.
+func (h *hconn) untilExchangeAuth(cert tls.Certificate) (*hconn, bool) {
+	if !h.greet("X-ANONYMOUSTLS", "X-EXPS GSSAPI NTLM") {
+		return nil, false
+	}
+	tc, ok := h.upgrade(cert)
+	if !ok {
+		return nil, false
+	}
+	if _, ok := tc.line(); !ok {
+		return nil, false
+	}
+	if !tc.send(ehloReply("X-EXPS EXCHANGEAUTH GSSAPI NTLM", "X-EXCHANGEAUTH SHA256")) {
+		return nil, false
+	}
+	if l, ok := tc.line(); !ok || !strings.HasPrefix(l, "X-EXPS EXCHANGEAUTH SHA256 ") {
+		return nil, false
+	}
+	return tc, true
 }
 
 // peer is a scripted loopback server. It runs script on every connection
@@ -445,6 +469,48 @@ func TestProbe_HostilePeers(t *testing.T) {
 		{"close right after the X-EXPS token", scriptedAuth(quick, func(h *hconn) {
 			h.untilAuthToken() // returning closes the connection (FIN)
 		}), verdict.VerdictProtocolError, ""},
+
+		// ExchangeAuth answered wrongly: each is the receiver's fault,
+		// never the sending server's keys.
+		{"ExchangeAuth: 235 with a blob that does not parse", func(t *testing.T, f *hostileFixture) smtpprobe.Config {
+			return f.withKerberos(startPeer(t, func(h *hconn) {
+				if tc, ok := h.untilExchangeAuth(f.cert); ok {
+					tc.send("235 0000FFFFnotbase64!\r\n")
+					tc.line()
+				}
+			}).addr(), f.env.Krb5Conf, quick)
+		}, verdict.VerdictProtocolError, ""},
+		{"ExchangeAuth: bare 235", func(t *testing.T, f *hostileFixture) smtpprobe.Config {
+			return f.withKerberos(startPeer(t, func(h *hconn) {
+				if tc, ok := h.untilExchangeAuth(f.cert); ok {
+					tc.send("235 \r\n")
+					tc.line()
+				}
+			}).addr(), f.env.Krb5Conf, quick)
+		}, verdict.VerdictProtocolError, ""},
+		{"ExchangeAuth: 235 with a token that is not Kerberos", func(t *testing.T, f *hostileFixture) smtpprobe.Config {
+			return f.withKerberos(startPeer(t, func(h *hconn) {
+				if tc, ok := h.untilExchangeAuth(f.cert); ok {
+					tc.send("235 " + exchangeauth.FormatBlob([]byte("not a GSS-API token"), make([]byte, 32)) + "\r\n")
+					tc.line()
+				}
+			}).addr(), f.env.Krb5Conf, quick)
+		}, verdict.VerdictProtocolError, ""},
+		{"ExchangeAuth: a 334 challenge", func(t *testing.T, f *hostileFixture) smtpprobe.Config {
+			return f.withKerberos(startPeer(t, func(h *hconn) {
+				if tc, ok := h.untilExchangeAuth(f.cert); ok {
+					tc.send("334 \r\n")
+					tc.line()
+				}
+			}).addr(), f.env.Krb5Conf, quick)
+		}, verdict.VerdictProtocolError, ""},
+		{"ExchangeAuth: reset after the blob", func(t *testing.T, f *hostileFixture) smtpprobe.Config {
+			return f.withKerberos(startPeer(t, func(h *hconn) {
+				if _, ok := h.untilExchangeAuth(f.cert); ok {
+					h.reset()
+				}
+			}).addr(), f.env.Krb5Conf, quick)
+		}, verdict.VerdictProtocolError, ""},
 
 		// Replies that never end or never come.
 		{"banner never sent", scripted(short, func(h *hconn) { <-h.done }), verdict.VerdictProtocolError, ""},

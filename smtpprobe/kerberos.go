@@ -172,6 +172,10 @@ func (k *KerberosClient) AcceptReverse(token []byte, spn string) (Reverse, error
 		return Reverse{}, err
 	}
 	out, done, err := srv.Next(token)
+	var ae *gssapi.AcceptError
+	if errors.As(err, &ae) && ae.Reason == gssapi.ReasonMalformed {
+		return Reverse{}, fmt.Errorf("%w: %v", ErrMalformedToken, err)
+	}
 	if err != nil {
 		return Reverse{}, err
 	}

@@ -99,6 +99,10 @@ type Reverse struct {
 	SessionKey []byte
 }
 
+// ErrMalformedToken says the reverse token is not a Kerberos token at all:
+// the receiver broke the protocol, no key is at fault.
+var ErrMalformedToken = errors.New("the reverse token is not a well-formed Kerberos token")
+
 // ErrNoKeys says the probe's credentials hold no long-term keys (a ccache):
 // it cannot decrypt a ticket sent to its own account.
 var ErrNoKeys = errors.New("the credentials are a ccache, which holds tickets but not the account's keys")

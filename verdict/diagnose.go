@@ -425,6 +425,8 @@ func (j *judgement) authResult() (Verdict, string) {
 	switch {
 	case r.Code == 235 && a.Mechanism == "EXCHANGEAUTH":
 		return j.exchangeAuthAccepted()
+	case r.Code == 334 && a.Mechanism == "EXCHANGEAUTH":
+		return VerdictProtocolError, fmt.Sprintf("%s answered ExchangeAuth with a 334 challenge: Exchange answers it in one line, 235 <blob> or a failure", o.Target)
 	case r.Code == 235:
 		if a.Err != nil {
 			j.add("the server's mutual-authentication data did not verify: %v", a.Err)
@@ -603,7 +605,7 @@ func (j *judgement) exchangeAuthAccepted() (Verdict, string) {
 	switch {
 	case rev == nil:
 	case rev.Malformed:
-		j.add("the 235 blob does not parse: %v", rev.Err)
+		j.add("the 235 blob is malformed: %v", rev.Err)
 		return VerdictProtocolError, fmt.Sprintf("%s accepted ExchangeAuth but its 235 blob is malformed (a real sender fails with IllegalMessage and logs event 2003): %s", o.Target, shortErr(rev.Err))
 	case rev.Err != nil:
 		j.add("reverse leg: the receiving server's ticket to %s did not verify: %v", rev.SPN, rev.Err)
