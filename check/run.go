@@ -2,8 +2,6 @@ package check
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"sync"
 	"time"
@@ -189,10 +187,10 @@ func (c *credentialPool) config(t *Target, s Settings) (smtpprobe.Config, error)
 	}
 	k, err := c.kerberos(ps.Credentials)
 	if err != nil {
-		return smtpprobe.Config{}, keyError(err)
+		return smtpprobe.Config{}, smtpprobe.SpellFields(err, keyOf)
 	}
 	cfg, err := ps.Config(k, c.clock)
-	return cfg, keyError(err)
+	return cfg, smtpprobe.SpellFields(err, keyOf)
 }
 
 // keyOf names the plan-file key of each smtpprobe.Settings field.
@@ -201,17 +199,6 @@ var keyOf = map[string]string{
 	"CAFile": "ca_file", "Timeout": "timeout", "StepTimeout": "timeout",
 	"Krb5Conf": "krb5_conf", "Realm": "realm", "KDC": "kdc", "CCache": "ccache",
 	"Keytab": "keytab", "Principal": "principal", "PasswordFile": "password_file",
-}
-
-// keyError rewrites a settings error in terms of the plan file's keys.
-func keyError(err error) error {
-	var fe *smtpprobe.FieldError
-	if errors.As(err, &fe) {
-		if key, ok := keyOf[fe.Field]; ok {
-			return fmt.Errorf("%s: %w", key, fe.Err)
-		}
-	}
-	return err
 }
 
 func (c *credentialPool) kerberos(cs smtpprobe.CredentialSettings) (*smtpprobe.KerberosClient, error) {

@@ -59,6 +59,19 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
 
 func (e *FieldError) Unwrap() error { return e.Err }
 
+// SpellFields rewrites a *FieldError in err with the front end's own name
+// for the field (spelling maps Go field names to flags or file keys);
+// other errors, and fields spelling does not name, are returned as they are.
+func SpellFields(err error, spelling map[string]string) error {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		if name, ok := spelling[fe.Field]; ok {
+			return fmt.Errorf("%s: %w", name, fe.Err)
+		}
+	}
+	return err
+}
+
 // maxPasswordFile bounds a password file: a password is short, and a file
 // the user named by mistake must not be read whole.
 const maxPasswordFile = 64 << 10

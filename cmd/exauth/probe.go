@@ -118,10 +118,10 @@ func (p probeFlags) config(host string, e env) (smtpprobe.Config, error) {
 	}
 	ks, err := s.Credentials.KerberosSettings(e.getenv, nil)
 	if err != nil {
-		return smtpprobe.Config{}, flagError(err)
+		return smtpprobe.Config{}, smtpprobe.SpellFields(err, flagOf)
 	}
 	cfg, err := s.Config(smtpprobe.NewKerberos(ks), nil)
-	return cfg, flagError(err)
+	return cfg, smtpprobe.SpellFields(err, flagOf)
 }
 
 // flagOf names the command-line spelling of each smtpprobe.Settings field.
@@ -130,15 +130,4 @@ var flagOf = map[string]string{
 	"CAFile": "--ca-file", "Timeout": "--timeout", "StepTimeout": "--timeout",
 	"Krb5Conf": "--krb5-conf", "Realm": "--realm", "KDC": "--kdc", "CCache": "--ccache",
 	"Keytab": "--keytab", "Principal": "--principal", "PasswordFile": "--password-file",
-}
-
-// flagError rewrites a settings error in terms of the flags.
-func flagError(err error) error {
-	var fe *smtpprobe.FieldError
-	if errors.As(err, &fe) {
-		if name, ok := flagOf[fe.Field]; ok {
-			return fmt.Errorf("%s: %w", name, fe.Err)
-		}
-	}
-	return err
 }

@@ -31,6 +31,7 @@ import (
 
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/internal/interop/mitrealm"
 	"github.com/exauth/exauth/internal/krbclient"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
@@ -51,18 +52,7 @@ const (
 
 // findTool finds a program on PATH or in the sbin directories that a
 // non-login root shell may lack.
-func findTool(name string) (string, bool) {
-	if p, err := exec.LookPath(name); err == nil {
-		return p, true
-	}
-	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/lib/postfix/sbin"} {
-		p := filepath.Join(dir, name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p, true
-		}
-	}
-	return "", false
-}
+func findTool(name string) (string, bool) { return mitrealm.Tool(name) }
 
 // requireTools skips the test, naming the package to install, unless every
 // tool is present.
