@@ -277,17 +277,7 @@ func mustRun(t testing.TB, env []string, stdin string, path string, args ...stri
 
 // baseEnv is the environment for peers: the test's, in the C locale (error
 // texts are asserted), with Kerberos variables of the host removed.
-func baseEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "KRB5") || k == "LANG" || strings.HasPrefix(k, "LC_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(append(env, "LC_ALL=C"), extra...)
-}
+func baseEnv(extra ...string) []string { return mitrealm.CleanEnv(extra...) }
 
 // writeKeytab writes a gokrb5 keytab with mode 0600.
 func writeKeytab(t testing.TB, kt *keytab.Keytab, path string) string {

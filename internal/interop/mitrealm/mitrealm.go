@@ -149,7 +149,7 @@ func Create(o Options) (*Realm, error) {
 			return nil, err
 		}
 	}
-	r.Env = append(cleanEnv(), "KRB5_CONFIG="+r.Krb5Conf, "KRB5_KDC_PROFILE="+r.KDCConf)
+	r.Env = append(CleanEnv(), "KRB5_CONFIG="+r.Krb5Conf, "KRB5_KDC_PROFILE="+r.KDCConf)
 	r.Env = append(r.Env, o.Env...)
 	if _, err := r.run("kdb5_util", "create", "-s", "-r", r.Name, "-P", randomSecret()); err != nil {
 		return nil, err
@@ -273,9 +273,10 @@ func (r *Realm) run(name string, args ...string) (output, error) {
 	return out, nil
 }
 
-// cleanEnv is this process's environment without the host's Kerberos and
-// locale variables, in the C locale.
-func cleanEnv() []string {
+// CleanEnv is this process's environment without the host's Kerberos and
+// locale variables, in the C locale (the tools' error texts are asserted),
+// with extra added.
+func CleanEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
@@ -284,7 +285,7 @@ func cleanEnv() []string {
 		}
 		env = append(env, kv)
 	}
-	return append(env, "LC_ALL=C")
+	return append(append(env, "LC_ALL=C"), extra...)
 }
 
 func randomSecret() string {
