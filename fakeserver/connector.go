@@ -96,7 +96,7 @@ const GCPercent = 400
 // Limits are the protections a real receive connector has. Zero values
 // mean the defaults, which follow Exchange's own defaults where it has one.
 type Limits struct {
-	MaxLineBytes    int           // longest command line; default 4000 (RFC 5321 says 512; Exchange accepts longer)
+	MaxLineBytes    int           // longest command line; default 32768, Exchange's (RFC 5321 says 512; Kerberos tokens are longer)
 	CommandTimeout  time.Duration // to finish one exchange (a DATA body, an AUTH step, a write); default 5m
 	IdleTimeout     time.Duration // waiting for the next command; default 5m (Exchange's ConnectionInactivityTimeout)
 	MaxConnections  int           // concurrent sessions; default 5000 (Exchange's MaxInboundConnection)
@@ -116,7 +116,7 @@ func (l Limits) withDefaults() Limits {
 			*v = d
 		}
 	}
-	defInt(&l.MaxLineBytes, 4000)
+	defInt(&l.MaxLineBytes, 32768)
 	def(&l.CommandTimeout, 5*time.Minute)
 	def(&l.IdleTimeout, 5*time.Minute)
 	defInt(&l.MaxConnections, 5000)

@@ -193,8 +193,8 @@ func (s *session) endOnReadError(err error) {
 	case errors.Is(err, errStopping):
 		s.reply(421, "4.3.2 Service not available, closing transmission channel")
 	case errors.Is(err, smtpreply.ErrLineTooLong):
-		s.reply(500, "5.5.6 Line too long")
-		s.reply(421, "4.7.0 Too many errors on this connection, closing transmission channel")
+		// Exchange answers a command over its limit and closes at once.
+		s.reply(500, "5.5.2 Command too long")
 	case errors.As(err, &ne) && ne.Timeout():
 		s.reply(421, "4.4.1 Connection timed out")
 	default:
@@ -471,8 +471,7 @@ func (s *session) handleAuth(verb, arg string) {
 		// RFC 4954 initial response; "=" is an empty one.
 		if fields[1] != "=" {
 			if response, err = base64.StdEncoding.DecodeString(fields[1]); err != nil {
-				s.bad++
-				s.reply(501, "5.5.2 Cannot Decode response")
+				s.badBase64(verb)
 				return
 			}
 		}
@@ -527,8 +526,7 @@ func (s *session) handleAuth(verb, arg string) {
 			return
 		}
 		if response, err = base64.StdEncoding.DecodeString(strings.TrimSpace(line)); err != nil {
-			s.bad++
-			s.reply(501, "5.5.2 Cannot Decode response")
+			s.badBase64(verb)
 			return
 		}
 	}
@@ -849,6 +847,19 @@ func (s *session) handleExchangeAuth(args []string) {
 	}
 	s.authenticated(server)
 	s.replyToken(235, string(answer))
+}
+
+// badBase64 answers a line that is not base64: for X-EXPS Exchange's
+// acceptor fails with IllegalMessage (454 and a disconnect); AUTH answers
+// 501 as RFC 4954 has it.
+func (s *session) badBase64(verb string) {
+	s.bad++
+	if verb == "X-EXPS" {
+		s.log("*", "", "Inbound Negotiate failed because of IllegalMessage")
+		s.authFailed(verb, errors.New("IllegalMessage: not base64"))
+		return
+	}
+	s.reply(501, "5.5.2 Cannot Decode response")
 }
 
 // authorize asks an Authorizer whether the authenticated client may submit.

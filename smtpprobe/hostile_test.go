@@ -610,7 +610,7 @@ func TestProbe_HostilePeers(t *testing.T) {
 			h.line()
 		}), verdict.VerdictTLSFailed, ""},
 		{"certificate for another name, trusted cert required", scenarioWithCert("wrong-name", true), verdict.VerdictCertUntrusted, ""},
-		{"certificate for another name, not required", scenarioWithCert("wrong-name", false), verdict.VerdictOK, verdict.SeverityWarning},
+		{"certificate for another name, not required", scenarioWithCert("wrong-name", false), verdict.VerdictOK, verdict.SeverityOK},
 		{"expired certificate, trusted cert required", scenarioWithCert("expired", true), verdict.VerdictCertUntrusted, ""},
 		{"expired certificate, not required", scenarioWithCert("expired", false), verdict.VerdictOK, verdict.SeverityWarning},
 

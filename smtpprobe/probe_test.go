@@ -76,8 +76,9 @@ func TestProbe_SMTPLevelVerdicts(t *testing.T) {
 			verdict.VerdictTLSFailed, 2, "handshake failure"},
 		{"untrusted cert required", untrusted, func(p *smtpprobe.Config) { p.RequireTrustedCert = true },
 			verdict.VerdictCertUntrusted, 2, "not trusted"},
-		{"untrusted cert is only a warning without the flag", untrusted, nil,
-			verdict.VerdictNoCredentials, 3, "not trusted"},
+		// Inside X-ANONYMOUSTLS Exchange checks no CA: evidence, not a warning.
+		{"untrusted cert is only evidence without the flag", untrusted, nil,
+			verdict.VerdictNoCredentials, 3, "X-ANONYMOUSTLS does not check it"},
 		{"starttls forced", nil, func(p *smtpprobe.Config) { p.TLS = verdict.TLSStartTLS },
 			verdict.VerdictNoCredentials, 3, "TLS: starttls via STARTTLS"},
 	}

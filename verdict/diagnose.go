@@ -87,9 +87,27 @@ func (j *judgement) collectEvidence() {
 				j.warn("the certificate expires soon", fmt.Sprintf("certificate expires %s, in less than 14 days", c.NotAfter.UTC().Format(time.RFC3339)))
 			}
 		} else if !o.Options.RequireTrustedCert {
-			j.warn("the certificate is not trusted", fmt.Sprintf("certificate %q is not trusted for %s: %s (X-ANONYMOUSTLS does not require it; --require-trusted-cert makes this a failure)", c.Subject, o.Target, c.Error))
+			expired := o.Banner != nil && c.NotAfter.Before(o.Banner.ReceivedAt)
+			if o.TLS.Mode == TLSAnonymous && !expired {
+				// Exchange checks no CA or name inside X-ANONYMOUSTLS: the
+				// certificate's public key goes into ExchangeAuth's hash, and
+				// self-signed Internal Transport Certificates are the norm.
+				j.add("certificate %q is not trusted for %s: %s — X-ANONYMOUSTLS does not check it (its public key goes into the ExchangeAuth hash); --require-trusted-cert makes this a failure", c.Subject, o.Target, c.Error)
+			} else {
+				j.warn("the certificate is not trusted", fmt.Sprintf("certificate %q is not trusted for %s: %s (X-ANONYMOUSTLS does not require it; --require-trusted-cert makes this a failure)", c.Subject, o.Target, c.Error))
+			}
 		}
 	}
+	if v := o.TLS.version(); v == "TLS 1.0" || v == "TLS 1.1" {
+		j.add("%s negotiated: Exchange accepts it and ExchangeAuth works over it, but TLS 1.2 should be enabled on both servers (Schannel registry settings)", v)
+	}
+}
+
+func (t *TLSObservation) version() string {
+	if t == nil {
+		return ""
+	}
+	return t.Version
 }
 
 func (t *TLSObservation) peerCert() *CertObservation {
