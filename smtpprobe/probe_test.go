@@ -79,6 +79,11 @@ func TestProbe_SMTPLevelVerdicts(t *testing.T) {
 		// Inside X-ANONYMOUSTLS Exchange checks no CA: evidence, not a warning.
 		{"untrusted cert is only evidence without the flag", untrusted, nil,
 			verdict.VerdictNoCredentials, 3, "X-ANONYMOUSTLS does not check it"},
+		// A forced mechanism the EHLO does not offer is the probe's setting,
+		// not the server's fault.
+		{"exchangeauth forced over starttls", nil, func(p *smtpprobe.Config) {
+			p.TLS, p.Mech = verdict.TLSStartTLS, verdict.MechExchangeAuth
+		}, verdict.VerdictUnknown, 3, "X-EXPS EXCHANGEAUTH is not offered outside X-ANONYMOUSTLS"},
 		{"starttls forced", nil, func(p *smtpprobe.Config) { p.TLS = verdict.TLSStartTLS },
 			verdict.VerdictNoCredentials, 3, "TLS: starttls via STARTTLS"},
 	}

@@ -94,7 +94,7 @@ func (j *judgement) collectEvidence() {
 				// self-signed Internal Transport Certificates are the norm.
 				j.add("certificate %q is not trusted for %s: %s — X-ANONYMOUSTLS does not check it (its public key goes into the ExchangeAuth hash); --require-trusted-cert makes this a failure", c.Subject, o.Target, c.Error)
 			} else {
-				j.warn("the certificate is not trusted", fmt.Sprintf("certificate %q is not trusted for %s: %s (X-ANONYMOUSTLS does not require it; --require-trusted-cert makes this a failure)", c.Subject, o.Target, c.Error))
+				j.warn("the certificate is not trusted", fmt.Sprintf("certificate %q is not trusted for %s: %s (Exchange servers often use self-signed certificates between themselves; --require-trusted-cert makes this a failure)", c.Subject, o.Target, c.Error))
 			}
 		}
 	}
@@ -267,12 +267,22 @@ func (j *judgement) noAuthOffered(caps smtpreply.Capabilities) (Verdict, string)
 	x := caps.Mechanisms("X-EXPS")
 	auth := caps.Mechanisms("AUTH")
 	j.add("EHLO%s: %s", map[bool]string{true: " inside TLS", false: ""}[o.EHLOTLS != nil], strings.Join(caps.Strings(), " | "))
+	mech := o.Options.Mech.Canonical()
 	verb, mechs := "X-EXPS", x
-	if o.Options.Mech == MechAUTH {
+	if mech == MechAUTH {
 		verb, mechs = "AUTH", auth
 	}
 	switch {
-	case caps.Offers("X-EXPS", "GSSAPI") && o.Options.Mech != MechAUTH, caps.Offers("AUTH", "GSSAPI") && o.Options.Mech != MechXEXPS:
+	case mech == MechExchangeAuth && !caps.Offers("X-EXPS", "EXCHANGEAUTH") && o.Notes == nil:
+		// The probe was told to use a mechanism this EHLO does not offer:
+		// the configuration's choice, not the server's fault.
+		where := "here"
+		if o.TLS == nil || o.TLS.Mode != TLSAnonymous {
+			where = "outside X-ANONYMOUSTLS (Exchange offers it only inside)"
+		}
+		j.add("X-EXPS EXCHANGEAUTH is not offered %s", where)
+		return VerdictUnknown, fmt.Sprintf("%s does not offer X-EXPS EXCHANGEAUTH %s: probe with --mech auto and --tls auto", o.Target, where)
+	case caps.Offers("X-EXPS", "GSSAPI") && mech != MechAUTH, caps.Offers("AUTH", "GSSAPI") && (mech == MechAuto || mech == MechAUTH):
 		// Only explain gets here: a probe would have authenticated.
 		return VerdictUnknown, "the EHLO offers GSSAPI: nothing here shows a failure"
 	case verb == "X-EXPS" && slices.Contains(mechs, "NTLM") && !slices.Contains(mechs, "GSSAPI") && o.EHLO != nil && o.EHLO.Capabilities.Has("X-ANONYMOUSTLS"):
@@ -289,7 +299,7 @@ func (j *judgement) noAuthOffered(caps smtpreply.Capabilities) (Verdict, string)
 		return VerdictUnknown, fmt.Sprintf("%s offers %s %s: no mechanism the probe can use", o.Target, verb, strings.Join(mechs, " "))
 	case verb == "AUTH":
 		j.add("AUTH is not offered")
-		return VerdictUnknown, fmt.Sprintf("%s does not offer AUTH (use --mech auto or xexps for Exchange)", o.Target)
+		return VerdictUnknown, fmt.Sprintf("%s does not offer AUTH (use --mech auto for Exchange)", o.Target)
 	}
 	j.add("X-EXPS is not offered: the receive connector does not have Exchange Server authentication")
 	if o.TLS == nil && o.EHLO != nil && (o.EHLO.Capabilities.Has("STARTTLS") || o.EHLO.Capabilities.Has("X-ANONYMOUSTLS")) {
@@ -317,7 +327,11 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 			parts = append(parts, fmt.Sprintf("%s/%s %s", a.Addr, a.Transport, a.Result))
 		}
 		j.add("no KDC answered: %s", strings.Join(parts, "; "))
-		return VerdictKDCUnreachable, fmt.Sprintf("no KDC for %s answered on 88/TCP or 88/UDP (%s)", k.Realm, strings.Join(parts, "; ")), true
+		realm := k.Realm
+		if realm == "" {
+			realm = "the realm"
+		}
+		return VerdictKDCUnreachable, fmt.Sprintf("no KDC for %s answered on 88/TCP or 88/UDP (%s)", realm, strings.Join(parts, "; ")), true
 	}
 	if e := k.KDCError; e != nil {
 		if e.Exchange != ExchangeUnknown {

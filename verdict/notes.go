@@ -32,6 +32,8 @@ func (j *judgement) fromNotes() (Verdict, string, bool) {
 		return VerdictTLSFailed, "the sending server's TLS session gave no EAP key (TLS1_0NotSupported): ExchangeAuth needs Schannel's key block of a TLS 1.0-1.2 session", true
 	case has(FactNotTLS):
 		return VerdictTLSFailed, "ExchangeAuth was tried outside TLS: it exists only inside X-ANONYMOUSTLS", true
+	case has(FactEvent2016):
+		return VerdictNoCredentials, "the sending server could not start authentication (event 2016): its own credentials (its computer account, or the identity the transport service runs as) could not be used", true
 	case has(FactEvent1012):
 		j.add("event 1012 / 421 4.7.0 follows repeated authentication failures on one connection: the first failures (events 1035) say why")
 		return VerdictAuthTemporaryFailure, "the receiving server disconnected after repeated authentication failures (event 1012): read its events 1035 for the first failure's status", true
@@ -49,6 +51,8 @@ func (j *judgement) fromNotes() (Verdict, string, bool) {
 		return VerdictVerbsStripped, "a firewall's SMTP/ESMTP inspection masks the verbs Exchange needs", true
 	case has(FactProtocolError):
 		return VerdictProtocolError, "a reply did not fit the request", true
+	case has(FactLogonDenied) && has(FactEvent2017) && !has(FactEvent1035):
+		return VerdictAuthRejected, "the sending server's own Kerberos request was refused (LogonDenied in event 2017): a broken trust between the domains or forests, or the sending server's keys — nothing reached the receiving server", true
 	case has(FactLogonDenied):
 		return VerdictAuthRejected, "the receiving server refused the credentials (LogonDenied)", true
 	}
