@@ -25,6 +25,7 @@ import (
 
 	"github.com/exauth/exauth/fakekdc"
 	"github.com/exauth/exauth/fakeserver"
+	"github.com/exauth/exauth/internal/exchangeauth"
 	"github.com/exauth/exauth/scenarios"
 )
 
@@ -305,7 +306,9 @@ func startLab(kind, dir string, maxConns int, authLog bool) (rd ready, stop func
 		if err != nil {
 			return rd, stop, err
 		}
-		conf := &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}
+		// The same TLS as the connector's X-ANONYMOUSTLS: at most 1.2,
+		// where ExchangeAuth's EAP key is defined.
+		conf := &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12, MaxVersion: exchangeauth.MaxTLSVersion}
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {
