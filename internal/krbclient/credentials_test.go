@@ -1,6 +1,7 @@
 package krbclient
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jcmturner/gokrb5/v8/crypto"
+	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 	"github.com/jcmturner/gokrb5/v8/test/testdata"
 
 	"github.com/exauth/exauth/internal/clock"
@@ -225,5 +228,41 @@ func TestParsePrincipal(t *testing.T) {
 		if (err == nil) != tc.ok || (tc.ok && (pn.PrincipalNameString() != tc.name || realm != tc.realm)) {
 			t.Errorf("parsePrincipal(%q) = %q, %q, %v", tc.in, pn.PrincipalNameString(), realm, err)
 		}
+	}
+}
+
+// A password gives keys with the RFC salt and, for a computer account,
+// Active Directory's salt <REALM>host<name>.<domain>, as AD derives them
+// for HUB02$ in LAB.TEST.
+func TestCredentials_KeysFromPassword(t *testing.T) {
+	kt, err := FromPassword("HUB02$@LAB.TEST", "secret").Keys("LAB.TEST", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	et, err := crypto.GetEtype(etypeID.AES256_CTS_HMAC_SHA1_96)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]byte{}
+	for _, salt := range []string{"LAB.TESTHUB02$", "LAB.TESThosthub02.lab.test"} {
+		k, err := et.StringToKey("secret", salt, et.GetDefaultStringToKeyParams())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[salt] = k
+	}
+	for salt, k := range want {
+		found := false
+		for _, e := range kt.Entries {
+			if e.Key.KeyType == etypeID.AES256_CTS_HMAC_SHA1_96 && bytes.Equal(e.Key.KeyValue, k) && e.KVNO == 0 {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no aes256 key of version 0 for salt %q", salt)
+		}
+	}
+	if _, err := (Credentials{}).Keys("LAB.TEST", time.Now()); !errors.Is(err, ErrNoKeys) {
+		t.Errorf("no credentials: %v, want ErrNoKeys", err)
 	}
 }
