@@ -69,7 +69,7 @@ func (k *KerberosClient) setup() (*krbclient.Client, error) {
 		} else {
 			krb5, err := krbclient.LoadKrb5Conf(path)
 			if err != nil {
-				k.setupErr = fmt.Errorf("Kerberos configuration: %w", err)
+				k.setupErr = err
 				return
 			}
 			cfg.Krb5 = krb5
@@ -114,7 +114,7 @@ func (k *KerberosClient) GSSAPIClient(ctx context.Context, spn string, use Token
 	obs.SPN = spn
 	client, err := k.setup()
 	if err != nil {
-		obs.CredentialsProblem = err.Error()
+		observeError(err, obs)
 		return nil, err
 	}
 	obs.Realm = client.Realm()
@@ -243,10 +243,12 @@ func observeError(err error, obs *verdict.KerberosObservation) {
 		// A configuration that cannot ask for this SPN (no realm, a
 		// malformed or cross-realm SPN) leaves the probe without usable
 		// credentials for it.
-		obs.CredentialsProblem = cfe.Error()
+		obs.ConfigProblem = cfe.Error()
 	case errors.As(err, &pe):
 		obs.KDCProtocolError = pe.Err.Error()
 		obs.KDC, obs.Transport = pe.KDC, pe.Transport
+	default:
+		obs.CredentialsProblem = err.Error()
 	}
 }
 

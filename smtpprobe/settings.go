@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/internal/safetext"
 	"github.com/exauth/exauth/verdict"
 )
 
@@ -120,7 +121,14 @@ func readPasswordFile(path string) (string, error) {
 	if len(b) > maxPasswordFile {
 		return "", fmt.Errorf("%s is larger than %d bytes: not a password file", path, maxPasswordFile)
 	}
-	pw := strings.TrimRight(string(b), "\r\n")
+	// Notepad and PowerShell write byte-order marks and UTF-16: decode,
+	// so that neither becomes part of the password.
+	text, err := safetext.Decode(b)
+	if err != nil {
+		return "", fmt.Errorf("%s is not a text file", path)
+	}
+	pw, _, _ := strings.Cut(text, "\n")
+	pw = strings.TrimRight(pw, "\r")
 	if pw == "" {
 		return "", fmt.Errorf("%s is empty", path)
 	}

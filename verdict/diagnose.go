@@ -216,7 +216,7 @@ func (j *judgement) whoLogs(receiverRefused bool) {
 		return
 	}
 	k := o.Kerberos
-	if k == nil || k.TicketObtained || k.CredentialsProblem != "" {
+	if k == nil || k.TicketObtained || k.CredentialsProblem != "" || k.ConfigProblem != "" {
 		return
 	}
 	j.add("a real Exchange sender stops at this point: it sends no X-EXPS, logs event 2017 (\"Outbound authentication failed with error ... The authentication mechanism is ExchangeAuth. The target is %s.\") and queues a 454 4.7.0 it made itself; the receiving server logs nothing — read the sending server's Application log", orSPN(k.SPN))
@@ -316,6 +316,12 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 	}
 	if k.Client != "" {
 		j.add("Kerberos client %s, realm %s, SPN %s", k.Client, k.Realm, k.SPN)
+	}
+	if k.ConfigProblem != "" {
+		j.add("Kerberos configuration: %s", k.ConfigProblem)
+		j.remediation = append(j.remediation, "Fix the Kerberos configuration named above (the file and line), or give the realm and its KDC directly (--realm, --kdc); nothing was sent to a KDC or judged about the servers.")
+		j.ownRemediation = true
+		return VerdictNoCredentials, "the probe's Kerberos configuration cannot be used: " + k.ConfigProblem, true
 	}
 	if k.CredentialsProblem != "" {
 		j.add("credentials: %s", k.CredentialsProblem)

@@ -172,6 +172,10 @@ type KerberosObservation struct {
 
 	// CredentialsProblem is set when no usable credentials were found.
 	CredentialsProblem string
+	// ConfigProblem is set when the Kerberos configuration cannot be used
+	// (krb5.conf unreadable or malformed, no KDC for the realm): the
+	// probe's own setup, nothing about the servers.
+	ConfigProblem string
 	// KDCError is the KRB-ERROR a KDC answered, with the exchange (AS or TGS).
 	KDCError *KRBError
 	// ReferredTo is the realm a KDC referred the SPN to: it lives in a

@@ -166,7 +166,7 @@ func NewReport(o *Observation, d Diagnosis) *Report {
 	r.Timings = ReportTimings{
 		Connect: ms(tm.Connect, o.Connect != nil),
 		TLS:     ms(tm.TLS, o.TLS != nil),
-		KDC:     ms(tm.KDC, o.Kerberos != nil && o.Kerberos.CredentialsProblem == ""),
+		KDC:     ms(tm.KDC, o.Kerberos != nil && o.Kerberos.CredentialsProblem == "" && o.Kerberos.ConfigProblem == ""),
 		Auth:    ms(tm.Auth, o.Auth != nil && o.Auth.Final != nil),
 		Total:   round3(float64(tm.Total.Microseconds()) / 1000),
 	}

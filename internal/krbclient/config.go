@@ -3,7 +3,6 @@ package krbclient
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -65,37 +64,6 @@ func DefaultKrb5Conf(getenv func(string) string) string {
 		}
 	}
 	return "/etc/krb5.conf"
-}
-
-// LoadKrb5Conf reads a krb5.conf. Directives gokrb5 does not support (v4
-// settings, for instance) are ignored, as MIT ignores what it does not know;
-// a missing, unreadable or unparsable file is a *ConfigError that names the
-// file and what to do.
-func LoadKrb5Conf(path string) (*config.Config, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		hint := "pass --krb5-conf FILE, or --realm and --kdc"
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			return nil, &ConfigError{Err: fmt.Errorf("krb5.conf %s does not exist", path), Hint: hint}
-		case errors.Is(err, fs.ErrPermission):
-			return nil, &ConfigError{Err: fmt.Errorf("krb5.conf %s is not readable: %w", path, err), Hint: "check the file's permissions, or " + hint}
-		}
-		return nil, &ConfigError{Err: fmt.Errorf("krb5.conf %s: %w", path, err), Hint: hint}
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return nil, &ConfigError{Err: fmt.Errorf("krb5.conf %s is a directory", path), Hint: "pass the file itself with --krb5-conf"}
-	}
-	c, err := config.NewFromReader(f)
-	if err != nil {
-		var unsupported config.UnsupportedDirective
-		if errors.As(err, &unsupported) && c != nil {
-			return c, nil
-		}
-		return nil, &ConfigError{Err: fmt.Errorf("krb5.conf %s cannot be parsed: %w", path, err), Hint: "fix the file, or pass --realm and --kdc instead"}
-	}
-	return c, nil
 }
 
 // ConfigFor builds the configuration kinit would use with only a realm and a

@@ -46,7 +46,7 @@ type KDCError struct {
 // Error reads like kinit's messages: what was asked, who answered, what.
 func (e *KDCError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "krbclient: %s exchange", e.Exchange)
+	fmt.Fprintf(&b, "%s exchange", e.Exchange)
 	if e.SPN != "" {
 		fmt.Fprintf(&b, " for %s", e.SPN)
 	}
@@ -105,13 +105,13 @@ type UnreachableError struct {
 
 func (e *UnreachableError) Error() string {
 	if len(e.Attempts) == 0 && e.Lookup != nil {
-		return fmt.Sprintf("krbclient: no KDC known for realm %s: %v", e.Realm, e.Lookup)
+		return fmt.Sprintf("no KDC known for realm %s: %v", e.Realm, e.Lookup)
 	}
 	parts := make([]string, len(e.Attempts))
 	for i, a := range e.Attempts {
 		parts[i] = a.String()
 	}
-	s := fmt.Sprintf("krbclient: no KDC for realm %s answered (%s)", e.Realm, strings.Join(parts, "; "))
+	s := fmt.Sprintf("no KDC for realm %s answered (%s)", e.Realm, strings.Join(parts, "; "))
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
 	}
@@ -131,7 +131,7 @@ type CredentialsError struct {
 }
 
 func (e *CredentialsError) Error() string {
-	s := fmt.Sprintf("krbclient: %s: %v", e.Source, e.Err)
+	s := fmt.Sprintf("%s: %v", e.Source, e.Err)
 	if e.Hint != "" {
 		s += " (" + e.Hint + ")"
 	}
@@ -156,7 +156,7 @@ type ProtocolError struct {
 }
 
 func (e *ProtocolError) Error() string {
-	return fmt.Sprintf("krbclient: %s exchange: KDC %s/%s answered with an invalid reply: %v", e.Exchange, e.KDC, e.Transport, e.Err)
+	return fmt.Sprintf("%s exchange: KDC %s/%s answered with an invalid reply: %v", e.Exchange, e.KDC, e.Transport, e.Err)
 }
 
 func (e *ProtocolError) Unwrap() error { return e.Err }
@@ -171,7 +171,7 @@ type ReferralError struct {
 }
 
 func (e *ReferralError) Error() string {
-	return fmt.Sprintf("krbclient: the KDC %s referred %s to realm %s; cross-realm referrals are not followed", e.KDC, e.SPN, e.Realm)
+	return fmt.Sprintf("the KDC %s referred %s to realm %s; cross-realm referrals are not followed", e.KDC, e.SPN, e.Realm)
 }
 
 // ConfigError means the Kerberos configuration is missing or unusable:
@@ -182,7 +182,7 @@ type ConfigError struct {
 }
 
 func (e *ConfigError) Error() string {
-	s := "krbclient: " + e.Err.Error()
+	s := e.Err.Error()
 	if e.Hint != "" {
 		s += " (" + e.Hint + ")"
 	}

@@ -64,14 +64,21 @@ func (c *Client) kdcList(ctx context.Context) ([]kdcAddr, error) {
 	if len(c.kdcs) > 0 {
 		return c.kdcs, nil
 	}
+	// No KDC is configured: a configuration problem, not an unreachable
+	// KDC, unless DNS itself could not be asked.
 	if !c.krb5.LibDefaults.DNSLookupKDC {
-		return nil, &UnreachableError{Realm: c.realm, Lookup: fmt.Errorf("krb5.conf names no kdc for realm %s and dns_lookup_kdc is off", c.realm)}
+		return nil, &ConfigError{Err: fmt.Errorf("no KDC for realm %s: krb5.conf has no kdc line for it and dns_lookup_kdc is off", c.realm), Hint: "add the realm's kdc lines to krb5.conf, or give a KDC"}
 	}
 	var out []kdcAddr
 	var lookupErrs []string
+	notFound := true
 	for _, proto := range []string{TCP, UDP} {
 		_, srvs, err := net.DefaultResolver.LookupSRV(ctx, "kerberos", proto, c.realm)
 		if err != nil {
+			var de *net.DNSError
+			if !errors.As(err, &de) || !de.IsNotFound {
+				notFound = false
+			}
 			lookupErrs = append(lookupErrs, err.Error())
 			continue
 		}
@@ -79,10 +86,13 @@ func (c *Client) kdcList(ctx context.Context) ([]kdcAddr, error) {
 			out = append(out, kdcAddr{addr: net.JoinHostPort(strings.TrimSuffix(s.Target, "."), strconv.Itoa(int(s.Port))), only: proto})
 		}
 	}
-	if len(out) == 0 {
-		return nil, &UnreachableError{Realm: c.realm, Lookup: fmt.Errorf("no kdc in krb5.conf and no DNS SRV record for _kerberos._tcp.%s (%s)", c.realm, strings.Join(lookupErrs, "; ")), Err: ctx.Err()}
+	switch {
+	case len(out) > 0:
+		return out, nil
+	case notFound && ctx.Err() == nil:
+		return nil, &ConfigError{Err: fmt.Errorf("no KDC for realm %s: krb5.conf has no kdc line for it and DNS has no _kerberos._tcp or _kerberos._udp SRV record", c.realm), Hint: "add the realm's kdc lines to krb5.conf, give a KDC, or check the realm's name (the AD domain's DNS name in upper case)"}
 	}
-	return out, nil
+	return nil, &UnreachableError{Realm: c.realm, Lookup: fmt.Errorf("no kdc in krb5.conf, and the DNS lookup of _kerberos._tcp.%s failed (%s)", c.realm, strings.Join(lookupErrs, "; ")), Err: ctx.Err()}
 }
 
 // login performs the AS exchange (RFC 4120 3.1): an AS-REQ without
