@@ -18,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
@@ -198,8 +197,6 @@ func startChild(kind, profileName string, extra ...string) (*serverChild, error)
 	if opts.serverEnv != "" {
 		cmd.Env = append(os.Environ(), strings.Split(opts.serverEnv, ",")...)
 	}
-	// Its own process group: groupCPU accounts for it alone.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -208,7 +205,8 @@ func startChild(kind, profileName string, extra ...string) (*serverChild, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	// Its own process group: groupCPU accounts for it alone.
+	if err := startInOwnProcessGroup(cmd); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/exauth/exauth/internal/gssapi"
@@ -266,13 +265,12 @@ func figPlainSessions() row {
 	}
 	cmd := exec.Command(sink, append(args, addr, "4096")...)
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := startInOwnProcessGroup(cmd); err != nil {
 		r.failed = "smtp-sink: " + err.Error()
 		return r
 	}
 	var once sync.Once
-	stopSink := func() { once.Do(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM); cmd.Wait() }) }
+	stopSink := func() { once.Do(func() { terminateProcessGroup(cmd.Process.Pid); cmd.Wait() }) }
 	defer onExit(stopSink)()
 	defer stopSink()
 	if err := waitListening(addr, 5*time.Second); err != nil {

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -196,15 +195,6 @@ func groupCPU(pgid int) func() time.Duration {
 		}
 		return total
 	}
-}
-
-// selfCPU is this process's CPU time (user+system).
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // clockTicks is USER_HZ, 100 on every Linux architecture Go supports.

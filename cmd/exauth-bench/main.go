@@ -91,6 +91,9 @@ func main() {
 		}
 		return
 	}
+	if platformErr != nil {
+		fatal(platformErr)
+	}
 	handleSignals()
 	raiseNoFile(opts.conns*2 + 1024)
 	if opts.profileDir != "" {
@@ -142,33 +145,6 @@ func main() {
 			os.Exit(1)
 		}
 	}
-}
-
-// raiseNoFile lifts RLIMIT_NOFILE for the 10,000 idle connections of
-// figure 6 (children inherit it).
-func raiseNoFile(n int) {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return
-	}
-	if lim.Cur >= uint64(n) {
-		return
-	}
-	want := lim
-	want.Cur = uint64(n)
-	if want.Max < want.Cur {
-		want.Max = want.Cur // works as root (CAP_SYS_RESOURCE)
-	}
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
-		lim.Cur = lim.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-	}
-}
-
-func noFileLimit() uint64 {
-	var lim syscall.Rlimit
-	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
-	return lim.Cur
 }
 
 func logf(format string, args ...any) {

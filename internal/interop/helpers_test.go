@@ -145,8 +145,7 @@ func startProc(t testing.TB, env []string, path string, args ...string) *proc {
 	p.cmd = exec.Command(path, args...)
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
+	if err := startInOwnProcessGroup(p.cmd); err != nil {
 		t.Fatalf("start %s: %v", path, err)
 	}
 	go func() {
@@ -173,7 +172,7 @@ func (p *proc) stop(t testing.TB) {
 		return
 	}
 	pid := p.cmd.Process.Pid
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+	if err := terminateProcess(pid); err != nil && !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("stop %s (pid %d): %v", p.name, pid, err)
 	}
 	select {
@@ -182,7 +181,7 @@ func (p *proc) stop(t testing.TB) {
 	case <-time.After(stopTimeout):
 	}
 	t.Errorf("%s (pid %d) ignored SIGTERM for %s; killing its process group", p.name, pid, stopTimeout)
-	syscall.Kill(-pid, syscall.SIGKILL)
+	killProcessGroup(pid)
 	<-p.done
 }
 

@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -200,8 +199,7 @@ func (r *Realm) Start(args ...string) error {
 	}
 	defer out.Close()
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := startInOwnProcessGroup(cmd); err != nil {
 		return fmt.Errorf("mitrealm: start krb5kdc: %w", err)
 	}
 	r.kdc, r.done = cmd, make(chan struct{})
@@ -240,13 +238,13 @@ func (r *Realm) Stop() error {
 		return nil
 	}
 	pid := r.kdc.Process.Pid
-	syscall.Kill(-pid, syscall.SIGTERM)
+	terminateProcessGroup(pid)
 	select {
 	case <-r.done:
 		return nil
 	case <-time.After(StopTimeout):
 	}
-	syscall.Kill(-pid, syscall.SIGKILL)
+	killProcessGroup(pid)
 	<-r.done
 	return fmt.Errorf("mitrealm: krb5kdc (pid %d) ignored SIGTERM for %s and was killed", pid, StopTimeout)
 }
