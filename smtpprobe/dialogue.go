@@ -39,15 +39,48 @@ func Observe(ctx context.Context, cfg Config) *verdict.Observation {
 		obs.Failure = &verdict.StepFailure{Step: "connect", Err: err, Kind: "local"}
 		return obs
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	d := &dialogue{cfg: cfg, obs: obs, host: host, start: cfg.Clock.Now()}
 	d.run(ctx, addr)
-	if refusedExchangeAuth(obs) {
+	if refusedExchangeAuth(obs) && ctx.Err() == nil {
 		obs.FollowUp, obs.ReverseSPN = followUp(ctx, cfg, obs, host, addr)
 	}
 	obs.Timings.Total = d.since()
+	timedOutOnBudget := d.budgetBound && (obs.Failure != nil && obs.Failure.Kind == verdict.FailTimeout || obs.Connect != nil && obs.Connect.Kind == verdict.ConnectTimeout)
+	if (ctx.Err() != nil || timedOutOnBudget) && unfinished(obs) {
+		// The probe did not end by itself: the caller stopped it (Ctrl-C,
+		// SIGTERM) or its own time budget ran out. Neither is the server's
+		// doing, whatever the step that was cut short looks like.
+		i := &verdict.Interruption{Step: cutShort(obs), Budget: cfg.Timeout}
+		if errors.Is(parent.Err(), context.Canceled) {
+			i.ByCaller = true
+		}
+		obs.Interrupted = i
+	}
 	return obs
+}
+
+// unfinished reports whether the dialogue stopped before it had an answer
+// to judge: a failed step, or Kerberos cut off before a ticket.
+func unfinished(o *verdict.Observation) bool {
+	if o.Failure != nil || o.Connect != nil && o.Connect.Err != nil {
+		return true
+	}
+	k := o.Kerberos
+	return k != nil && k.Err != nil && !k.TicketObtained
+}
+
+// cutShort is the step that was running when the probe was stopped.
+func cutShort(o *verdict.Observation) verdict.Step {
+	switch {
+	case o.Failure != nil:
+		return o.Failure.Step
+	case o.Kerberos != nil && o.Kerberos.Err != nil:
+		return verdict.StepKerberos
+	}
+	return ""
 }
 
 // refusedExchangeAuth reports whether the receiver refused a valid
@@ -108,7 +141,11 @@ type dialogue struct {
 	r      *smtpreply.Reader
 	inTLS  bool
 	tls    tls.ConnectionState // valid when inTLS
-	redact bool                // received authentication data is a secret
+	// budgetBound is set while the step running is bounded by the probe's
+	// whole time budget rather than by its own step bound: a timeout then
+	// is the budget's, not the server's.
+	budgetBound bool
+	redact      bool // received authentication data is a secret
 }
 
 func (d *dialogue) since() time.Duration { return d.cfg.Clock.Now().Sub(d.start) }
@@ -235,8 +272,9 @@ func (d *dialogue) step(ctx context.Context) {
 		return
 	}
 	deadline := time.Now().Add(d.cfg.StepTimeout)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-		deadline = dl
+	d.budgetBound = false
+	if dl, ok := ctx.Deadline(); ok && !dl.After(deadline) {
+		deadline, d.budgetBound = dl, true
 	}
 	d.conn.SetDeadline(deadline)
 }
@@ -327,6 +365,9 @@ func (d *dialogue) connect(ctx context.Context, addr string) bool {
 	began := time.Now()
 	dctx, cancel := context.WithTimeout(ctx, d.cfg.StepTimeout)
 	defer cancel()
+	if dl, ok := ctx.Deadline(); ok && !dl.After(began.Add(d.cfg.StepTimeout)) {
+		d.budgetBound = true
+	}
 	dial := d.cfg.Dial
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext

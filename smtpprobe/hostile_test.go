@@ -209,10 +209,13 @@ type hostileFixture struct {
 	ca   *fakeserver.CA
 }
 
-// smtpOnly is a probe of a scripted SMTP peer without credentials.
+// smtpOnly is a probe of a scripted SMTP peer without credentials. Each
+// step is bounded at half the budget, as the probe's defaults (10s a step,
+// 30s in all) bound them: a peer's silence is then the peer's fault, not
+// the budget's.
 func (f *hostileFixture) smtpOnly(addr string, timeout time.Duration) smtpprobe.Config {
 	return smtpprobe.Config{Host: "hub01.lab.test", Connect: addr, EHLOName: "hub02.lab.test",
-		RootCAs: f.ca.Pool(), Timeout: timeout}
+		RootCAs: f.ca.Pool(), Timeout: timeout, StepTimeout: timeout / 2}
 }
 
 // withKerberos is a probe of addr with the healthy scenario's credentials
@@ -220,9 +223,9 @@ func (f *hostileFixture) smtpOnly(addr string, timeout time.Duration) smtpprobe.
 func (f *hostileFixture) withKerberos(addr, krb5conf string, timeout time.Duration) smtpprobe.Config {
 	cfg := f.env.Probe
 	cfg.Connect = addr
-	cfg.Timeout = timeout
+	cfg.Timeout, cfg.StepTimeout = timeout, timeout/2
 	cfg.Kerberos = smtpprobe.NewKerberos(smtpprobe.KerberosSettings{
-		Krb5Conf: krb5conf, Keytab: f.env.ClientKeytab, Principal: f.env.Principal,
+		Krb5Conf: krb5conf, Keytab: f.env.ClientKeytab, Principal: f.env.Principal, StepTimeout: timeout / 4,
 	})
 	return cfg
 }

@@ -26,6 +26,9 @@ type KerberosSettings struct {
 	Principal string
 	Password  string
 	Clock     clock.Clock
+	// StepTimeout bounds each exchange with one KDC; 0 is krbclient's
+	// default (5s).
+	StepTimeout time.Duration
 	// Getenv reads the environment ($KRB5_CONFIG, $KRB5CCNAME); nil = os.Getenv.
 	Getenv func(string) string
 }
@@ -55,7 +58,7 @@ type KerberosClient struct {
 func (k *KerberosClient) setup() (*krbclient.Client, error) {
 	k.once.Do(func() {
 		s := k.settings
-		cfg := krbclient.Config{Realm: s.Realm, Clock: s.Clock}
+		cfg := krbclient.Config{Realm: s.Realm, Clock: s.Clock, StepTimeout: s.StepTimeout}
 		if s.KDC != "" {
 			cfg.KDCs = []string{s.KDC}
 		}

@@ -125,6 +125,9 @@ func (j *judgement) decide() (Verdict, string) {
 		j.add("probe configuration: %v", f.Err)
 		return VerdictUnknown, "the probe could not start: " + f.Err.Error()
 	}
+	if i := o.Interrupted; i != nil {
+		return j.interrupted(i)
+	}
 	if o.Notes != nil {
 		if v, s, ok := j.fromNotes(); ok {
 			return v, s
@@ -773,4 +776,20 @@ func (k *KerberosObservation) spnOrEmpty() string {
 		return ""
 	}
 	return k.SPN
+}
+
+// interrupted judges a probe that was stopped before it had an answer: the
+// caller's doing or its own time budget's, never the server's.
+func (j *judgement) interrupted(i *Interruption) (Verdict, string) {
+	o := j.o
+	step := string(i.Step)
+	if step == "" {
+		step = "the dialogue"
+	}
+	if i.ByCaller {
+		j.add("stopped by its caller during %s", step)
+		return VerdictInterrupted, fmt.Sprintf("the probe of %s was interrupted during %s, before the server had answered: nothing is concluded about the server", o.Target, step)
+	}
+	j.add("the probe's time budget of %s ran out during %s", i.Budget, step)
+	return VerdictInterrupted, fmt.Sprintf("the probe's time budget (%s) ran out during %s, before %s had answered: the budget, not the server, ended it — probe again with a longer timeout", i.Budget, step, o.Target)
 }

@@ -37,6 +37,9 @@ type Observation struct {
 	ReverseSPN *SPNCheck
 	// Failure is the step at which the dialogue stopped early, if any.
 	Failure *StepFailure
+	// Interrupted is set when the probe did not end by itself: its caller
+	// stopped it, or its time budget ran out, before it had an answer.
+	Interrupted *Interruption
 	// Notes are facts recognised in pasted text that have no dialogue step
 	// (explain): a KDC event 11, an event 1035, a Kerberos error name.
 	Notes *TextObservation
@@ -278,6 +281,13 @@ type SPNCheck struct {
 	TicketObtained bool
 	KDCError       *KRBError
 	Err            error
+}
+
+// Interruption says why a probe ended before it had an answer to judge.
+type Interruption struct {
+	ByCaller bool          // stopped by its caller (Ctrl-C, SIGTERM); else its time budget ran out
+	Budget   time.Duration // the probe's whole time budget
+	Step     Step          // the step that was running
 }
 
 // StepFailure records the step at which the dialogue ended early.

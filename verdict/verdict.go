@@ -26,6 +26,7 @@ const (
 	VerdictReverseAuthFailed    Verdict = "reverse-auth-failed"
 	VerdictNoSubmitPermission   Verdict = "no-submit-permission"
 	VerdictEdgeServer           Verdict = "edge-server"
+	VerdictInterrupted          Verdict = "interrupted"
 	VerdictUnknown              Verdict = "unknown"
 )
 
@@ -140,6 +141,9 @@ var verdictTable = map[Verdict]verdictInfo{
 	VerdictEdgeServer: {SeverityUnknown, []string{
 		"Edge Transport servers do not use Kerberos: the organization trusts them through EdgeSync and their certificates. Check the subscription (`Test-EdgeSynchronization`) and the Edge's certificate instead, or probe a Mailbox server.",
 	}},
+	VerdictInterrupted: {SeverityUnknown, []string{
+		"The probe was stopped before the server had answered; nothing was concluded about the server. Run it again (with a longer --timeout if the budget ran out).",
+	}},
 	VerdictUnknown: {SeverityUnknown, nil},
 }
 
@@ -149,7 +153,7 @@ func Verdicts() []Verdict {
 		VerdictSPNDuplicate, VerdictKeyMismatch, VerdictETypeUnsupported, VerdictKDCUnreachable,
 		VerdictExchangeAuthDisabled, VerdictVerbsStripped, VerdictNTLMOnly, VerdictTLSFailed,
 		VerdictAuthTemporaryFailure, VerdictAuthRejected, VerdictNoCredentials, VerdictConnectFailed,
-		VerdictProtocolError, VerdictReverseAuthFailed, VerdictNoSubmitPermission, VerdictEdgeServer, VerdictUnknown}
+		VerdictProtocolError, VerdictReverseAuthFailed, VerdictNoSubmitPermission, VerdictEdgeServer, VerdictInterrupted, VerdictUnknown}
 }
 
 // Valid reports whether v is one of the verdicts of docs/verdicts.md.
