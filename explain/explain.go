@@ -15,6 +15,7 @@ package explain
 import (
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/exauth/exauth/internal/krberror"
 	"github.com/exauth/exauth/internal/smtpreply"
@@ -86,7 +87,7 @@ var (
 
 func recognise(text string) *recognition {
 	r := &recognition{facts: map[verdict.Fact]bool{}}
-	norm := quotes.Replace(text)
+	norm := unwrapList(quotes.Replace(text))
 	r.findEHLO(norm)
 	// Replies are found line by line (a reply's text ends with its line),
 	// but a console may fold one reply across lines ("-> 451\n5.7.3"), so
@@ -96,6 +97,84 @@ func recognise(text string) *recognition {
 	lower := strings.ToLower(flat)
 	r.findWords(flat, lower)
 	return r
+}
+
+// unwrapList joins the continuation lines of a PowerShell Format-List value
+// (Get-Queue | fl LastError) back onto their property line. Format-List
+// breaks a long value at the console width, even inside a word ("454 4.7.0
+// Tempora" / "ry authentication failure."), and indents the rest to the
+// value column; read line by line, the reply would end at the break. A
+// line as long as the longest of its block was broken by the width and is
+// joined without a space; a shorter one ended in the value itself (a
+// multi-line SMTP reply) and is joined with one, as the one-line form of
+// the same text reads.
+func unwrapList(s string) string {
+	if !strings.Contains(s, " : ") || !strings.Contains(s, "\n    ") {
+		return s
+	}
+	lines := strings.Split(s, "\n")
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(lines); {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		col, j := listValueColumn(lines[i]), i+1
+		for col > 0 && j < len(lines) && continuesList(lines[j], col) {
+			j++
+		}
+		if j == i+1 {
+			b.WriteString(lines[i])
+			i++
+			continue
+		}
+		block := lines[i:j]
+		longest, indent := 0, col+1
+		for k, l := range block {
+			l = strings.TrimSuffix(l, "\r")
+			block[k] = l
+			longest = max(longest, utf8.RuneCountInString(l))
+			if k > 0 {
+				indent = min(indent, len(l)-len(strings.TrimLeft(l, " ")))
+			}
+		}
+		b.WriteString(block[0])
+		for k := 1; k < len(block); k++ {
+			if utf8.RuneCountInString(block[k-1]) < longest {
+				b.WriteByte(' ')
+			}
+			b.WriteString(block[k][indent:])
+		}
+		i = j
+	}
+	return b.String()
+}
+
+// listValueColumn returns where the value starts on a Format-List line
+// ("LastError        : [{LRT=..."), 0 when the line is not one.
+func listValueColumn(line string) int {
+	i := 0
+	for i < len(line) && (line[i] >= 'A' && line[i] <= 'Z' || line[i] >= 'a' && line[i] <= 'z' || i > 0 && line[i] >= '0' && line[i] <= '9') {
+		i++
+	}
+	if i == 0 {
+		return 0
+	}
+	for i < len(line) && line[i] == ' ' {
+		i++
+	}
+	if i+2 >= len(line) || line[i] != ':' || line[i+1] != ' ' {
+		return 0
+	}
+	return i + 2
+}
+
+// continuesList reports whether a line continues a Format-List value whose
+// column is col: indented to that column (give or take one, as pastes
+// lose or gain a space) and not empty.
+func continuesList(line string, col int) bool {
+	n := len(line) - len(strings.TrimLeft(line, " "))
+	return col >= 6 && n >= col-1 && n <= col+1 && n < len(strings.TrimRight(line, " \r"))
 }
 
 // wrapper reports whether a reply is the sending side's wrapper around

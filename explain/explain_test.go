@@ -75,6 +75,26 @@ func TestExplain_UnwrapsAndReportsCodes(t *testing.T) {
 	}
 }
 
+// TestExplain_JoinsFormatListWrap: Get-Queue | fl breaks LastError at the
+// console width, here inside the inner reply; the reply must read whole.
+func TestExplain_JoinsFormatListWrap(t *testing.T) {
+	value := `[{LRT=2017/01/05 12:05:59};{LED=451 4.4.0 Primary target IP address responded with: "454 4.7.0 Temporary authentication failure." Attempted failover to alternate host, but that did not succeed.};{FQDN=hub01.contoso.com};{IP=10.0.0.11}]`
+	for _, width := range []int{100, 102, 109} {
+		var b strings.Builder
+		b.WriteString("LastError : ")
+		for i := 0; i < len(value); i += width {
+			if i > 0 {
+				b.WriteString("\r\n" + strings.Repeat(" ", len("LastError : ")))
+			}
+			b.WriteString(value[i:min(i+width, len(value))])
+		}
+		r := Explain(b.String())
+		if r.Verdict != verdict.VerdictAuthTemporaryFailure || r.InnerReply == nil || r.InnerReply.String() != "454 4.7.0 Temporary authentication failure." {
+			t.Errorf("width %d: got %s, inner %v\n%s", width, r.Verdict, r.InnerReply, b.String())
+		}
+	}
+}
+
 func TestExplain_UnrelatedInputIsUnknown(t *testing.T) {
 	for _, s := range []string{
 		"250 2.6.0 <abc@hub01> [InternalId=1] Queued mail for delivery",

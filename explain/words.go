@@ -34,6 +34,11 @@ var rules = []rule{
 	// Kerberos, by name, by Windows status code, by MIT/Heimdal wording.
 	{[]string{"krb_ap_err_skew", "clock skew too great", "status_time_difference_at_dc", "0xc0000133", "sec_e_time_skew", "0x80090324", "error_time_skew", "zeitdifferenz zwischen client und server"}, effect{krb: krberror.KRB_AP_ERR_SKEW}, "Kerberos clock skew (KRB_AP_ERR_SKEW)"},
 	{[]string{"kdc_err_s_principal_unknown", "server not found in kerberos database", "sec_e_target_unknown", "0x80090303"}, effect{krb: krberror.KDC_ERR_S_PRINCIPAL_UNKNOWN}, "KDC does not know the service principal (KDC_ERR_S_PRINCIPAL_UNKNOWN)"},
+	// klist get names an unknown SPN with STATUS_NO_TRUST_SAM_ACCOUNT
+	// (0xc000018b, Win32 0x6fb), Microsoft's "error message when you can't
+	// find the SPN". The same status at logon means a broken machine trust,
+	// so only klist's own wording counts, not the status text alone.
+	{[]string{"klist failed with 0xc000018b", "getticket substatus): 0x6fb"}, effect{krb: krberror.KDC_ERR_S_PRINCIPAL_UNKNOWN}, "klist get: the KDC does not know the SPN (0xc000018b, KDC_ERR_S_PRINCIPAL_UNKNOWN)"},
 	{[]string{"kdc_err_principal_not_unique", "principal has multiple entries in kerberos database"}, effect{krb: krberror.KDC_ERR_PRINCIPAL_NOT_UNIQUE}, "principal not unique (KDC_ERR_PRINCIPAL_NOT_UNIQUE)"},
 	{[]string{"kdc_err_etype_nosupp", "kdc_err_etype_notsupp", "kdc has no support for encryption type", "sec_e_etype_not_supp", "0x80090341", "did not have a suitable key for generating a kerberos ticket"}, effect{krb: krberror.KDC_ERR_ETYPE_NOSUPP}, "no common encryption type (KDC_ERR_ETYPE_NOSUPP)"},
 	{[]string{"krb_ap_err_tkt_nyv", "ticket not yet valid", "the current time on this computer and the current time on the network are different"}, effect{krb: krberror.KRB_AP_ERR_TKT_NYV}, "ticket not yet valid: clocks differ (KRB_AP_ERR_TKT_NYV)"},
@@ -44,7 +49,10 @@ var rules = []rule{
 	{[]string{"krb_ap_err_badkeyver", "key version number for principal in key table is incorrect", "specified version of key is not available"}, effect{krb: krberror.KRB_AP_ERR_BADKEYVER}, "key version mismatch (KRB_AP_ERR_BADKEYVER)"},
 	{[]string{"kdc_err_c_principal_unknown", "client not found in kerberos database"}, effect{krb: krberror.KDC_ERR_C_PRINCIPAL_UNKNOWN}, "KDC does not know the client (KDC_ERR_C_PRINCIPAL_UNKNOWN)"},
 	{[]string{"cannot contact any kdc", "cannot find kdc for realm", "status_no_logon_servers", "0xc000005e", "sec_e_no_authenticating_authority", "0x80090311", "there are currently no logon servers available", "unable to reach any kdc"}, effect{kdcDown: true}, "no KDC could be reached"},
-	{[]string{"no credentials cache found", "no kerberos credentials available", "no credentials were supplied", "sec_e_no_credentials", "0x8009030e", "credentials cache keyring", "ticket expired while", "bad format in credentials cache", "no ticket file", "unable to find realm of host"}, effect{creds: true}, "no usable Kerberos credentials"},
+	// MIT's "Keytab contains no suitable keys" fails before the KDC is
+	// asked (gic_keytab.c): the keytab lacks the principal or a usable key,
+	// so nothing about the servers is known yet.
+	{[]string{"no credentials cache found", "no kerberos credentials available", "no credentials were supplied", "sec_e_no_credentials", "0x8009030e", "credentials cache keyring", "ticket expired while", "bad format in credentials cache", "no ticket file", "unable to find realm of host", "keytab contains no suitable keys"}, effect{creds: true}, "no usable Kerberos credentials"},
 	// Events.
 	{[]string{"kdc reply did not match expectations", "krb_ap_err_msg_type", "response too big"}, effect{fact: verdict.FactProtocolError}, "a Kerberos reply that does not fit the request"},
 	{[]string{"esmtp inspection", "inspect esmtp", "fixup smtp", "fixup protocol smtp", "smtp inspection", "mailguard"}, effect{fact: verdict.FactVerbsStripped}, "a firewall's SMTP/ESMTP inspection"},
@@ -72,6 +80,13 @@ var rules = []rule{
 var (
 	failureCodeRE = regexp.MustCompile(`(?:failure code|error code|result code)\s*[:=]?\s*0x([0-9a-f]{1,2})\b`)
 	krbErrorRE    = regexp.MustCompile(`krb error:?\s*\((\d{1,2})\)`)
+	// MIT and Heimdal put the principal inside the sentence: MIT "Client
+	// 'HUB02$@CONTOSO.COM' not found in Kerberos database" (get_in_tkt.c)
+	// and "Server SMTPSVC/hub01@CONTOSO.COM not found in Kerberos database"
+	// (gc_via_tkt.c), Heimdal "Client (HUB02$@CONTOSO.COM) unknown" and
+	// "Server (...) unknown" (rd_error.c). Heimdal's form needs the
+	// parentheses: "server ... unknown" alone is too common a phrase.
+	principalRE = regexp.MustCompile(`\b(client|server) (?:'[^'\s]{0,256}'|\([^()\s]{0,256}\)|[^'()\s]{1,256}) (not found in kerberos database|unknown)`)
 	// Event 2017 names the SPN: "The target is SMTPSVC/hub01.contoso.com."
 	targetRE = regexp.MustCompile(`(?i)the target is (SMTPSVC/[A-Za-z0-9.-]*[A-Za-z0-9])`)
 )
@@ -118,6 +133,19 @@ func (r *recognition) findWords(flat, lower string) {
 			if c, err := strconv.ParseInt(m[1], 16, 32); err == nil && c > 0 && c < 100 {
 				r.apply(effect{krb: krberror.Code(c)}, "Kerberos failure code 0x"+m[1])
 			}
+		}
+	}
+	if !r.hasKrb && hasAny("not found in kerberos database", ") unknown") {
+		for _, m := range principalRE.FindAllStringSubmatch(lower, 4) {
+			if m[2] == "unknown" && !strings.Contains(m[0], "(") {
+				continue
+			}
+			if m[1] == "client" {
+				r.apply(effect{krb: krberror.KDC_ERR_C_PRINCIPAL_UNKNOWN}, "KDC does not know the client (KDC_ERR_C_PRINCIPAL_UNKNOWN)")
+			} else {
+				r.apply(effect{krb: krberror.KDC_ERR_S_PRINCIPAL_UNKNOWN}, "KDC does not know the service principal (KDC_ERR_S_PRINCIPAL_UNKNOWN)")
+			}
+			break
 		}
 	}
 	if !r.hasKrb && hasAny("krb error") {

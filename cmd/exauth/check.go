@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/exauth/exauth/check"
 )
@@ -42,20 +43,20 @@ func cmdCheck(ctx context.Context, args []string, e env) int {
 			return usageError(e, "check", err)
 		}
 	}
+	// Output files are checked before any probing: a run is not to be
+	// lost to a path that cannot be written.
+	for _, out := range []struct{ flag, path string }{{"--junit", *junit}, {"--save", *save}} {
+		if err := writable(out.path); err != nil {
+			return usageError(e, "check", fmt.Errorf("%s %s: %w", out.flag, out.path, err))
+		}
+	}
 	run := check.Execute(ctx, plan, check.Options{
 		Concurrency: *concurrency, Getenv: e.getenv, Progress: progressPrinter(e.stderr),
 	})
-	if *junit != "" {
-		if err := writeFileWith(*junit, func(w io.Writer) error { return check.WriteJUnit(w, run) }); err != nil {
-			return usageError(e, "check", err)
-		}
-	}
-	if *save != "" && ctx.Err() != nil {
-		fmt.Fprintf(e.stderr, "exauth check: interrupted: not saving partial results to %s\n", *save)
-	} else if *save != "" {
-		if err := check.Save(*save, run); err != nil {
-			return usageError(e, "check", err)
-		}
+	interrupted := ctx.Err() != nil
+	code := 0
+	if !run.AllMet() {
+		code = 2
 	}
 	var changes []check.Change
 	if before != nil {
@@ -76,10 +77,43 @@ func cmdCheck(ctx context.Context, args []string, e env) int {
 			check.WriteChanges(e.stdout, before, changes)
 		}
 	}
-	if !run.AllMet() {
-		return 2
+	// The results are printed first, so that a file that cannot be written
+	// after all loses nothing.
+	if interrupted {
+		fmt.Fprintf(e.stderr, "exauth check: interrupted: the results above are partial; --junit and --save were not written\n")
+		return 3
 	}
-	return 0
+	if *junit != "" {
+		if err := writeFileWith(*junit, func(w io.Writer) error { return check.WriteJUnit(w, run) }); err != nil {
+			fmt.Fprintf(e.stderr, "exauth check: --junit: %v (the results above are complete)\n", err)
+			code = 3
+		}
+	}
+	if *save != "" {
+		if err := check.Save(*save, run); err != nil {
+			fmt.Fprintf(e.stderr, "exauth check: --save: %v (the results above are complete)\n", err)
+			code = 3
+		}
+	}
+	return code
+}
+
+// writable checks that path can be created or replaced: its directory
+// exists and takes a new file, and it is not itself a directory.
+func writable(path string) error {
+	if path == "" {
+		return nil
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return errors.New("is a directory")
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".exauth-check-*")
+	if err != nil {
+		return fmt.Errorf("cannot write there: %w", err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
 }
 
 // progressPrinter shows progress on a terminal (one updating line) and
