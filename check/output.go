@@ -153,11 +153,11 @@ func Save(path string, run *Run) error {
 func LoadSaved(path string) (*Saved, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("--compare: %w", err)
+		return nil, fmt.Errorf("saved results: %w", err)
 	}
 	var s Saved
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("--compare %s: not a file written by --save: %w", path, err)
+		return nil, fmt.Errorf("%s: not a file of saved results: %w", path, err)
 	}
 	return &s, nil
 }

@@ -559,7 +559,7 @@ func (d *dialogue) chooseAuth(caps smtpreply.Capabilities) authChoice {
 	switch d.cfg.Mech.Canonical() {
 	case verdict.MechExchangeAuth:
 		if exchangeAuth {
-			return authChoice{"X-EXPS", "EXCHANGEAUTH", "forced (--mech exchangeauth)"}
+			return authChoice{"X-EXPS", "EXCHANGEAUTH", "forced (the probe was told to use it)"}
 		}
 	case verdict.MechGSSAPI:
 		if gssapi {

@@ -25,6 +25,9 @@ type KerberosSettings struct {
 	Keytab    string // with Principal, like kinit -k -t
 	Principal string
 	Password  string
+	// PasswordFrom says where Password came from, for the report
+	// ("password file /etc/exauth/pw", "the environment's EXAUTH_PASSWORD").
+	PasswordFrom string
 	Clock     clock.Clock
 	// StepTimeout bounds each exchange with one KDC; 0 is krbclient's
 	// default (5s).
@@ -122,6 +125,10 @@ func (k *KerberosClient) GSSAPIClient(ctx context.Context, spn string, use Token
 	}
 	obs.Realm = client.Realm()
 	obs.Client = client.Principal()
+	obs.Credentials = k.creds.String()
+	if k.settings.PasswordFrom != "" && k.settings.Password != "" && k.settings.Keytab == "" {
+		obs.Credentials += " (from " + k.settings.PasswordFrom + ")"
+	}
 	st, err := client.ServiceTicket(ctx, spn)
 	observeExchanges(client.Exchanges(), spn, obs)
 	if err != nil {

@@ -44,8 +44,10 @@ type CredentialSettings struct {
 	Principal    string
 	PasswordFile string // with Principal
 	// Password is used when PasswordFile is empty: a secret the caller took
-	// from the environment (EXAUTH_PASSWORD), never from a command line.
-	Password string
+	// from the environment (EXAUTH_PASSWORD), never from a command line;
+	// PasswordFrom says where, for the report.
+	Password     string
+	PasswordFrom string
 }
 
 // FieldError is an invalid setting. Field is the Go field's name
@@ -83,7 +85,7 @@ const maxPasswordFile = 64 << 10
 func (c CredentialSettings) KerberosSettings(getenv func(string) string, clk clock.Clock) (KerberosSettings, error) {
 	ks := KerberosSettings{
 		Krb5Conf: c.Krb5Conf, Realm: c.Realm, KDC: c.KDC, CCache: c.CCache,
-		Keytab: c.Keytab, Principal: c.Principal, Password: c.Password,
+		Keytab: c.Keytab, Principal: c.Principal, Password: c.Password, PasswordFrom: c.PasswordFrom,
 		Clock: clk, Getenv: getenv,
 	}
 	if c.Keytab != "" && c.PasswordFile != "" {
@@ -94,7 +96,7 @@ func (c CredentialSettings) KerberosSettings(getenv func(string) string, clk clo
 		if err != nil {
 			return ks, &FieldError{Field: "PasswordFile", Err: err}
 		}
-		ks.Password = pw
+		ks.Password, ks.PasswordFrom = pw, "password file "+c.PasswordFile
 	}
 	if ks.Password != "" && ks.Principal == "" {
 		return ks, &FieldError{Field: "Principal", Err: errors.New("a password needs a principal")}

@@ -320,6 +320,9 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 	if k.Client != "" {
 		j.add("Kerberos client %s, realm %s, SPN %s", k.Client, k.Realm, k.SPN)
 	}
+	if k.Credentials != "" {
+		j.add("credentials: %s", k.Credentials)
+	}
 	if k.ConfigProblem != "" {
 		j.add("Kerberos configuration: %s", k.ConfigProblem)
 		j.remediation = append(j.remediation, "Fix the Kerberos configuration named above (the file and line), or give the realm and its KDC directly (--realm, --kdc); nothing was sent to a KDC or judged about the servers.")
@@ -373,6 +376,13 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 				// MIT and Heimdal names are case-sensitive, and Postfix/Cyrus
 				// and most Unix MTAs use the lower-case service name.
 				j.remediation = append(j.remediation, fmt.Sprintf("Against a non-Windows KDC (MIT, Heimdal) service names are case-sensitive: Postfix/Cyrus use smtp/<host>; try --spn smtp/%s.", strings.TrimPrefix(k.SPN, "SMTP/")))
+			}
+			if spnNamesAddress(k.SPN) {
+				// No account has, or should have, an SPN for an address:
+				// the advice is to use the server's name, not setspn.
+				j.remediation = append(j.remediation, "Probe the server by its name (the FQDN its receive connector advertises), not by its IP address: Kerberos service names are host names, and Exchange builds SMTPSVC/<advertised FQDN>. Use --connect ADDRESS to dial an address while naming the server.")
+				j.ownRemediation = true
+				return VerdictSPNUnknown, fmt.Sprintf("%s names an IP address, which no account holds as an SPN: Kerberos needs the server's name", k.SPN), true
 			}
 			return VerdictSPNUnknown, fmt.Sprintf("the KDC does not know %s (KDC_ERR_S_PRINCIPAL_UNKNOWN): the SPN is missing, or duplicated (a Windows KDC answers a duplicate this way and logs event 11)", orSPN(k.SPN)), true
 		case krberror.KDC_ERR_PRINCIPAL_NOT_UNIQUE:
@@ -792,4 +802,18 @@ func (j *judgement) interrupted(i *Interruption) (Verdict, string) {
 	}
 	j.add("the probe's time budget of %s ran out during %s", i.Budget, step)
 	return VerdictInterrupted, fmt.Sprintf("the probe's time budget (%s) ran out during %s, before %s had answered: the budget, not the server, ended it — probe again with a longer timeout", i.Budget, step, o.Target)
+}
+
+// spnNamesAddress reports whether an SPN's host is an IP address
+// ("SMTPSVC/10.0.0.11", "SMTPSVC/[10.0.0.11]", an IPv6 literal).
+func spnNamesAddress(spn string) bool {
+	_, host, ok := strings.Cut(spn, "/")
+	if !ok || host == "" {
+		return false
+	}
+	host = strings.Trim(host, "[]")
+	if strings.Contains(host, ":") {
+		return true
+	}
+	return strings.Trim(host, "0123456789.") == "" && strings.Count(host, ".") == 3
 }

@@ -152,6 +152,11 @@ func TestDiagnose(t *testing.T) {
 			o.Kerberos.Client = "jane@LAB.TEST"
 			return o
 		}(), verdict.VerdictAuthTemporaryFailure},
+		{"spn-is-an-address", func() *verdict.Observation {
+			o := kdcError(observation(0, 0, xexps...), "TGS", 7, "KDC_ERR_S_PRINCIPAL_UNKNOWN")
+			o.Kerberos.SPN = "SMTPSVC/10.0.0.11"
+			return o
+		}(), verdict.VerdictSPNUnknown},
 		{"edge-server", observation(0, 0, "SIZE 37748736", "STARTTLS", "X-ANONYMOUSTLS", "AUTH NTLM", "X-EXPS NTLM"), verdict.VerdictEdgeServer},
 		{"connect-refused", &verdict.Observation{Target: "hub01.lab.test", Address: "10.0.0.11:25",
 			Connect: &verdict.ConnectObservation{Err: errors.New("dial tcp 10.0.0.11:25: connect: connection refused"), Kind: "refused"},

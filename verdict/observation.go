@@ -166,6 +166,10 @@ type CertObservation struct {
 type KerberosObservation struct {
 	Realm     string
 	Client    string // principal@REALM
+	// Credentials says where the client's credentials came from: "keytab
+	// /etc/exauth/hub02.keytab (HUB02$@LAB.TEST)", "ccache FILE:/tmp/krb5cc_0",
+	// "password for HUB02$ (from the environment's EXAUTH_PASSWORD)".
+	Credentials string
 	SPN       string
 	KDC       string // the KDC that answered
 	Transport string // tcp or udp

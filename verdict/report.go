@@ -51,6 +51,8 @@ type ReportCert struct {
 type ReportKerberos struct {
 	Realm      *string `json:"realm"`
 	Client     *string `json:"client"`
+	// Credentials is where the client's credentials came from.
+	Credentials *string `json:"credentials"`
 	SPN        *string `json:"spn"`
 	KDC        *string `json:"kdc"`
 	EType      *string `json:"etype"`
@@ -129,7 +131,7 @@ func NewReport(o *Observation, d Diagnosis) *Report {
 	}
 	if k := o.Kerberos; k != nil {
 		rk := &ReportKerberos{
-			Realm: strPtr(k.Realm), Client: strPtr(k.Client), SPN: strPtr(k.SPN), KDC: strPtr(k.KDC),
+			Realm: strPtr(k.Realm), Client: strPtr(k.Client), Credentials: strPtr(k.Credentials), SPN: strPtr(k.SPN), KDC: strPtr(k.KDC),
 			TicketKVNO: k.KVNO,
 		}
 		if k.EType != 0 {

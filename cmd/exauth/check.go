@@ -40,7 +40,7 @@ func cmdCheck(ctx context.Context, args []string, e env) int {
 	var before *check.Saved
 	if *compare != "" {
 		if before, err = check.LoadSaved(*compare); err != nil {
-			return usageError(e, "check", err)
+			return usageError(e, "check", fmt.Errorf("--compare: %w", err))
 		}
 	}
 	// Output files are checked before any probing: a run is not to be

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/exauth/exauth/scenarios"
 )
 
 const scenarioPlan = "targets:\n  - scenario: healthy\n  - scenario: clock-skew\n    expect: ok\n"
@@ -48,5 +50,37 @@ func TestCheck_InterruptedWritesNoJUnit(t *testing.T) {
 	}
 	if _, err := os.Stat(junit); !os.IsNotExist(err) {
 		t.Errorf("JUnit file written after an interruption: %v", err)
+	}
+}
+
+// A password left in EXAUTH_PASSWORD does not override an explicit
+// --ccache, and the report names the credentials it used.
+func TestProbe_ExplicitCredentialsBeatTheEnvironment(t *testing.T) {
+	sc, err := scenarios.Bundled("healthy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab, err := scenarios.Run(sc, scenarios.Options{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lab.Close()
+	missing := filepath.Join(t.TempDir(), "no-such-ccache")
+	var stdout, stderr bytes.Buffer
+	envs := map[string]string{"EXAUTH_PASSWORD": "left-over-secret"}
+	code := run(context.Background(), []string{"probe", lab.Host, "--connect", lab.Hub.Addr(), "--krb5-conf", lab.Krb5Conf,
+		"--ca-file", lab.CAFile, "--ccache", missing, "--principal", lab.Principal, "--json"},
+		env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return envs[k] }})
+	out := stdout.String()
+	if code != 3 || !strings.Contains(out, `"no-credentials"`) || !strings.Contains(out, missing) {
+		t.Fatalf("exit %d: %s %s; want no-credentials naming the ccache", code, out, stderr.String())
+	}
+	// With only the environment, the password is used, and said to be.
+	stdout.Reset()
+	code = run(context.Background(), []string{"probe", lab.Host, "--connect", lab.Hub.Addr(), "--krb5-conf", lab.Krb5Conf,
+		"--ca-file", lab.CAFile, "--principal", lab.Principal, "--json"},
+		env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return envs[k] }})
+	if out := stdout.String(); !strings.Contains(out, "EXAUTH_PASSWORD") || strings.Contains(out, "left-over-secret") {
+		t.Fatalf("exit %d: %s; want the credentials named as the environment's password, and never the password", code, out)
 	}
 }

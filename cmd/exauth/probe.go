@@ -113,8 +113,12 @@ func (p probeFlags) config(host string, e env) (smtpprobe.Config, error) {
 		Credentials: smtpprobe.CredentialSettings{
 			Krb5Conf: p.krb5Conf, Realm: p.realm, KDC: p.kdc, CCache: p.ccache,
 			Keytab: p.keytab, Principal: p.princ, PasswordFile: p.passwordFile,
-			Password: e.getenv("EXAUTH_PASSWORD"),
 		},
+	}
+	// Explicit flags beat the environment: a password left in
+	// EXAUTH_PASSWORD must not override --ccache or --keytab.
+	if pw := e.getenv("EXAUTH_PASSWORD"); pw != "" && p.ccache == "" && p.keytab == "" && p.passwordFile == "" {
+		s.Credentials.Password, s.Credentials.PasswordFrom = pw, "the environment's EXAUTH_PASSWORD"
 	}
 	ks, err := s.Credentials.KerberosSettings(e.getenv, nil)
 	if err != nil {

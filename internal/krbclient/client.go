@@ -149,7 +149,7 @@ func New(cfg Config, creds Credentials) (*Client, error) {
 	var realm string
 	switch creds.kind {
 	case credNone:
-		return nil, &CredentialsError{Source: "credentials", Err: errors.New("none given"), Hint: "pass --keytab and --principal, --principal with --password-file, or --ccache after kinit"}
+		return nil, &CredentialsError{Source: "credentials", Err: errors.New("none given"), Hint: "give a keytab and its principal, a principal and its password, or a ccache after kinit"}
 	case credCCache:
 		c.cname, realm = creds.tgt.cname, creds.tgt.realm
 	default:
@@ -166,7 +166,7 @@ func New(cfg Config, creds Credentials) (*Client, error) {
 		realm = krb5.LibDefaults.DefaultRealm
 	}
 	if realm == "" {
-		return nil, &ConfigError{Err: errors.New("no Kerberos realm: the principal names none and there is no default_realm"), Hint: "write the principal as NAME@REALM, or pass --realm or --krb5-conf"}
+		return nil, &ConfigError{Err: errors.New("no Kerberos realm: the principal names none and there is no default_realm"), Hint: "write the principal as NAME@REALM, or give a realm, or a krb5.conf with a default_realm"}
 	}
 	c.realm = realm
 	c.client = c.cname.PrincipalNameString() + "@" + realm
@@ -191,11 +191,11 @@ func New(cfg Config, creds Credentials) (*Client, error) {
 		// Offer only etypes the keytab can answer, as MIT does for kinit -k.
 		c.etypes = keytabETypes(creds.keytab, c.cname, realm, c.etypes)
 		if len(c.etypes) == 0 {
-			return nil, &CredentialsError{Source: creds.source, Err: fmt.Errorf("no key for %s with an enctype from default_tkt_enctypes; %s", c.client, keytabSummary(creds.keytab)), Hint: "export a keytab for this principal (ktpass /princ ... /crypto AES256-SHA1), or pass the --principal the keytab holds"}
+			return nil, &CredentialsError{Source: creds.source, Err: fmt.Errorf("no key for %s with an enctype from default_tkt_enctypes; %s", c.client, keytabSummary(creds.keytab)), Hint: "give the principal the keytab holds, or a keytab with this principal's keys (see README.md, \"Which identity to probe with\": never ktpass a production computer account, which resets its password)"}
 		}
 	case credPassword:
 		if creds.password == "" {
-			return nil, &CredentialsError{Source: creds.source, Err: errors.New("the password is empty"), Hint: "put the password in --password-file or EXAUTH_PASSWORD"}
+			return nil, &CredentialsError{Source: creds.source, Err: errors.New("the password is empty"), Hint: "give the password in a file, or in the environment"}
 		}
 	}
 	return c, nil

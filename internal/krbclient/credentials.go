@@ -53,14 +53,14 @@ func FromKeytab(path, principal string) (Credentials, error) {
 	src := "keytab " + path
 	kt, err := loadKeytab(path)
 	if err != nil {
-		hint := "pass a keytab readable by this user with --keytab, or use --ccache after kinit"
+		hint := "give a keytab this user can read, or a ccache after kinit"
 		if errors.Is(err, fs.ErrNotExist) {
-			hint = "check the --keytab path; export one with ktpass (Windows) or ktutil/kadmin (MIT)"
+			hint = "check the keytab's path; for a safe way to get a sending server's keys see README.md, \"Which identity to probe with\" (ktpass on a computer account resets its password)"
 		}
 		return Credentials{}, &CredentialsError{Source: src, Err: err, Hint: hint}
 	}
 	if principal == "" {
-		return Credentials{}, &CredentialsError{Source: src, Err: errors.New("no principal given"), Hint: "pass --principal NAME@REALM with --keytab"}
+		return Credentials{}, &CredentialsError{Source: src, Err: errors.New("no principal given"), Hint: "give the principal (NAME@REALM) whose keys the keytab holds"}
 	}
 	return Credentials{kind: credKeytab, source: src, principal: principal, keytab: kt}, nil
 }
@@ -150,7 +150,7 @@ func FromPassword(principal, password string) Credentials {
 
 // ccacheHint is the fix for a ccache exauth cannot read: gokrb5 reads only
 // the FILE type, and Linux distributions default to KEYRING: or KCM:.
-const ccacheHint = "exauth reads FILE ccaches only: run `KRB5CCNAME=FILE:/tmp/krb5cc_exauth kinit NAME@REALM` and pass --ccache /tmp/krb5cc_exauth, or use --keytab/--principal"
+const ccacheHint = "exauth reads FILE ccaches only: run `KRB5CCNAME=FILE:/tmp/krb5cc_exauth kinit NAME@REALM` and use that file, or a keytab"
 
 // DefaultCCache is the ccache kinit would use: $KRB5CCNAME, else
 // FILE:/tmp/krb5cc_<uid>. getenv reads the environment; nil means os.Getenv.
@@ -183,7 +183,7 @@ func FromCCache(name string) (Credentials, error) {
 	}
 	cc, err := loadCCache(path)
 	if err != nil {
-		hint := "run kinit first, or pass --ccache FILE, or --keytab/--principal"
+		hint := "run kinit first, or give a ccache file or a keytab"
 		if errors.Is(err, fs.ErrPermission) {
 			hint = "the ccache belongs to another user; run kinit as this user"
 		}

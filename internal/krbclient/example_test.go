@@ -58,7 +58,7 @@ func ExampleFromCCache() {
 	if errors.As(err, &cerr) {
 		fmt.Println(cerr.Hint)
 	}
-	// Output: exauth reads FILE ccaches only: run `KRB5CCNAME=FILE:/tmp/krb5cc_exauth kinit NAME@REALM` and pass --ccache /tmp/krb5cc_exauth, or use --keytab/--principal
+	// Output: exauth reads FILE ccaches only: run `KRB5CCNAME=FILE:/tmp/krb5cc_exauth kinit NAME@REALM` and use that file, or a keytab
 }
 
 // --realm and --kdc without a krb5.conf.
