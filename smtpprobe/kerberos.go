@@ -28,7 +28,7 @@ type KerberosSettings struct {
 	// PasswordFrom says where Password came from, for the report
 	// ("password file /etc/exauth/pw", "the environment's EXAUTH_PASSWORD").
 	PasswordFrom string
-	Clock     clock.Clock
+	Clock        clock.Clock
 	// StepTimeout bounds each exchange with one KDC; 0 is krbclient's
 	// default (5s).
 	StepTimeout time.Duration

@@ -164,18 +164,18 @@ type CertObservation struct {
 // its Kerberos client saw into plain fields; typed errors stay in Err for
 // callers that branch on them.
 type KerberosObservation struct {
-	Realm     string
-	Client    string // principal@REALM
+	Realm  string
+	Client string // principal@REALM
 	// Credentials says where the client's credentials came from: "keytab
 	// /etc/exauth/hub02.keytab (HUB02$@LAB.TEST)", "ccache FILE:/tmp/krb5cc_0",
 	// "password for HUB02$ (from the environment's EXAUTH_PASSWORD)".
 	Credentials string
-	SPN       string
-	KDC       string // the KDC that answered
-	Transport string // tcp or udp
-	EType     int32  // service ticket session key etype; 0 when unknown
-	KVNO      *int   // service ticket kvno
-	Err       error
+	SPN         string
+	KDC         string // the KDC that answered
+	Transport   string // tcp or udp
+	EType       int32  // service ticket session key etype; 0 when unknown
+	KVNO        *int   // service ticket kvno
+	Err         error
 
 	// CredentialsProblem is set when no usable credentials were found.
 	CredentialsProblem string

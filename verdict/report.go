@@ -49,16 +49,16 @@ type ReportCert struct {
 
 // ReportKerberos is the report's kerberos object.
 type ReportKerberos struct {
-	Realm      *string `json:"realm"`
-	Client     *string `json:"client"`
+	Realm  *string `json:"realm"`
+	Client *string `json:"client"`
 	// Credentials is where the client's credentials came from.
 	Credentials *string `json:"credentials"`
-	SPN        *string `json:"spn"`
-	KDC        *string `json:"kdc"`
-	EType      *string `json:"etype"`
-	TicketKVNO *int    `json:"ticket_kvno"`
-	ErrorCode  *int32  `json:"error_code"`
-	ErrorName  *string `json:"error_name"`
+	SPN         *string `json:"spn"`
+	KDC         *string `json:"kdc"`
+	EType       *string `json:"etype"`
+	TicketKVNO  *int    `json:"ticket_kvno"`
+	ErrorCode   *int32  `json:"error_code"`
+	ErrorName   *string `json:"error_name"`
 }
 
 // ReportAuth is the authentication exchange: which mechanism, why, and
