@@ -120,16 +120,23 @@ func (c *Config) hostPort() (host, addr string, err error) {
 		host, port = h, p
 	}
 	if host == "" {
-		return "", "", errors.New("no host given")
+		return "", "", &FieldError{Field: "Host", Err: errors.New("no host given")}
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return "", "", fmt.Errorf("invalid port %q", port)
+		return "", "", &FieldError{Field: "Host", Err: fmt.Errorf("invalid port %q", port)}
 	}
 	addr = net.JoinHostPort(host, port)
 	if c.Connect != "" {
 		addr = c.Connect
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			addr = net.JoinHostPort(addr, defaultPort)
+		h, p, err := net.SplitHostPort(addr)
+		if err != nil {
+			h, p, addr = addr, defaultPort, net.JoinHostPort(addr, defaultPort)
+		}
+		if strings.Trim(h, "[]") == "" {
+			return "", "", &FieldError{Field: "Connect", Err: fmt.Errorf("no host in %q", c.Connect)}
+		}
+		if _, err := strconv.ParseUint(p, 10, 16); err != nil {
+			return "", "", &FieldError{Field: "Connect", Err: fmt.Errorf("invalid port %q in %q", p, c.Connect)}
 		}
 	}
 	return host, addr, nil
@@ -138,7 +145,7 @@ func (c *Config) hostPort() (host, addr string, err error) {
 // Validate reports configuration errors before any network traffic.
 func (c *Config) Validate() error {
 	if _, _, err := c.hostPort(); err != nil {
-		return &FieldError{Field: "Host", Err: err}
+		return err
 	}
 	if strings.ContainsAny(c.EHLOName, " \t\r\n") {
 		return &FieldError{Field: "EHLO", Err: fmt.Errorf("%q: an EHLO name is one word, without spaces or line breaks", c.EHLOName)}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,19 +12,19 @@ import (
 )
 
 func cmdCheck(ctx context.Context, args []string, e env) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newCommand(e, "check", "--plan FILE [flags]", `
+Run a lab validation plan: many targets, each with the verdict it should
+reach, probed concurrently with shared credentials (docs/plan.md). Exit
+codes: 0 every target as expected, 2 otherwise, 3 invalid plan or
+interrupted.`, args)
 	planFile := fs.String("plan", "", "the plan `FILE` (YAML; see examples/lab-plan.yaml)")
 	concurrency := fs.Int("concurrency", 16, "targets probed at once")
 	jsonOut := fs.Bool("json", false, "print all results and reports as JSON")
 	junit := fs.String("junit", "", "write JUnit XML to `FILE` (Jenkins, GitLab, Azure DevOps)")
 	save := fs.String("save", "", "store the results in `FILE` for a later --compare")
 	compare := fs.String("compare", "", "show what changed since the results saved in `FILE`")
-	if _, err := parseInterspersed(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 3
+	if _, code, done := fs.parse(args, 0); done {
+		return code
 	}
 	if *planFile == "" {
 		return usageError(e, "check", errors.New("--plan FILE is required"))

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -33,15 +32,20 @@ type explainCodes struct {
 }
 
 func cmdExplain(_ context.Context, args []string, e env) int {
-	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newCommand(e, "explain", "[--json] [TEXT... | -]", `
+Classify text an administrator pasted — a queue "Last error", an NDR, an
+event text (1035, 2017, KDC event 11, ...), a kinit or klist message, a
+protocol-log line, an EHLO answer — in any of Exchange's display
+languages, into the same verdicts as a probe.
+
+TEXT is the words given (quote them, or not); with - or no TEXT the text
+is read from standard input until its end (Ctrl-D; Ctrl-Z then Enter on
+Windows), e.g.  Get-Queue | fl LastError | exauth explain -
+UTF-8 and UTF-16 (PowerShell's ">") are both read.`, args)
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 3
+	pos, code, done := fs.parse(args, 1<<20)
+	if done {
+		return code
 	}
 	var text string
 	switch {

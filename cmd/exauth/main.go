@@ -17,6 +17,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -47,6 +49,9 @@ type env struct {
 	// ready, when set, is closed by serve once it has printed its ready
 	// line (tests use it instead of sleeping).
 	ready chan<- struct{}
+	// json is set when the command line asks for --json: errors then
+	// come as a JSON object on stdout too.
+	json bool
 }
 
 func main() {
@@ -62,6 +67,7 @@ func run(ctx context.Context, args []string, e env) int {
 		return 3
 	}
 	cmd, rest := args[0], args[1:]
+	e.json = jsonAsked(rest)
 	switch cmd {
 	case "probe":
 		return cmdProbe(ctx, rest, e)
@@ -74,8 +80,7 @@ func run(ctx context.Context, args []string, e env) int {
 	case "check":
 		return cmdCheck(ctx, rest, e)
 	case "version", "--version":
-		fmt.Fprintf(e.stdout, "exauth %s\n", version)
-		return 0
+		return cmdVersion(rest, e)
 	case "help", "-h", "--help":
 		fmt.Fprint(e.stdout, usage)
 		return 0
@@ -85,8 +90,59 @@ func run(ctx context.Context, args []string, e env) int {
 	}
 }
 
-// usageError prints a usage problem and returns the unknown exit code.
+// usageError prints a usage or setup problem and returns the unknown exit
+// code; with --json it is also one JSON object on stdout.
 func usageError(e env, cmd string, err error) int {
 	fmt.Fprintf(e.stderr, "exauth %s: %v\n", cmd, err)
+	if e.json {
+		writeJSON(e.stdout, struct {
+			Command  string `json:"command"`
+			Error    string `json:"error"`
+			ExitCode int    `json:"exit_code"`
+		}{cmd, err.Error(), 3})
+	}
 	return 3
+}
+
+func jsonAsked(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--json", "-json", "--json=true", "-json=true":
+			return true
+		case "--":
+			return false
+		}
+	}
+	return false
+}
+
+// cmdVersion prints the version and the commit it was built from.
+func cmdVersion(args []string, e env) int {
+	c := newCommand(e, "version", "[--json]", "Print exauth's version and the commit it was built from.", args)
+	jsonOut := c.Bool("json", false, "print the version as one JSON object")
+	if _, code, done := c.parse(args, 0); done {
+		return code
+	}
+	v := struct {
+		Version string `json:"version"`
+		Commit  string `json:"commit,omitempty"`
+		Go      string `json:"go"`
+	}{Version: version, Go: runtime.Version()}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				v.Commit = s.Value
+			}
+		}
+	}
+	if *jsonOut {
+		writeJSON(e.stdout, v)
+		return 0
+	}
+	fmt.Fprintf(e.stdout, "exauth %s", v.Version)
+	if v.Commit != "" {
+		fmt.Fprintf(e.stdout, " (commit %s)", v.Commit)
+	}
+	fmt.Fprintf(e.stdout, " %s\n", v.Go)
+	return 0
 }

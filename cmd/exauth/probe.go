@@ -20,7 +20,7 @@ type probeFlags struct {
 	timeout                                     time.Duration
 }
 
-func (p *probeFlags) register(fs *flag.FlagSet) {
+func (p *probeFlags) register(fs *command) {
 	fs.StringVar(&p.connect, "connect", "", "dial `ADDR` instead of resolving HOST; HOST still names the SPN and TLS server name")
 	fs.StringVar(&p.mech, "mech", "auto", "auto|exchangeauth|gssapi|auth: auto chooses as an Exchange 2007+ sender does (X-EXPS EXCHANGEAUTH inside X-ANONYMOUSTLS, else X-EXPS GSSAPI, else AUTH GSSAPI); xexps = gssapi")
 	fs.StringVar(&p.spn, "spn", "", "service principal (default SMTPSVC/<the name the server advertises in EHLO> for X-EXPS, SMTP/HOST for AUTH)")
@@ -35,40 +35,26 @@ func (p *probeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.passwordFile, "password-file", "", "read the password for --principal from `FILE` (or set EXAUTH_PASSWORD)")
 	fs.StringVar(&p.caFile, "ca-file", "", "trust anchors for the server certificate (PEM `FILE`)")
 	fs.BoolVar(&p.requireTrusted, "require-trusted-cert", false, "make an untrusted certificate a failure")
-	fs.DurationVar(&p.timeout, "timeout", 30*time.Second, "bound for the whole probe")
+	p.timeout = 30 * time.Second
+	fs.Var(durationFlag{&p.timeout}, "timeout", "bound for the whole probe, a `DURATION` such as 30s")
 	fs.BoolVar(&p.jsonOut, "json", false, "print the report as one JSON object")
 	fs.BoolVar(&p.verbose, "verbose", false, "print the transcript")
 	fs.BoolVar(&p.secrets, "show-secrets", false, "include authentication tokens in the transcript")
 	fs.StringVar(&p.scenario, "scenario", "", "probe the bundled fake hub replaying scenario `NAME|FILE`")
 }
 
-// parseInterspersed parses flags that may come after positional
-// arguments, as users of kinit and swaks expect.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 func cmdProbe(ctx context.Context, args []string, e env) int {
-	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newCommand(e, "probe", "[flags] HOST[:PORT] | --scenario NAME|FILE", `
+Probe a receive connector as a sending Exchange server does: EHLO,
+X-ANONYMOUSTLS, EHLO, then X-EXPS EXCHANGEAUTH (or X-EXPS GSSAPI, AUTH
+GSSAPI) with real Kerberos, and end in one verdict with evidence and what
+to do. HOST names the server (port 25 unless given); --connect dials
+another address. Exit codes: 0 ok, 1 warning, 2 critical, 3 unknown.`, args)
 	var p probeFlags
 	p.register(fs)
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 3
+	pos, code, done := fs.parse(args, 1)
+	if done {
+		return code
 	}
 	if p.scenario != "" {
 		set := map[string]bool{}

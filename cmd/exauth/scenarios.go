@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,14 +18,10 @@ import (
 )
 
 func cmdScenarios(_ context.Context, args []string, e env) int {
-	fs := flag.NewFlagSet("scenarios", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newCommand(e, "scenarios", "[--json]", "List the bundled scenarios and the verdict each should reach.", args)
 	jsonOut := fs.Bool("json", false, "print every scenario with its logs and queue text as JSON")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 3
+	if _, code, done := fs.parse(args, 0); done {
+		return code
 	}
 	all, err := scenarios.All()
 	if err != nil {
@@ -100,18 +95,17 @@ func probeScenario(ctx context.Context, p probeFlags, set map[string]bool, pos [
 }
 
 func cmdServe(ctx context.Context, args []string, e env) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newCommand(e, "serve", "[--scenario NAME|FILE] [flags]", `
+Run a scenario's fake hub and fake KDC on loopback until Ctrl-C or
+SIGTERM. When ready, print one JSON line with the addresses, the files
+and the probe arguments to use (docs/json.md).`, args)
 	name := fs.String("scenario", "healthy", "scenario `NAME|FILE` to replay")
 	stateDir := fs.String("state-dir", "", "where to write krb5.conf, the client keytab and the CA (default: a temporary directory)")
 	readyFile := fs.String("ready-file", "", "also write the ready JSON line to `FILE`")
 	smtpAddr := fs.String("smtp", "127.0.0.1:0", "SMTP listen `ADDR`")
 	kdcAddr := fs.String("kdc", "127.0.0.1:0", "KDC listen `ADDR` (TCP and UDP)")
-	if _, err := parseInterspersed(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 3
+	if _, code, done := fs.parse(args, 0); done {
+		return code
 	}
 	sc, err := scenarios.Lookup(*name)
 	if err != nil {
