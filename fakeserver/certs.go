@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
-	"os"
 	"time"
 )
 
@@ -88,12 +87,6 @@ func (ca *CA) Issue(dnsNames []string, notBefore, notAfter time.Time) (tls.Certi
 		return tls.Certificate{}, err
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
-}
-
-// WritePEM writes PEM data to path readable by everyone (certificates are
-// public); keys never go through this function.
-func WritePEM(path string, data []byte) error {
-	return os.WriteFile(path, data, 0o644)
 }
 
 func randomSerial() *big.Int {

@@ -111,7 +111,7 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 		return lab, fmt.Errorf("scenario %s: %w", sc.Name, err)
 	}
 	lab.Krb5Conf = filepath.Join(lab.StateDir, "krb5.conf")
-	if err := os.WriteFile(lab.Krb5Conf, lab.KDC.Krb5Conf(), 0o644); err != nil {
+	if err := writeStateFile(lab.Krb5Conf, lab.KDC.Krb5Conf(), 0o644); err != nil {
 		return lab, err
 	}
 	clientKT, err := lab.KDC.Keytab(sc.KDC.Client, 0)
@@ -189,8 +189,38 @@ func (l *Lab) stateDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}
+	// A keytab is a secret: another user who can write the directory
+	// could swap a file for a link that redirects it.
+	st, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("state dir %s is not a directory (a symbolic link is refused)", dir)
+	}
+	if st.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("state dir %s can be written by other users (mode %v): use a directory only you can write", dir, st.Mode().Perm())
+	}
 	l.StateDir = dir
 	return nil
+}
+
+// writeStateFile writes one file of the state directory: whatever stood at
+// path (a file of an earlier run, or a link planted to redirect the write)
+// is removed, never followed, and the file is created anew, exclusively.
+func writeStateFile(path string, data []byte, perm os.FileMode) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("state file: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return fmt.Errorf("state file: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("state file %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // certificate writes the CA the probe is told to trust and returns how the
@@ -205,7 +235,7 @@ func (l *Lab) certificate() (func(*tls.ClientHelloInfo) (*tls.Certificate, error
 	}
 	l.CA = ca
 	l.CAFile = filepath.Join(l.StateDir, "ca.pem")
-	if err := fakeserver.WritePEM(l.CAFile, ca.PEM()); err != nil {
+	if err := writeStateFile(l.CAFile, ca.PEM(), 0o644); err != nil {
 		return nil, err
 	}
 	kind := l.Scenario.Hub.TLS.Certificate
@@ -334,8 +364,5 @@ func writeKeytab(path string, kt marshaler) error {
 	if err != nil {
 		return fmt.Errorf("keytab: %w", err)
 	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return err
-	}
-	return os.Chmod(path, 0o600)
+	return writeStateFile(path, b, 0o600)
 }

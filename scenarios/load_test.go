@@ -109,3 +109,38 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// The state directory holds a keytab: a link planted where a file will go
+// is replaced, never followed, and a directory others can write is refused.
+func TestRun_StateDirIsSafe(t *testing.T) {
+	sc, err := Bundled("healthy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("untouched"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(dir, "client.keytab")); err != nil {
+		t.Fatal(err)
+	}
+	lab, err := Run(sc, Options{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab.Close()
+	if b, _ := os.ReadFile(victim); string(b) != "untouched" {
+		t.Errorf("the planted link was followed: the victim now holds %d bytes", len(b))
+	}
+	if st, err := os.Lstat(filepath.Join(dir, "client.keytab")); err != nil || st.Mode()&os.ModeSymlink != 0 || st.Mode().Perm() != 0o600 {
+		t.Errorf("client.keytab: %v, %v; want a regular file of mode 0600", st.Mode(), err)
+	}
+	open := t.TempDir()
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(sc, Options{StateDir: open}); err == nil || !strings.Contains(err.Error(), "other users") {
+		t.Errorf("world-writable state dir: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/exauth/exauth/explain"
@@ -31,7 +32,7 @@ type explainCodes struct {
 	Enhanced *string `json:"enhanced"`
 }
 
-func cmdExplain(_ context.Context, args []string, e env) int {
+func cmdExplain(ctx context.Context, args []string, e env) int {
 	fs := newCommand(e, "explain", "[--json] [TEXT... | -]", `
 Classify text an administrator pasted — a queue "Last error", an NDR, an
 event text (1035, 2017, KDC event 11, ...), a kinit or klist message, a
@@ -50,11 +51,17 @@ UTF-8 and UTF-16 (PowerShell's ">") are both read.`, args)
 	var text string
 	switch {
 	case len(pos) == 0 || len(pos) == 1 && pos[0] == "-":
-		b, err := io.ReadAll(io.LimitReader(e.stdin, explain.MaxInput+1))
+		if isTerminal(e.stdin) {
+			fmt.Fprintln(e.stderr, "exauth explain: paste the text, then end it with Ctrl-D (Ctrl-Z and Enter on Windows); Ctrl-C stops")
+		}
+		b, err := readAll(ctx, io.LimitReader(e.stdin, explain.MaxInput+1))
 		if err != nil {
 			return usageError(e, "explain", err)
 		}
-		text = string(b)
+		// PowerShell 5.1's ">" writes UTF-16; Notepad adds a BOM.
+		if text, err = safetext.Decode(b); err != nil {
+			return usageError(e, "explain", fmt.Errorf("standard input is %w", err))
+		}
 	default:
 		text = strings.Join(pos, " ")
 	}
@@ -105,4 +112,34 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// readAll reads r to its end, or until ctx ends (Ctrl-C, SIGTERM): a read
+// from a terminal blocks, and must not keep the command from stopping.
+func readAll(ctx context.Context, r io.Reader) ([]byte, error) {
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := io.ReadAll(r)
+		done <- result{b, err}
+	}()
+	select {
+	case res := <-done:
+		return res.b, res.err
+	case <-ctx.Done():
+		return nil, errors.New("interrupted while reading standard input")
+	}
+}
+
+// isTerminal reports whether r is an interactive terminal.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -57,6 +57,10 @@ type env struct {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// A closed pipe on stdout or stderr (exauth serve | head) is an error
+	// on the write, which a command handles, not a signal that kills the
+	// process before it cleans up (serve's keytab, a check's results).
+	signal.Ignore(syscall.SIGPIPE)
 	os.Exit(run(ctx, os.Args[1:], env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}))
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -252,5 +253,53 @@ func TestPasswordNeverPrinted(t *testing.T) {
 		if !strings.Contains(out.String(), `"verdict":"`+tt.verdict+`"`) {
 			t.Errorf("%s: exit %d, want verdict %s:\n%s", tt.name, code, tt.verdict, all)
 		}
+	}
+}
+
+// serve whose reader goes away (exauth serve | head -1) stops cleanly and
+// removes its temporary state directory, keytab included; it is not killed
+// by SIGPIPE.
+func TestServe_ClosedPipeStopsCleanly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	serve := exec.Command(bin, "serve", "--scenario", "healthy")
+	stdout, err := serve.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := serve.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no ready line: %v", err)
+	}
+	var ready readyLine
+	if err := json.Unmarshal([]byte(line), &ready); err != nil {
+		t.Fatal(err)
+	}
+	// The reader of both streams goes away; the next log line (a session)
+	// hits the closed pipe.
+	stdout.Close()
+	stderr.Close()
+	if c, err := net.Dial("tcp", ready.SMTP); err == nil {
+		bufio.NewReader(c).ReadString('\n')
+		c.Close()
+	}
+	err = serve.Wait()
+	if ws, ok := serve.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		t.Fatalf("serve was killed by %v", ws.Signal())
+	}
+	if err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if _, err := os.Stat(filepath.Dir(ready.Keytab)); !os.IsNotExist(err) {
+		t.Errorf("state directory %s left behind: %v", filepath.Dir(ready.Keytab), err)
 	}
 }

@@ -112,7 +112,15 @@ and the probe arguments to use (docs/json.md).`, args)
 		return usageError(e, "serve", err)
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(fakeserver.GCPercent))
-	logf := func(format string, a ...any) { fmt.Fprintf(e.stderr, format+"\n", a...) }
+	// Whoever reads serve's output going away (a closed pipe) ends it as
+	// Ctrl-C does: cleanly, state directory removed.
+	ctx, gone := context.WithCancel(ctx)
+	defer gone()
+	logf := func(format string, a ...any) {
+		if _, err := fmt.Fprintf(e.stderr, format+"\n", a...); err != nil {
+			gone()
+		}
+	}
 	lab, err := scenarios.Run(sc, scenarios.Options{StateDir: *stateDir, Logf: logf, SMTPAddr: *smtpAddr, KDCAddr: *kdcAddr})
 	if err != nil {
 		return usageError(e, "serve", err)
@@ -128,7 +136,9 @@ and the probe arguments to use (docs/json.md).`, args)
 			return usageError(e, "serve", err)
 		}
 	}
-	fmt.Fprintf(e.stdout, "%s\n", ready)
+	if _, err := fmt.Fprintf(e.stdout, "%s\n", ready); err != nil {
+		gone()
+	}
 	if f, ok := e.stdout.(interface{ Sync() error }); ok {
 		f.Sync()
 	}

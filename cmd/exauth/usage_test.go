@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
+	"unicode/utf16"
 )
 
 // Every command line a user can get wrong gets a clear message with the
@@ -53,5 +57,31 @@ func TestUsage_HelpOnStdout(t *testing.T) {
 	var v struct{ Version, Go string }
 	if err := json.Unmarshal([]byte(stdout), &v); err != nil || code != 0 || v.Version == "" || v.Go == "" {
 		t.Errorf("version --json: exit %d, %q, %v", code, stdout, err)
+	}
+}
+
+// explain reading standard input stops on Ctrl-C (the context) even while
+// a read blocks, and reads UTF-16 as PowerShell 5.1 writes it.
+func TestExplain_StdinStopsAndDecodes(t *testing.T) {
+	r, w := io.Pipe()
+	defer w.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	var stderr bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"explain", "-"}, env{stdin: r, stdout: io.Discard, stderr: &stderr, getenv: func(string) string { return "" }})
+	}()
+	cancel()
+	if code := <-done; code != 3 || !strings.Contains(stderr.String(), "interrupted") {
+		t.Errorf("exit %d, stderr %q; want 3 and interrupted", code, stderr.String())
+	}
+	text := "451 4.4.0 Primary target IP address responded with: \"454 4.7.0 Temporary authentication failure.\""
+	b := []byte{0xFF, 0xFE}
+	for _, u := range utf16.Encode([]rune(text)) {
+		b = append(b, byte(u), byte(u>>8))
+	}
+	stdout, _, code := runCmd(t, string(b), "explain", "--json", "-")
+	if code != 2 || !strings.Contains(stdout, `"auth-temporary-failure"`) {
+		t.Errorf("UTF-16 input: exit %d, %s", code, stdout)
 	}
 }
