@@ -32,7 +32,7 @@ func Observe(ctx context.Context, cfg Config) *verdict.Observation {
 		Options: verdict.ObservedOptions{
 			Mech: cfg.Mech, TLS: cfg.TLS, SPN: cfg.SPN, EHLOName: cfg.EHLOName,
 			RequireTrustedCert: cfg.RequireTrustedCert, HasCredentials: cfg.Kerberos != nil,
-			ShowSecrets: cfg.ShowSecrets,
+			ShowSecrets: cfg.ShowSecrets, StepTimeout: cfg.StepTimeout,
 		},
 	}
 	if err != nil {

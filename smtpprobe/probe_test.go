@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -300,6 +302,18 @@ func TestProbe_RealmAndKDCWithoutKrb5Conf(t *testing.T) {
 		},
 	})
 	if r := smtpprobe.Probe(context.Background(), cfg); r.Verdict != verdict.VerdictOK {
+		t.Fatalf("verdict %s: %s", r.Verdict, r.Summary)
+	}
+}
+
+// A web server on the port waits for the client to speak: the probe says
+// the port is likely wrong, with the bound it waited.
+func TestProbe_NotAnSMTPPort(t *testing.T) {
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer web.Close()
+	addr := strings.TrimPrefix(web.URL, "http://")
+	r := smtpprobe.Probe(context.Background(), smtpprobe.Config{Host: "hub01.lab.test", Connect: addr, Timeout: 2 * time.Second, StepTimeout: 300 * time.Millisecond})
+	if r.Verdict != verdict.VerdictProtocolError || !strings.Contains(r.Summary, "no SMTP greeting from "+addr+" within 300ms — is this an SMTP port?") {
 		t.Fatalf("verdict %s: %s", r.Verdict, r.Summary)
 	}
 }

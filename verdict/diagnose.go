@@ -143,7 +143,7 @@ func (j *judgement) decide() (Verdict, string) {
 			j.add("banner: %s", b.Reply.String())
 			return VerdictConnectFailed, fmt.Sprintf("%s refused the session: %s", o.Target, b.Reply.String())
 		}
-		return j.protocolError("before the banner")
+		return j.noGreeting()
 	}
 	if b := o.Banner; b != nil {
 		j.add("banner: %s", b.Reply.String())
@@ -816,4 +816,28 @@ func spnNamesAddress(spn string) bool {
 		return true
 	}
 	return strings.Trim(host, "0123456789.") == "" && strings.Count(host, ".") == 3
+}
+
+// noGreeting judges a server that did not greet as SMTP does: silence (a
+// web server waits for the client to speak first), a first line that is no
+// reply, or a close. The likeliest cause is the wrong port.
+func (j *judgement) noGreeting() (Verdict, string) {
+	o := j.o
+	f := o.Failure
+	j.add("banner: %v", f.Err)
+	j.remediation = append(j.remediation, fmt.Sprintf("Check that %s is an SMTP port of the server (25 for the Front End Transport service, 2525 for the Transport service on Exchange 2013+): `Test-NetConnection %s -Port <port>` and `Get-ReceiveConnector -Server <SERVER> | fl Identity,Bindings`.", o.Address, o.Target))
+	j.ownRemediation = true
+	switch f.Kind {
+	case FailTimeout:
+		within := ""
+		if o.Options.StepTimeout > 0 {
+			within = " within " + o.Options.StepTimeout.String()
+		}
+		return VerdictProtocolError, fmt.Sprintf("no SMTP greeting from %s%s — is this an SMTP port? (a web server, for one, waits for the client to speak first)", o.Address, within)
+	case FailSyntax, FailLineTooLong:
+		return VerdictProtocolError, fmt.Sprintf("the first line from %s is not an SMTP greeting — is this an SMTP port?", o.Address)
+	case FailClosed:
+		return VerdictProtocolError, fmt.Sprintf("%s closed the connection without an SMTP greeting — is this an SMTP port, or does a firewall reset it?", o.Address)
+	}
+	return j.protocolError("before the banner")
 }

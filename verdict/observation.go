@@ -57,7 +57,8 @@ type ObservedOptions struct {
 	SPN                string
 	RequireTrustedCert bool
 	HasCredentials     bool
-	ShowSecrets        bool // tokens may appear in evidence
+	ShowSecrets        bool          // tokens may appear in evidence
+	StepTimeout        time.Duration // the bound of each network step
 }
 
 // ConnectObservation is the TCP connect.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -63,7 +64,36 @@ func DefaultKrb5Conf(getenv func(string) string) string {
 			return first
 		}
 	}
-	return "/etc/krb5.conf"
+	return platformKrb5Conf(runtime.GOOS, getenv, fileExists)
+}
+
+// platformKrb5Conf is where the platform's Kerberos keeps krb5.conf: on
+// Windows, MIT Kerberos for Windows reads %ProgramData%\MIT\Kerberos5\krb5.ini
+// and older installations C:\Windows\krb5.ini; elsewhere /etc/krb5.conf.
+func platformKrb5Conf(goos string, getenv func(string) string, exists func(string) bool) string {
+	if goos != "windows" {
+		return "/etc/krb5.conf"
+	}
+	programData := getenv("ProgramData")
+	if programData == "" {
+		programData = `C:\ProgramData`
+	}
+	candidates := []string{programData + `\MIT\Kerberos5\krb5.ini`}
+	if windir := getenv("windir"); windir != "" {
+		candidates = append(candidates, windir+`\krb5.ini`)
+	}
+	candidates = append(candidates, `C:\Windows\krb5.ini`)
+	for _, c := range candidates {
+		if exists(c) {
+			return c
+		}
+	}
+	return candidates[0]
+}
+
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir()
 }
 
 // ConfigFor builds the configuration kinit would use with only a realm and a

@@ -152,3 +152,20 @@ func TestKDCTimeKeepsMicroseconds(t *testing.T) {
 		t.Errorf("kdcTime = %v", got)
 	}
 }
+
+// On Windows, krb5.conf is MIT Kerberos for Windows' krb5.ini.
+func TestPlatformKrb5Conf(t *testing.T) {
+	env := map[string]string{"ProgramData": `D:\PD`, "windir": `C:\WINDOWS`}
+	getenv := func(k string) string { return env[k] }
+	none := func(string) bool { return false }
+	if got := platformKrb5Conf("windows", getenv, none); got != `D:\PD\MIT\Kerberos5\krb5.ini` {
+		t.Errorf("windows, nothing there: %q", got)
+	}
+	onlyWindir := func(p string) bool { return p == `C:\WINDOWS\krb5.ini` }
+	if got := platformKrb5Conf("windows", getenv, onlyWindir); got != `C:\WINDOWS\krb5.ini` {
+		t.Errorf("windows, krb5.ini in windir: %q", got)
+	}
+	if got := platformKrb5Conf("linux", getenv, none); got != "/etc/krb5.conf" {
+		t.Errorf("linux: %q", got)
+	}
+}

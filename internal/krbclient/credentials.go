@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -161,6 +162,11 @@ func DefaultCCache(getenv func(string) string) string {
 	if v := getenv("KRB5CCNAME"); v != "" {
 		return v
 	}
+	if runtime.GOOS == "windows" {
+		// Windows keeps tickets in LSA (klist), MIT Kerberos for Windows
+		// in its API: ccache; neither is a file exauth can read.
+		return ""
+	}
 	return "FILE:/tmp/krb5cc_" + strconv.Itoa(os.Getuid())
 }
 
@@ -170,6 +176,10 @@ func DefaultCCache(getenv func(string) string) string {
 // a *CredentialsError whose Hint names the fix. Whether the TGT has expired is
 // checked at use, against Config.Clock.
 func FromCCache(name string) (Credentials, error) {
+	if name == "" {
+		return Credentials{}, &CredentialsError{Source: "ccache", Err: errors.New("no ccache file: on Windows tickets live in the logon session (klist), which exauth does not read"),
+			Hint: "give a keytab or a password file for the sending server's account, or a FILE ccache made with MIT kinit (KRB5CCNAME=FILE:...)"}
+	}
 	src := "ccache " + name
 	path := name
 	if typ, rest, ok := strings.Cut(name, ":"); ok && isCCacheType(typ) {
