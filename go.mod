@@ -9,6 +9,7 @@ require (
 	github.com/jcmturner/gokrb5/v8 v8.4.4
 	go.uber.org/goleak v1.3.0
 	go.yaml.in/yaml/v3 v3.0.6
+	golang.org/x/text v0.44.0
 )
 
 require (

@@ -606,7 +606,7 @@ func (k *KDC) etypeInfo2(a *dirAccount, etypes []int32) ([]byte, error) {
 // enough for confounder and checksum (gokrb5 slices without checking).
 func decryptPart(ed types.EncryptedData, key types.EncryptionKey, usage uint32) ([]byte, error) {
 	if ed.EType != key.KeyType {
-		return nil, fmt.Errorf("etype %d, key type %d", ed.EType, key.KeyType)
+		return nil, fmt.Errorf("ciphertext of %s, key of %s", enctype.Name(ed.EType), enctype.Name(key.KeyType))
 	}
 	et, err := crypto.GetEtype(ed.EType)
 	if err != nil {

@@ -24,7 +24,17 @@ type explainReport struct {
 	OuterReply  *string          `json:"outer_reply"`
 	Codes       *explainCodes    `json:"codes"`
 	Recognised  []string         `json:"recognised"`
-	Truncated   bool             `json:"truncated,omitempty"`
+	// Findings are the distinct verdicts found in the text, the most
+	// severe first; the fields above are the first finding's.
+	Findings []explainFinding `json:"findings"`
+}
+
+// explainFinding is one distinct failure found in the text.
+type explainFinding struct {
+	Verdict  verdict.Verdict  `json:"verdict"`
+	Severity verdict.Severity `json:"severity"`
+	Summary  string           `json:"summary"`
+	Line     int              `json:"line"` // where the text that shows it begins
 }
 
 type explainCodes struct {
@@ -48,31 +58,34 @@ UTF-8 and UTF-16 (PowerShell's ">") are both read.`, args)
 	if done {
 		return code
 	}
-	var text string
+	var findings []explain.Finding
 	switch {
 	case len(pos) == 0 || len(pos) == 1 && pos[0] == "-":
 		if isTerminal(e.stdin) {
 			fmt.Fprintln(e.stderr, "exauth explain: paste the text, then end it with Ctrl-D (Ctrl-Z and Enter on Windows); Ctrl-C stops")
 		}
-		b, err := readAll(ctx, io.LimitReader(e.stdin, explain.MaxInput+1))
-		if err != nil {
+		// Read as a stream, however long (a whole protocol log): every
+		// distinct failure in it is found, with bounded memory.
+		var err error
+		if findings, err = explainStream(ctx, e.stdin); err != nil {
 			return usageError(e, "explain", err)
 		}
-		// PowerShell 5.1's ">" writes UTF-16; Notepad adds a BOM.
-		if text, err = safetext.Decode(b); err != nil {
-			return usageError(e, "explain", fmt.Errorf("standard input is %w", err))
-		}
 	default:
-		text = strings.Join(pos, " ")
+		if text := strings.Join(pos, " "); strings.TrimSpace(text) != "" {
+			findings = []explain.Finding{{Result: explain.Explain(text), Line: 1}}
+		}
 	}
-	if strings.TrimSpace(text) == "" {
+	if len(findings) == 0 {
 		return usageError(e, "explain", errors.New("nothing to explain: give TEXT, or - and the text on stdin"))
 	}
-	res := explain.Explain(text)
+	res := findings[0].Result
 	out := explainReport{
 		Verdict: res.Verdict, Severity: res.Severity, Summary: res.Summary,
 		Evidence: nonNil(res.Evidence), Remediation: nonNil(res.Remediation),
-		Recognised: nonNil(res.Recognised), Truncated: res.Truncated,
+		Recognised: nonNil(res.Recognised),
+	}
+	for _, f := range findings {
+		out.Findings = append(out.Findings, explainFinding{Verdict: f.Verdict, Severity: f.Severity, Summary: f.Summary, Line: f.Line})
 	}
 	if r := res.InnerReply; r != nil {
 		s := r.String()
@@ -101,10 +114,34 @@ UTF-8 and UTF-16 (PowerShell's ">") are both read.`, args)
 		fmt.Fprintf(e.stdout, "wrapped by the sending server in: %s\n", safetext.Line(*out.OuterReply))
 	}
 	writeFindings(e.stdout, res.Summary, out.Evidence, out.Remediation)
-	if res.Truncated {
-		fmt.Fprintf(e.stdout, "(input truncated to %d bytes)\n", explain.MaxInput)
+	if len(findings) > 1 {
+		fmt.Fprintf(e.stdout, "also found:\n")
+		for _, f := range findings[1:] {
+			fmt.Fprintf(e.stdout, "  - line %d: %s [%s]: %s\n", f.Line, strings.ToUpper(string(f.Verdict)), f.Severity, safetext.Line(f.Summary))
+		}
 	}
 	return res.Severity.ExitCode()
+}
+
+// explainStream explains standard input as it comes, until its end or until
+// ctx ends (Ctrl-C, SIGTERM): a read from a terminal blocks, and must not
+// keep the command from stopping.
+func explainStream(ctx context.Context, r io.Reader) ([]explain.Finding, error) {
+	type result struct {
+		f   []explain.Finding
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		f, err := explain.ExplainReader(r)
+		done <- result{f, err}
+	}()
+	select {
+	case res := <-done:
+		return res.f, res.err
+	case <-ctx.Done():
+		return nil, errors.New("interrupted while reading standard input")
+	}
 }
 
 func nonNil(s []string) []string {
@@ -112,26 +149,6 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// readAll reads r to its end, or until ctx ends (Ctrl-C, SIGTERM): a read
-// from a terminal blocks, and must not keep the command from stopping.
-func readAll(ctx context.Context, r io.Reader) ([]byte, error) {
-	type result struct {
-		b   []byte
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		b, err := io.ReadAll(r)
-		done <- result{b, err}
-	}()
-	select {
-	case res := <-done:
-		return res.b, res.err
-	case <-ctx.Done():
-		return nil, errors.New("interrupted while reading standard input")
-	}
 }
 
 // isTerminal reports whether r is an interactive terminal.

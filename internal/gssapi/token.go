@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/exauth/exauth/internal/enctype"
 	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/asn1tools"
 	"github.com/jcmturner/gokrb5/v8/crypto"
@@ -414,7 +415,7 @@ func checkCipher(ed types.EncryptedData, key types.EncryptionKey) error {
 		return err
 	}
 	if ed.EType != key.KeyType {
-		return fmt.Errorf("ciphertext of etype %d, key of etype %d", ed.EType, key.KeyType)
+		return fmt.Errorf("ciphertext of %s, key of %s", enctype.Name(ed.EType), enctype.Name(key.KeyType))
 	}
 	if min := et.GetConfounderByteSize() + et.GetHMACBitLength()/8; len(ed.Cipher) < min {
 		return fmt.Errorf("ciphertext of %d octets is shorter than the %d octets of confounder and checksum", len(ed.Cipher), min)

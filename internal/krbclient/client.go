@@ -13,6 +13,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/internal/enctype"
 )
 
 // Client obtains a ticket-granting ticket once and service tickets for many
@@ -68,8 +69,8 @@ type ServiceTicket struct {
 
 // String describes the ticket without its key or its encrypted parts.
 func (t *ServiceTicket) String() string {
-	return fmt.Sprintf("ticket for %s (client %s@%s, etype %d, kvno %d, until %s, from %s/%s)",
-		t.SPN, t.Client.PrincipalNameString(), t.Realm, t.EType, t.KVNO, t.EndTime.Format(time.RFC3339), t.KDC, t.Transport)
+	return fmt.Sprintf("ticket for %s (client %s@%s, %s, kvno %d, until %s, from %s/%s)",
+		t.SPN, t.Client.PrincipalNameString(), t.Realm, enctype.Name(t.EType), t.KVNO, t.EndTime.Format(time.RFC3339), t.KDC, t.Transport)
 }
 
 // GoString is String, so that %#v does not print the session key.

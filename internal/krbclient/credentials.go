@@ -318,7 +318,7 @@ func keytabSummary(kt *keytab.Keytab) string {
 	var parts []string
 	seen := map[string]bool{}
 	for _, e := range kt.Entries {
-		s := fmt.Sprintf("%s@%s kvno %d etype %d", strings.Join(e.Principal.Components, "/"), e.Principal.Realm, e.KVNO, e.Key.KeyType)
+		s := fmt.Sprintf("%s@%s kvno %d %s", strings.Join(e.Principal.Components, "/"), e.Principal.Realm, e.KVNO, enctype.Name(e.Key.KeyType))
 		if !seen[s] {
 			seen[s] = true
 			parts = append(parts, s)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exauth/exauth/internal/enctype"
 	"github.com/exauth/exauth/internal/krberror"
 	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/crypto"
@@ -357,7 +358,7 @@ func (c *Client) finishAS(req messages.ASReq, rep *messages.ASRep, preauthHints 
 	hints := append(paHints(rep.PAData), preauthHints...)
 	key, _, err := c.clientKey(rep.EncPart.EType, rep.EncPart.KVNO, hints)
 	if err != nil {
-		return nil, &CredentialsError{Source: c.creds.source, Err: fmt.Errorf("the KDC encrypted its AS-REP with etype %d kvno %d: %w", rep.EncPart.EType, rep.EncPart.KVNO, err),
+		return nil, &CredentialsError{Source: c.creds.source, Err: fmt.Errorf("the KDC encrypted its AS-REP with %s, key version %d: %w", enctype.Name(rep.EncPart.EType), rep.EncPart.KVNO, err),
 			Hint: "the keytab lacks the account's current key: export it again (the account's password or kvno changed)"}
 	}
 	var plain []byte
