@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/exauth/exauth/internal/safetext"
 )
@@ -25,7 +26,7 @@ func WriteTable(w io.Writer, run *Run) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", safetext.Line(r.Target), r.Expect, r.Verdict, mark, safetext.Line(oneLine(r.Summary, 100)))
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\n%d targets: %d as expected, %d not (%.0f ms)\n", len(run.Results), run.Met, run.Failed, run.WallMS)
+	fmt.Fprintf(w, "\n%d targets: %d as expected, %d not (%.0f ms)\n", len(run.Results), run.Met, run.Failed, run.DurationMS)
 	for _, k := range run.Kerberos {
 		fmt.Fprintf(w, "Kerberos %s: %d AS exchange(s), %d TGS exchange(s)\n", k.Principal, k.AS, k.TGS)
 	}
@@ -81,7 +82,7 @@ type junitFailure struct {
 func WriteJUnit(w io.Writer, run *Run) error {
 	suite := junitSuite{
 		Name: "exauth check " + run.Plan, Tests: len(run.Results), Failures: run.Failed,
-		Time: secs(run.WallMS), Timestamp: run.Started.UTC().Format("2006-01-02T15:04:05"),
+		Time: secs(run.DurationMS), Timestamp: run.Started.UTC().Format(time.RFC3339),
 	}
 	for _, r := range run.Results {
 		c := junitCase{
@@ -138,7 +139,7 @@ type SavedResult struct {
 
 // Save writes the run for a later --compare.
 func Save(path string, run *Run) error {
-	s := Saved{Plan: run.Plan, Started: run.Started.UTC().Format("2006-01-02T15:04:05Z")}
+	s := Saved{Plan: run.Plan, Started: run.Started.UTC().Format(time.RFC3339)}
 	for _, r := range run.Results {
 		s.Results = append(s.Results, SavedResult{r.Target, r.Expect, string(r.Verdict), r.Met, r.Summary})
 	}

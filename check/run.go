@@ -44,13 +44,13 @@ type Result struct {
 
 // Run is a whole plan's outcome.
 type Run struct {
-	Plan     string        `json:"plan"`
-	Started  time.Time     `json:"started"`
-	WallMS   float64       `json:"wall_ms"`
-	Results  []Result      `json:"results"`
-	Met      int           `json:"met"`
-	Failed   int           `json:"failed"`
-	Kerberos []KerberosUse `json:"kerberos"`
+	Plan       string        `json:"plan"`
+	Started    time.Time     `json:"started"` // UTC
+	DurationMS float64       `json:"duration_ms"`
+	Results    []Result      `json:"results"`
+	Met        int           `json:"targets_met"`
+	Failed     int           `json:"targets_failed"`
+	Kerberos   []KerberosUse `json:"kerberos_use"`
 }
 
 // KerberosUse counts the exchanges one set of credentials cost.
@@ -75,7 +75,7 @@ func Execute(ctx context.Context, p *Plan, opts Options) *Run {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	run := &Run{Plan: p.source, Started: clk.Now(), Results: make([]Result, len(p.Targets))}
+	run := &Run{Plan: p.source, Started: clk.Now().UTC(), Results: make([]Result, len(p.Targets)), Kerberos: []KerberosUse{}}
 	creds := &credentialPool{getenv: getenv, clock: opts.Clock, byKey: map[smtpprobe.CredentialSettings]*sharedKerberos{}}
 
 	sem := make(chan struct{}, opts.Concurrency)
@@ -104,7 +104,7 @@ func Execute(ctx context.Context, p *Plan, opts Options) *Run {
 		}(i)
 	}
 	wg.Wait()
-	run.WallMS = float64(time.Since(began).Microseconds()) / 1000
+	run.DurationMS = float64(time.Since(began).Microseconds()) / 1000
 	for _, r := range run.Results {
 		if r.Met {
 			run.Met++
@@ -112,7 +112,9 @@ func Execute(ctx context.Context, p *Plan, opts Options) *Run {
 			run.Failed++
 		}
 	}
-	run.Kerberos = creds.uses()
+	if uses := creds.uses(); uses != nil {
+		run.Kerberos = uses
+	}
 	return run
 }
 

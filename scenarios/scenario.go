@@ -29,13 +29,13 @@ type Scenario struct {
 	Name        string `yaml:"name" json:"name"`
 	Description string `yaml:"description" json:"description"`
 	// Expect is the verdict a correct probe reaches.
-	Expect string `yaml:"expect" json:"expect"`
+	Expect string `yaml:"expect" json:"-"`
 	Hub    Hub    `yaml:"hub" json:"hub,omitempty"`
 	KDC    KDC    `yaml:"kdc" json:"kdc,omitempty"`
 	Probe  Probe  `yaml:"probe" json:"probe,omitempty"`
 	// Evidence is a fragment the probe's evidence or summary must contain
 	// (the catalogue test checks it).
-	Evidence string `yaml:"evidence" json:"evidence,omitempty"`
+	Evidence string `yaml:"evidence" json:"evidence_fragment,omitempty"`
 	// Logs are what the real systems show for this failure.
 	Logs Logs `yaml:"logs" json:"logs,omitempty"`
 
@@ -43,13 +43,15 @@ type Scenario struct {
 	source string
 }
 
-// MarshalJSON adds the source to the JSON form.
+// MarshalJSON adds the source to the JSON form, and writes the expected
+// verdict as a list, as lab plans and check results do.
 func (s *Scenario) MarshalJSON() ([]byte, error) {
 	type plain Scenario
 	return json.Marshal(struct {
 		*plain
-		Source string `json:"source"`
-	}{(*plain)(s), s.source})
+		Expect []string `json:"expect"`
+		Source string   `json:"source"`
+	}{(*plain)(s), []string{s.Expect}, s.source})
 }
 
 // Hub is the receiving Exchange server's behaviour.

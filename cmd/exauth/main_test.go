@@ -190,7 +190,7 @@ func TestServeThenProbe_SameVerdicts(t *testing.T) {
 			if err := json.Unmarshal(out, &r); err != nil {
 				t.Fatalf("probe output: %v\n%s", err, out)
 			}
-			want := verdict.Verdict(ready.Expect)
+			want := verdict.Verdict(ready.Expect[0])
 			if r.Verdict != want || probe.ProcessState.ExitCode() != want.Severity().ExitCode() {
 				t.Errorf("probe %v: verdict %s exit %d, want %s (%s)", ready.ProbeArgs, r.Verdict, probe.ProcessState.ExitCode(), want, r.Summary)
 			}

@@ -178,7 +178,7 @@ func writeFileAtomic(path string, data []byte) error {
 // (docs/json.md).
 type readyLine struct {
 	Scenario  string   `json:"scenario"`
-	Expect    string   `json:"expect"`
+	Expect    []string `json:"expect"`
 	SMTP      string   `json:"smtp"`
 	KDC       string   `json:"kdc"`
 	KDCUDP    string   `json:"kdc_udp"`
@@ -194,7 +194,7 @@ type readyLine struct {
 
 func readyOf(l *scenarios.Lab) readyLine {
 	return readyLine{
-		Scenario: l.Scenario.Name, Expect: l.Scenario.Expect, SMTP: l.Hub.Addr(),
+		Scenario: l.Scenario.Name, Expect: []string{l.Scenario.Expect}, SMTP: l.Hub.Addr(),
 		KDC: l.KDC.TCPAddr(), KDCUDP: l.KDC.UDPAddr(), Realm: l.Realm, Host: l.Host, SPN: l.SPN,
 		Krb5Conf: l.Krb5Conf, Keytab: l.ClientKeytab, Principal: l.Principal, CAFile: l.CAFile,
 		ProbeArgs: probeArgs(l.ProbeSettings()),
