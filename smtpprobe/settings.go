@@ -104,6 +104,18 @@ func (c CredentialSettings) KerberosSettings(getenv func(string) string, clk clo
 	if ks.Keytab != "" && ks.Principal == "" {
 		return ks, &FieldError{Field: "Principal", Err: errors.New("a keytab needs a principal")}
 	}
+	// A mistyped keytab path is found here, before any network traffic.
+	if ks.Keytab != "" {
+		f, err := os.Open(ks.Keytab)
+		if err != nil {
+			return ks, &FieldError{Field: "Keytab", Err: err}
+		}
+		st, err := f.Stat()
+		f.Close()
+		if err == nil && st.IsDir() {
+			return ks, &FieldError{Field: "Keytab", Err: fmt.Errorf("%s is a directory", ks.Keytab)}
+		}
+	}
 	return ks, nil
 }
 

@@ -52,6 +52,8 @@ func TestCredentialSettings_Refusals(t *testing.T) {
 		{"password without principal", smtpprobe.CredentialSettings{Password: "secret"}, "Principal", "a password needs a principal"},
 		{"keytab without principal", smtpprobe.CredentialSettings{Keytab: "k.keytab"}, "Principal", "a keytab needs a principal"},
 		{"keytab and password file", smtpprobe.CredentialSettings{Keytab: "k.keytab", PasswordFile: empty, Principal: "HUB02$"}, "PasswordFile", "not both"},
+		// Found before any network traffic.
+		{"mistyped keytab path", smtpprobe.CredentialSettings{Keytab: filepath.Join(dir, "hub02.keytba"), Principal: "HUB02$"}, "Keytab", "no such file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.cs.KerberosSettings(nil, nil)
