@@ -403,6 +403,12 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 				fmt.Sprintf("Check the credentials of %s: a keytab must hold the account's current key (compare `klist -k -t` kvno with msDS-KeyVersionNumber; re-export it after a password change), a password must be current.", client),
 				"Check that the account exists and is enabled, not locked out or expired (Get-ADComputer / Get-ADUser ... -Properties Enabled,LockedOut,AccountExpirationDate).")
 			j.ownRemediation = true
+			if e.Code == krberror.KDC_ERR_C_PRINCIPAL_UNKNOWN {
+				// Active Directory answers this for a name it has no account
+				// for, and for a realm that is not its own domain: both are
+				// about the probe's identity, never the receiving server.
+				return VerdictAuthRejected, fmt.Sprintf("the KDC has no account %s (KDC_ERR_C_PRINCIPAL_UNKNOWN): the name is misspelt, the account was deleted, or the realm is not the KDC's domain", client), true
+			}
 			return VerdictAuthRejected, fmt.Sprintf("the KDC refused the credentials of %s (%s)", client, e.Code), true
 		case krberror.KRB_AP_ERR_MODIFIED, krberror.KRB_AP_ERR_BADKEYVER, krberror.KRB_AP_ERR_BAD_INTEGRITY:
 			return VerdictKeyMismatch, fmt.Sprintf("the ticket could not be decrypted by the receiving server (%s): its key for %s differs from the KDC's", e.Code, orSPN(k.SPN)), true

@@ -110,6 +110,7 @@ func TestDiagnose(t *testing.T) {
 		{"spn-unknown", kdcError(observation(0, 0, xexps...), "TGS", 7, "KDC_ERR_S_PRINCIPAL_UNKNOWN"), verdict.VerdictSPNUnknown},
 		{"realm-unknown", kdcError(observation(0, 0, xexps...), "AS", 7, "KDC_ERR_S_PRINCIPAL_UNKNOWN"), verdict.VerdictNoCredentials},
 		{"preauth-failed", kdcError(observation(0, 0, xexps...), "AS", 24, "KDC_ERR_PREAUTH_FAILED"), verdict.VerdictAuthRejected},
+		{"client-unknown", kdcError(observation(0, 0, xexps...), "AS", 6, "KDC_ERR_C_PRINCIPAL_UNKNOWN"), verdict.VerdictAuthRejected},
 		{"not-unique", kdcError(observation(0, 0, xexps...), "TGS", 8, "KDC_ERR_PRINCIPAL_NOT_UNIQUE"), verdict.VerdictSPNDuplicate},
 		{"etype", kdcError(observation(0, 0, xexps...), "TGS", 14, "KDC_ERR_ETYPE_NOSUPP"), verdict.VerdictETypeUnsupported},
 		{"client-skew", kdcError(observation(0, 10*time.Minute, xexps...), "AS", 37, "KRB_AP_ERR_SKEW"), verdict.VerdictClockSkew},
