@@ -13,10 +13,11 @@ import (
 )
 
 // sambaDomain is a throw-away Active Directory domain LAB.TEST served by
-// Samba's AD DC (its KDC is Samba's AD-aware Heimdal) on 127.0.0.88 only,
-// with the computer accounts of two Exchange hubs.
+// Samba's AD DC (its KDC is Samba's AD-aware Heimdal) on one loopback
+// address only, with the computer accounts of two Exchange hubs.
 type sambaDomain struct {
 	t        testing.TB
+	addr     string // the DC's address: KDC on :88, LDAP on :389, LDAPS on :636
 	dir      string
 	conf     string // smb.conf
 	krb5Conf string // the clients' krb5.conf
@@ -24,9 +25,10 @@ type sambaDomain struct {
 	samba    *proc
 }
 
-// sambaAddr is the loopback address the domain listens on: its own, so
-// that it neither needs free ports (Samba's KDC and LDAP have fixed ones)
-// nor collides with anything on 127.0.0.1.
+// sambaAddr is the loopback address TestSambaAD's domain listens on: its
+// own, so that it neither needs free ports (Samba's KDC and LDAP have fixed
+// ones) nor collides with anything on 127.0.0.1. Another test provisions
+// its domain on another address, so that two domains never share one.
 const sambaAddr = "127.0.0.88"
 
 // Passwords of the throw-away domain's accounts (random passwords would do
@@ -40,20 +42,20 @@ const (
 // newSambaDomain provisions the domain (samba-tool domain provision, about
 // 6 s), creates HUB01$ and HUB02$ with their SMTPSVC SPNs and passwords,
 // and starts samba in the foreground, stopped by PID when the test ends.
-func newSambaDomain(t *testing.T) *sambaDomain {
+func newSambaDomain(t *testing.T, addr string) *sambaDomain {
 	t.Helper()
 	requireTools(t, "samba-ad-dc", "samba", "samba-tool")
 	if os.Getuid() != 0 {
 		t.Skip("Samba AD DC binds the KDC and LDAP ports: run as root (CI does)")
 	}
 	dir := t.TempDir()
-	d := &sambaDomain{t: t, dir: dir, conf: filepath.Join(dir, "etc", "smb.conf"), krb5Conf: filepath.Join(dir, "krb5.conf")}
+	d := &sambaDomain{t: t, addr: addr, dir: dir, conf: filepath.Join(dir, "etc", "smb.conf"), krb5Conf: filepath.Join(dir, "krb5.conf")}
 	d.env = baseEnv("KRB5_CONFIG="+d.krb5Conf, "KRB5CCNAME=FILE:"+filepath.Join(dir, "ccache"))
 	mustRun(t, d.env, "", tool(t, "samba-tool"), "domain", "provision",
 		"--realm="+realmName, "--domain=LAB", "--server-role=dc", "--dns-backend=SAMBA_INTERNAL",
-		"--adminpass="+sambaAdminPassword, "--targetdir="+dir, "--host-name=dc1", "--host-ip="+sambaAddr,
-		"--option=interfaces = "+sambaAddr+"/8", "--option=bind interfaces only = yes")
-	if err := os.WriteFile(d.krb5Conf, []byte("[libdefaults]\n default_realm = "+realmName+"\n dns_lookup_kdc = false\n rdns = false\n[realms]\n "+realmName+" = {\n  kdc = "+sambaAddr+"\n }\n"), 0o600); err != nil {
+		"--adminpass="+sambaAdminPassword, "--targetdir="+dir, "--host-name=dc1", "--host-ip="+d.addr,
+		"--option=interfaces = "+d.addr+"/8", "--option=bind interfaces only = yes")
+	if err := os.WriteFile(d.krb5Conf, []byte("[libdefaults]\n default_realm = "+realmName+"\n dns_lookup_kdc = false\n rdns = false\n[realms]\n "+realmName+" = {\n  kdc = "+d.addr+"\n }\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range [][]string{
@@ -79,7 +81,7 @@ func (d *sambaDomain) tool(args ...string) string {
 func (d *sambaDomain) start() {
 	d.t.Helper()
 	d.samba = startProc(d.t, d.env, tool(d.t, "samba"), "-i", "-M", "single", "-s", d.conf)
-	waitListening(d.t, d.samba, sambaAddr+":88", func() string { return d.samba.out.String() })
+	waitListening(d.t, d.samba, d.addr+":88", func() string { return d.samba.out.String() })
 	onFailure(d.t, "samba output", d.samba.out.String)
 }
 
@@ -104,7 +106,7 @@ func (d *sambaDomain) hub(keytab string) *hub {
 // when msDS-SupportedEncryptionTypes is unset, AD's computer-account
 // salts, key versions that move with each password change).
 func TestSambaAD(t *testing.T) {
-	d := newSambaDomain(t)
+	d := newSambaDomain(t, sambaAddr)
 	hub01, hub02 := d.keytab("HUB01$"), d.keytab("HUB02$")
 	keytabCreds := smtpprobe.KerberosSettings{Krb5Conf: d.krb5Conf, Keytab: hub02, Principal: "HUB02$@" + realmName}
 
@@ -158,7 +160,7 @@ func TestSambaAD(t *testing.T) {
 		expectVerdict(t, r, verdict.VerdictAuthRejected, 2)
 	})
 	t.Run("auth-rejected/wrong-realm", func(t *testing.T) {
-		creds := smtpprobe.KerberosSettings{Krb5Conf: d.krb5Conf, Principal: "HUB02$@WRONG.TEST", Password: hub02Password, KDC: sambaAddr}
+		creds := smtpprobe.KerberosSettings{Krb5Conf: d.krb5Conf, Principal: "HUB02$@WRONG.TEST", Password: hub02Password, KDC: d.addr}
 		r := d.hub(hub01).probe(t, creds)
 		expectVerdict(t, r, verdict.VerdictAuthRejected, 2)
 		if !strings.Contains(r.Summary, "realm is not the KDC's domain") {
