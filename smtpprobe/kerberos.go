@@ -137,6 +137,7 @@ func (k *KerberosClient) GSSAPIClient(ctx context.Context, spn string, use Token
 	}
 	obs.TicketObtained = true
 	obs.EType = st.EType
+	obs.RequestedETypes = client.ServiceETypes()
 	kvno := st.KVNO
 	obs.KVNO = &kvno
 	obs.KDC = st.KDC

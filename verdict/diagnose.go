@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exauth/exauth/internal/enctype"
 	"github.com/exauth/exauth/internal/krberror"
 	"github.com/exauth/exauth/internal/safetext"
 	"github.com/exauth/exauth/internal/smtpreply"
@@ -545,11 +546,60 @@ func (j *judgement) temporaryFailure(r smtpreply.Reply) (Verdict, string) {
 		return VerdictNoSubmitPermission, fmt.Sprintf("%s accepts %s's Kerberos ticket but does not let it submit (event 1018): not an Exchange server's identity, or the connector's permissions", o.Target, orUnknown(k))
 	}
 	if k != nil && k.TicketObtained && j.clocks.agree(MaxSkew-resolution) {
-		j.add("a valid ticket was issued and all three clocks are within 5 minutes of each other, so the receiving server most likely could not decrypt the ticket: the key it holds for %s differs from the KDC's", k.SPN)
-		return VerdictKeyMismatch, fmt.Sprintf("%s could not use a valid ticket for %s (454 4.7.0 with clocks in step): its key for the SPN differs from the KDC's — SPN on the wrong account or a key version not replicated", o.Target, k.SPN)
+		return j.undecryptable("454 4.7.0 with clocks in step")
 	}
 	j.add("candidate causes, most likely first (KB 979174): 1) clocks more than 5 minutes apart; 2) the receiving server cannot decrypt the ticket (SPN on another account, AD replication); 3) SMTPSVC SPN missing or duplicated; 4) 88/TCP+UDP blocked between the servers and the DCs")
 	return VerdictAuthTemporaryFailure, fmt.Sprintf("%s answered %s and nothing observed singles out one cause", o.Target, r.String())
+}
+
+// undecryptable judges a valid ticket the receiving server refused with
+// clocks in step: it could not decrypt it, because the key it holds
+// differs from the KDC's. When the ticket is in RC4 although this host
+// asked for AES first, a second cause fits as well: the KDC chose RC4 for
+// the receiving account (Active Directory does so for accounts whose
+// msDS-SupportedEncryptionTypes is unset or RC4-only), and a server holding
+// AES keys only — RC4 disabled by policy, an AES-only keytab — cannot
+// decrypt it whatever its key version. Nothing the probe sees over SMTP
+// separates the two (Exchange answers both with the same 454), so both are
+// named and ranked: a stale or foreign key first, as a Windows server
+// keeps an RC4 key unless policy removes it. why is what was observed.
+func (j *judgement) undecryptable(why string) (Verdict, string) {
+	o, k := j.o, j.o.Kerberos
+	j.add("a valid ticket was issued and all three clocks are within 5 minutes of each other, so the receiving server most likely could not decrypt the ticket")
+	if !kdcChoseWeaker(k) {
+		j.add("the key the receiving server holds for %s most likely differs from the KDC's", k.SPN)
+		if k.EType != 0 {
+			// A keytab made for another purpose (ktpass /crypto RC4-HMAC-NT)
+			// may hold the right version in the wrong type.
+			return VerdictKeyMismatch, fmt.Sprintf("%s could not use a valid ticket for %s (%s): its key for the SPN differs from the KDC's — SPN on the wrong account, a key version not replicated, or no %s key", o.Target, k.SPN, why, ETypeName(k.EType))
+		}
+		return VerdictKeyMismatch, fmt.Sprintf("%s could not use a valid ticket for %s (%s): its key for the SPN differs from the KDC's — SPN on the wrong account or a key version not replicated", o.Target, k.SPN, why)
+	}
+	et := ETypeName(k.EType)
+	j.add("the KDC issued the ticket for %s in %s although this host asked for %s first: the KDC chose %s for the account holding the SPN (Active Directory does so when the account's msDS-SupportedEncryptionTypes is unset or allows only %s)", k.SPN, et, ETypeName(k.RequestedETypes[0]), et, et)
+	j.add("candidate causes, most likely first: 1) the key the receiving server holds for %s differs from the KDC's (a key version not replicated, SPN on another account, a keytab exported before a password change); 2) it holds no %s key at all (RC4 disabled by policy on it, or a keytab with AES keys only)", k.SPN, et)
+	j.remediation = append(j.remediation, verdictTable[VerdictKeyMismatch].remediation...)
+	j.remediation = append(j.remediation,
+		fmt.Sprintf("If the receiving server holds AES keys only, give the account holding %s the types it holds (`Get-ADComputer NAME -Properties msDS-SupportedEncryptionTypes`; unset means RC4 for service tickets; 24 = AES128+AES256: `Set-ADComputer NAME -KerberosEncryptionType AES128,AES256`), then `klist purge` on the sending server so that it asks again.", k.SPN))
+	j.ownRemediation = true
+	return VerdictKeyMismatch, fmt.Sprintf("%s could not use a valid ticket for %s in %s (%s): its key for the SPN differs from the KDC's, or it holds no %s key — the KDC chose %s for the receiving account although AES was asked for", o.Target, k.SPN, et, why, et, et)
+}
+
+// kdcChoseWeaker reports whether the ticket is in RC4 although the client
+// asked for an AES type before it.
+func kdcChoseWeaker(k *KerberosObservation) bool {
+	if k == nil || k.EType != enctype.RC4HMAC || len(k.RequestedETypes) == 0 {
+		return false
+	}
+	for _, e := range k.RequestedETypes {
+		if e == k.EType {
+			return false
+		}
+		if enctype.IsAES(e) {
+			return true
+		}
+	}
+	return false
 }
 
 // outlier replaces the clock-skew advice with advice for the one machine
@@ -716,8 +766,7 @@ func (j *judgement) exchangeAuthRefused(r smtpreply.Reply) (Verdict, string) {
 		case f.Final != nil && f.Final.Code == 454:
 			j.add("a second session with X-EXPS GSSAPI was refused before any AP-REP: the receiving server cannot use this host's ticket")
 			if k.TicketObtained && j.clocks.agree(MaxSkew-resolution) {
-				j.add("a valid ticket was issued and all three clocks are within 5 minutes of each other, so the receiving server could not decrypt the ticket: the key it holds for %s differs from the KDC's", k.SPN)
-				return VerdictKeyMismatch, fmt.Sprintf("%s could not use a valid ticket for %s (454 4.7.0 to ExchangeAuth and to X-EXPS GSSAPI, with clocks in step): its key for the SPN differs from the KDC's — SPN on the wrong account or a key version not replicated", o.Target, k.SPN)
+				return j.undecryptable("454 4.7.0 to ExchangeAuth and to X-EXPS GSSAPI, with clocks in step")
 			}
 		case f.Err != nil:
 			j.add("a second session with X-EXPS GSSAPI could not tell: %v", f.Err)

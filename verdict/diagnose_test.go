@@ -100,6 +100,16 @@ func TestDiagnose(t *testing.T) {
 		{"this-host-off", replied(observation(-9*time.Minute, -9*time.Minute, xexps...), 454, "4.7.0", "Temporary authentication failure", true), verdict.VerdictClockSkew},
 		{"skew-does-not-explain-504", replied(observation(6*time.Minute, 0, xexps...), 504, "5.7.4", "Unrecognized authentication type", false), verdict.VerdictExchangeAuthDisabled},
 		{"454-clocks-agree", replied(observation(time.Second, 0, xexps...), 454, "4.7.0", "Temporary authentication failure", true), verdict.VerdictKeyMismatch},
+		{"454-rc4-ticket-aes-asked", func() *verdict.Observation {
+			o := replied(observation(time.Second, 0, xexps...), 454, "4.7.0", "Temporary authentication failure", true)
+			o.Kerberos.EType, o.Kerberos.RequestedETypes = 23, []int32{18, 17, 23}
+			return o
+		}(), verdict.VerdictKeyMismatch},
+		{"454-rc4-ticket-rc4-asked-first", func() *verdict.Observation {
+			o := replied(observation(time.Second, 0, xexps...), 454, "4.7.0", "Temporary authentication failure", true)
+			o.Kerberos.EType, o.Kerberos.RequestedETypes = 23, []int32{23, 18}
+			return o
+		}(), verdict.VerdictKeyMismatch},
 		{"454-no-clock-evidence", func() *verdict.Observation {
 			o := replied(observation(0, 0, xexps...), 454, "4.7.0", "Temporary authentication failure", true)
 			o.Banner.Date = nil

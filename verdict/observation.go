@@ -174,9 +174,13 @@ type KerberosObservation struct {
 	SPN         string
 	KDC         string // the KDC that answered
 	Transport   string // tcp or udp
-	EType       int32  // service ticket session key etype; 0 when unknown
+	EType       int32  // the etype of the service key the ticket is encrypted in; 0 when unknown
 	KVNO        *int   // service ticket kvno
-	Err         error
+	// RequestedETypes are the etypes the client asked the ticket in, most
+	// preferred first: a KDC that answers with one it was not asked for
+	// first chose it for the service account.
+	RequestedETypes []int32
+	Err             error
 
 	// CredentialsProblem is set when no usable credentials were found.
 	CredentialsProblem string

@@ -21,6 +21,15 @@ const (
 	RC4HMAC                int32 = 23
 )
 
+// IsAES reports whether id is one of the AES types (RFC 3962, RFC 8009).
+func IsAES(id int32) bool {
+	switch id {
+	case AES128CTSHMACSHA196, AES256CTSHMACSHA196, AES128CTSHMACSHA256128, AES256CTSHMACSHA384192:
+		return true
+	}
+	return false
+}
+
 // names are MIT's names (krb5.conf accepts them; klist -e prints them).
 var names = map[int32]string{
 	AES256CTSHMACSHA196:    "aes256-cts-hmac-sha1-96",

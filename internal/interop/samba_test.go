@@ -5,9 +5,13 @@ package interop
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/jcmturner/gokrb5/v8/keytab"
+
+	"github.com/exauth/exauth/internal/enctype"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 )
@@ -98,7 +102,49 @@ func (d *sambaDomain) keytab(account string) string {
 // domain and getting its reverse tickets from the domain's KDC.
 func (d *sambaDomain) hub(keytab string) *hub {
 	d.t.Helper()
-	return startHub(d.t, hubOptions{Keytab: loadKeytab(d.t, keytab), Krb5Conf: d.krb5Conf, Principal: "HUB01$@" + realmName})
+	return d.hubWith(loadKeytab(d.t, keytab))
+}
+
+// hubWith is hub with the keys given: a subset of an exported keytab, as a
+// server with RC4 disabled, or an AES-only keytab, holds.
+func (d *sambaDomain) hubWith(kt *keytab.Keytab) *hub {
+	d.t.Helper()
+	return startHub(d.t, hubOptions{Keytab: kt, Krb5Conf: d.krb5Conf, Principal: "HUB01$@" + realmName})
+}
+
+// keysOf is the keytab at path with only the entries of the etypes given.
+func keysOf(t testing.TB, path string, etypes ...int32) *keytab.Keytab {
+	t.Helper()
+	kt := loadKeytab(t, path)
+	kept := kt.Entries[:0]
+	for _, e := range kt.Entries {
+		if slices.Contains(etypes, e.Key.KeyType) {
+			kept = append(kept, e)
+		}
+	}
+	if len(kept) == 0 {
+		t.Fatalf("%s holds no key of etypes %v", path, etypes)
+	}
+	kt.Entries = kept
+	return kt
+}
+
+// setEncTypes sets (or, with value "", clears) the account's
+// msDS-SupportedEncryptionTypes, which samba-tool has no verb for: with
+// ldbmodify on the DC's own database, as an administrator would with
+// Set-ADComputer -KerberosEncryptionType.
+func (d *sambaDomain) setEncTypes(account, value string) {
+	d.t.Helper()
+	dn := "CN=" + strings.TrimSuffix(account, "$") + ",CN=Computers,DC=lab,DC=test"
+	ldif := "dn: " + dn + "\nchangetype: modify\nreplace: msDS-SupportedEncryptionTypes\nmsDS-SupportedEncryptionTypes: " + value + "\n"
+	if value == "" {
+		ldif = "dn: " + dn + "\nchangetype: modify\ndelete: msDS-SupportedEncryptionTypes\n"
+	}
+	path := filepath.Join(d.dir, "enctypes.ldif")
+	if err := os.WriteFile(path, []byte(ldif), 0o600); err != nil {
+		d.t.Fatal(err)
+	}
+	mustRun(d.t, d.env, "", tool(d.t, "ldbmodify"), "-H", filepath.Join(d.dir, "private", "sam.ldb"), path)
 }
 
 // TestSambaAD runs the probe against Active Directory's own KDC: the
@@ -107,8 +153,8 @@ func (d *sambaDomain) hub(keytab string) *hub {
 // salts, key versions that move with each password change).
 func TestSambaAD(t *testing.T) {
 	d := newSambaDomain(t, sambaAddr)
-	hub01, hub02 := d.keytab("HUB01$"), d.keytab("HUB02$")
-	keytabCreds := smtpprobe.KerberosSettings{Krb5Conf: d.krb5Conf, Keytab: hub02, Principal: "HUB02$@" + realmName}
+	hub01 := d.keytab("HUB01$")
+	keytabCreds := smtpprobe.KerberosSettings{Krb5Conf: d.krb5Conf, Keytab: d.keytab("HUB02$"), Principal: "HUB02$@" + realmName}
 
 	t.Run("ok/keytab", func(t *testing.T) {
 		r := d.hub(hub01).probe(t, keytabCreds)
@@ -151,13 +197,51 @@ func TestSambaAD(t *testing.T) {
 		expectVerdict(t, r, verdict.VerdictAuthRejected, 2)
 	})
 	t.Run("auth-rejected/sender-disabled", func(t *testing.T) {
-		hub02 = d.keytab("HUB02$")
-		creds := keytabCreds
-		creds.Keytab = hub02
+		// The previous subtest's password reset moved the key version on:
+		// the later subtests need the current keys.
+		keytabCreds.Keytab = d.keytab("HUB02$")
 		d.tool("user", "disable", "HUB02$")
 		defer d.tool("user", "enable", "HUB02$")
-		r := d.hub(hub01).probe(t, creds)
+		r := d.hub(hub01).probe(t, keytabCreds)
 		expectVerdict(t, r, verdict.VerdictAuthRejected, 2)
+	})
+	t.Run("key-mismatch/rc4-ticket-to-aes-only-hub", func(t *testing.T) {
+		// msDS-SupportedEncryptionTypes unset: AD issues RC4 although the
+		// probe asks for AES first, and a hub with AES keys only cannot
+		// decrypt it. Over SMTP that is indistinguishable from a stale key
+		// (the same 454), so the summary names both.
+		r := d.hubWith(keysOf(t, hub01, enctype.AES256CTSHMACSHA196, enctype.AES128CTSHMACSHA196)).probe(t, keytabCreds)
+		expectVerdict(t, r, verdict.VerdictKeyMismatch, 2)
+		if !strings.Contains(r.Summary, "holds no rc4-hmac key") {
+			t.Errorf("summary %q does not name the missing RC4 key as a cause", r.Summary)
+		}
+	})
+	t.Run("key-mismatch/aes-ticket-to-rc4-only-hub", func(t *testing.T) {
+		d.setEncTypes("HUB01$", "24") // AES128 + AES256
+		defer d.setEncTypes("HUB01$", "")
+		r := d.hubWith(keysOf(t, hub01, enctype.RC4HMAC)).probe(t, keytabCreds)
+		expectVerdict(t, r, verdict.VerdictKeyMismatch, 2)
+		if r.Kerberos == nil || r.Kerberos.EType == nil || *r.Kerberos.EType != "aes256-cts-hmac-sha1-96" {
+			t.Errorf("ticket etype %v, want aes256-cts-hmac-sha1-96 (the account allows AES only)", r.Kerberos)
+		}
+	})
+	t.Run("ok/rc4-only-account", func(t *testing.T) {
+		d.setEncTypes("HUB01$", "4") // RC4 only
+		defer d.setEncTypes("HUB01$", "")
+		r := d.hub(hub01).probe(t, keytabCreds)
+		expectVerdict(t, r, verdict.VerdictOK, 0)
+	})
+	t.Run("etype-unsupported/aes-only-account-rc4-only-client", func(t *testing.T) {
+		d.setEncTypes("HUB01$", "24")
+		defer d.setEncTypes("HUB01$", "")
+		conf := filepath.Join(t.TempDir(), "krb5.conf")
+		if err := os.WriteFile(conf, []byte("[libdefaults]\n default_realm = "+realmName+"\n dns_lookup_kdc = false\n default_tgs_enctypes = rc4-hmac\n[realms]\n "+realmName+" = {\n  kdc = "+d.addr+"\n }\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		creds := keytabCreds
+		creds.Krb5Conf = conf
+		r := d.hub(hub01).probe(t, creds)
+		expectVerdict(t, r, verdict.VerdictETypeUnsupported, 2)
 	})
 	t.Run("auth-rejected/wrong-realm", func(t *testing.T) {
 		creds := smtpprobe.KerberosSettings{Krb5Conf: d.krb5Conf, Principal: "HUB02$@WRONG.TEST", Password: hub02Password, KDC: d.addr}

@@ -208,6 +208,12 @@ func (c *Client) Realm() string { return c.realm }
 // Principal is the client principal, NAME@REALM.
 func (c *Client) Principal() string { return c.client }
 
+// ServiceETypes are the encryption types this client asks service tickets
+// in (krb5.conf's default_tgs_enctypes), most preferred first. A ticket in
+// another type is the KDC's choice, made from the service account's
+// attributes: evidence about the account, not about this host.
+func (c *Client) ServiceETypes() []int32 { return append([]int32(nil), c.tgsETypes...) }
+
 // Login obtains the ticket-granting ticket (or checks the ccache's), unless
 // the Client already has one. ServiceTicket logs in by itself; Login is for
 // callers that want the AS observation alone.
