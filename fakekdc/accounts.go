@@ -37,13 +37,11 @@ func (a *dirAccount) key(etype int32) (types.EncryptionKey, bool) {
 	return k, ok
 }
 
-// salt is the string-to-key salt of the account's AES keys: the RFC 4120
-// default salt, realm followed by the name components. RC4 keys are unsalted.
+// salt is the string-to-key salt of the account's keys, as Active
+// Directory has it: <REALM>host<name>.<domain> for a computer account
+// (HUB01$), realm followed by the name for others, none for RC4.
 func (a *dirAccount) salt(realm string, etype int32) string {
-	if etype == etypeID.RC4_HMAC {
-		return ""
-	}
-	return a.pname.GetSalt(realm)
+	return enctype.Salt(realm, a.name, etype)
 }
 
 // accountDirectory is the KDC's view of Active Directory: accounts by name, and
@@ -139,7 +137,7 @@ func (d *accountDirectory) add(acc Account) error {
 	for i, pw := range passwords {
 		byType := make(map[int32]types.EncryptionKey, len(etypes))
 		for _, e := range etypes {
-			key, err := accountKey(pw, a.pname, d.realm, e)
+			key, err := accountKey(pw, a.salt(d.realm, e), e)
 			if err != nil {
 				return fmt.Errorf("fakekdc: KDC account %q: %s key: %w", acc.Name, enctype.Name(e), err)
 			}
@@ -169,14 +167,14 @@ func (d *accountDirectory) add(acc Account) error {
 // effectively has (a password of 120 random characters nobody types), and
 // they skip PBKDF2's 4096 rounds, so a test suite can start scenarios by the
 // dozen; such an account can log in from a keytab only.
-func accountKey(password string, pname types.PrincipalName, realm string, etype int32) (types.EncryptionKey, error) {
-	if password != "" {
-		key, _, err := crypto.GetKeyFromPassword(password, pname, realm, etype, nil)
-		return key, err
-	}
+func accountKey(password, salt string, etype int32) (types.EncryptionKey, error) {
 	et, err := crypto.GetEtype(etype)
 	if err != nil {
 		return types.EncryptionKey{}, err
+	}
+	if password != "" {
+		key, err := et.StringToKey(password, salt, et.GetDefaultStringToKeyParams())
+		return types.EncryptionKey{KeyType: etype, KeyValue: key}, err
 	}
 	b := make([]byte, et.GetKeyByteSize())
 	if _, err := rand.Read(b); err != nil {

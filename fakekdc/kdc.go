@@ -73,8 +73,9 @@ type Account struct {
 	// Name is the account principal (sAMAccountName), e.g. "HUB02$" for the
 	// sending hub's computer account or "HUB01$" for the receiving hub.
 	Name string
-	// Password derives the keys with gokrb5's string-to-key and the RFC 4120
-	// default salt: realm followed by the name components ("LAB.TESTHUB01$").
+	// Password derives the keys with gokrb5's string-to-key and Active
+	// Directory's salt: "LAB.TESThosthub01.lab.test" for a computer account
+	// (HUB01$), realm followed by the name for a user ("LAB.TESTexadmin").
 	// The salt is sent in PA-ETYPE-INFO2, so clients need not guess it.
 	// An empty Password gives random keys (keytab logins only), as does an
 	// empty entry of PreviousPasswords for that key version.

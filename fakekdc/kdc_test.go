@@ -435,9 +435,9 @@ func TestKDC_ASExchange(t *testing.T) {
 		wantInfo2 []types.ETypeInfo2Entry
 	}{
 		{name: "preauth required", cname: "HUB02$", etypes: kdcAES, preauth: none, wantCode: errorcode.KDC_ERR_PREAUTH_REQUIRED,
-			wantInfo2: []types.ETypeInfo2Entry{{EType: 18, Salt: "LAB.TESTHUB02$"}, {EType: 17, Salt: "LAB.TESTHUB02$"}}},
+			wantInfo2: []types.ETypeInfo2Entry{{EType: 18, Salt: "LAB.TESThosthub02.lab.test"}, {EType: 17, Salt: "LAB.TESThosthub02.lab.test"}}},
 		{name: "preauth required, client order", cname: "HUB02$", etypes: []int32{17, 23, 18}, preauth: none, wantCode: errorcode.KDC_ERR_PREAUTH_REQUIRED,
-			wantInfo2: []types.ETypeInfo2Entry{{EType: 17, Salt: "LAB.TESTHUB02$"}, {EType: 18, Salt: "LAB.TESTHUB02$"}}},
+			wantInfo2: []types.ETypeInfo2Entry{{EType: 17, Salt: "LAB.TESThosthub02.lab.test"}, {EType: 18, Salt: "LAB.TESThosthub02.lab.test"}}},
 		{name: "preauth required, rc4 has no salt", accounts: []Account{{Name: "HUB02$", Password: "p", ETypes: kdcRC4}},
 			cname: "HUB02$", etypes: []int32{18, 23}, preauth: none, wantCode: errorcode.KDC_ERR_PREAUTH_REQUIRED,
 			wantInfo2: []types.ETypeInfo2Entry{{EType: 23}}},
@@ -448,7 +448,7 @@ func TestKDC_ASExchange(t *testing.T) {
 		{name: "client 10m behind", cname: "HUB02$", etypes: kdcAES, preauth: rightKey, clientOff: -10 * time.Minute, wantCode: errorcode.KRB_AP_ERR_SKEW},
 		{name: "client 7m ahead", cname: "HUB02$", etypes: kdcAES, preauth: rightKey, clientOff: 7 * time.Minute, wantCode: errorcode.KRB_AP_ERR_SKEW},
 		{name: "wrong key", cname: "HUB02$", etypes: kdcAES, preauth: wrongKey, wantCode: errorcode.KDC_ERR_PREAUTH_FAILED,
-			wantInfo2: []types.ETypeInfo2Entry{{EType: 18, Salt: "LAB.TESTHUB02$"}, {EType: 17, Salt: "LAB.TESTHUB02$"}}},
+			wantInfo2: []types.ETypeInfo2Entry{{EType: 18, Salt: "LAB.TESThosthub02.lab.test"}, {EType: 17, Salt: "LAB.TESThosthub02.lab.test"}}},
 		{name: "unknown client", cname: "HUB09$", etypes: kdcAES, preauth: none, wantCode: errorcode.KDC_ERR_C_PRINCIPAL_UNKNOWN},
 		{name: "wrong realm", cname: "HUB02$", realm: "OTHER.TEST", etypes: kdcAES, preauth: none, wantCode: errorcode.KDC_ERR_WRONG_REALM},
 		{name: "no common etype", cname: "HUB02$", etypes: kdcRC4, preauth: none, wantCode: errorcode.KDC_ERR_ETYPE_NOSUPP},

@@ -21,6 +21,23 @@ const (
 	RC4HMAC                int32 = 23
 )
 
+// Salt is the string-to-key salt Active Directory derives an account's
+// keys of type id with: none for RC4; for a computer account ("HUB01$")
+// <REALM>host<name>.<domain> ("LAB.TESThosthub01.lab.test"), taking the
+// DNS domain to be the realm in lower case; for any other account the
+// RFC 4120 default, the realm followed by the name ("LAB.TESTadministrator").
+// A KDC tells clients the salt in PA-ETYPE-INFO2; keys derived without
+// asking a KDC (a reverse ticket's acceptor, a fake KDC) need this rule.
+func Salt(realm, account string, id int32) string {
+	if id == RC4HMAC {
+		return ""
+	}
+	if host, ok := strings.CutSuffix(account, "$"); ok && host != "" && !strings.Contains(host, "/") {
+		return strings.ToUpper(realm) + "host" + strings.ToLower(host) + "." + strings.ToLower(realm)
+	}
+	return realm + strings.ReplaceAll(account, "/", "")
+}
+
 // IsAES reports whether id is one of the AES types (RFC 3962, RFC 8009).
 func IsAES(id int32) bool {
 	switch id {

@@ -47,3 +47,21 @@ func TestAgreesWithGokrb5(t *testing.T) {
 		}
 	}
 }
+
+func TestSalt(t *testing.T) {
+	for _, c := range []struct {
+		realm, account string
+		id             int32
+		want           string
+	}{
+		{"LAB.TEST", "HUB01$", AES256CTSHMACSHA196, "LAB.TESThosthub01.lab.test"},
+		{"CONTOSO.COM", "EXCH-HUB01$", AES128CTSHMACSHA196, "CONTOSO.COMhostexch-hub01.contoso.com"},
+		{"LAB.TEST", "exadmin", AES256CTSHMACSHA196, "LAB.TESTexadmin"},
+		{"LAB.TEST", "HUB01$", RC4HMAC, ""},
+		{"LAB.TEST", "$", AES256CTSHMACSHA196, "LAB.TEST$"},
+	} {
+		if got := Salt(c.realm, c.account, c.id); got != c.want {
+			t.Errorf("Salt(%q, %q, %d) = %q, want %q", c.realm, c.account, c.id, got, c.want)
+		}
+	}
+}

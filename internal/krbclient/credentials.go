@@ -101,7 +101,7 @@ func (c Credentials) Keys(realm string, now time.Time) (*keytab.Keytab, error) {
 			if err != nil {
 				return nil, err
 			}
-			salt := strings.ToUpper(realm) + "host" + strings.ToLower(strings.TrimSuffix(account, "$")) + "." + strings.ToLower(realm)
+			salt := enctype.Salt(realm, account, id)
 			key, err := et.StringToKey(c.password, salt, et.GetDefaultStringToKeyParams())
 			if err != nil {
 				return nil, fmt.Errorf("krbclient: %s key from the password: %w", enctype.Name(id), err)
