@@ -25,7 +25,11 @@ type dirAccount struct {
 	pname  types.PrincipalName // name as a principal (NT-PRINCIPAL)
 	kvno   int                 // current key version
 	etypes []int32             // key types, in the configured order
-	spns   []string            // as configured, deduplicated
+	// ticketETypes are the types the KDC encrypts this account's service
+	// tickets in (msDS-SupportedEncryptionTypes): etypes, or RC4 alone for
+	// an account without the attribute.
+	ticketETypes []int32
+	spns         []string // as configured, deduplicated
 	// keys[kvno][etype] is the long-term key. Only keys[kvno] of the current
 	// kvno ever encrypts a ticket; older versions exist for Keytab.
 	keys map[int]map[int32]types.EncryptionKey
@@ -112,8 +116,15 @@ func (d *accountDirectory) add(acc Account) error {
 			acc.Name, len(acc.PreviousPasswords), len(acc.PreviousPasswords), kvno)
 	}
 	etypes := acc.ETypes
-	if etypes == nil {
+	switch {
+	case etypes == nil && acc.ETypesUnset:
+		// AD derives every type from the password whatever the attribute.
+		etypes = []int32{etypeID.AES256_CTS_HMAC_SHA1_96, etypeID.AES128_CTS_HMAC_SHA1_96, etypeID.RC4_HMAC}
+	case etypes == nil:
 		etypes = defaultETypes()
+	}
+	if acc.ETypesUnset && !slices.Contains(etypes, etypeID.RC4_HMAC) {
+		return fmt.Errorf("fakekdc: KDC account %q: ETypesUnset needs an RC4 key (list rc4-hmac in ETypes, or leave ETypes nil)", acc.Name)
 	}
 	if len(etypes) == 0 {
 		return fmt.Errorf("fakekdc: KDC account %q: ETypes is empty (use nil for AES)", acc.Name)
@@ -127,11 +138,15 @@ func (d *accountDirectory) add(acc Account) error {
 		}
 	}
 	a := &dirAccount{
-		name:   acc.Name,
-		pname:  types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, acc.Name),
-		kvno:   kvno,
-		etypes: slices.Clone(etypes),
-		keys:   make(map[int]map[int32]types.EncryptionKey),
+		name:         acc.Name,
+		pname:        types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, acc.Name),
+		kvno:         kvno,
+		etypes:       slices.Clone(etypes),
+		ticketETypes: slices.Clone(etypes),
+		keys:         make(map[int]map[int32]types.EncryptionKey),
+	}
+	if acc.ETypesUnset {
+		a.ticketETypes = []int32{etypeID.RC4_HMAC}
 	}
 	passwords := append([]string{acc.Password}, acc.PreviousPasswords...)
 	for i, pw := range passwords {

@@ -166,9 +166,9 @@ func (k *KDC) handleAS(x *exchangeState, r *messages.ASReq) ([]byte, *krbError) 
 		}
 		return nil, kerr
 	}
-	etype, ok := firstCommon(body.EType, svc.etypes)
+	etype, ok := firstCommon(body.EType, svc.ticketETypes)
 	if !ok {
-		return nil, krbErr(errorcode.KDC_ERR_ETYPE_NOSUPP, "client requested etypes %v; %s has keys for %v", body.EType, svc.name, svc.etypes)
+		return nil, krbErr(errorcode.KDC_ERR_ETYPE_NOSUPP, "client requested etypes %v; %s takes tickets in %v", body.EType, svc.name, svc.ticketETypes)
 	}
 
 	now := x.now.Truncate(time.Second)
@@ -352,10 +352,10 @@ func (k *KDC) handleTGS(x *exchangeState, r *messages.TGSReq, rawBody []byte) ([
 	if kerr != nil {
 		return nil, kerr
 	}
-	etype, ok := firstCommon(body.EType, svc.etypes)
+	etype, ok := firstCommon(body.EType, svc.ticketETypes)
 	if !ok {
-		return nil, krbErr(errorcode.KDC_ERR_ETYPE_NOSUPP, "client requested etypes %v; %s (account %s) has keys for %v",
-			body.EType, body.SName.PrincipalNameString(), svc.name, svc.etypes)
+		return nil, krbErr(errorcode.KDC_ERR_ETYPE_NOSUPP, "client requested etypes %v; %s (account %s) takes tickets in %v",
+			body.EType, body.SName.PrincipalNameString(), svc.name, svc.ticketETypes)
 	}
 
 	tf := types.NewKrbFlags()

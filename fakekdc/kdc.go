@@ -93,6 +93,12 @@ type Account struct {
 	// (msDS-SupportedEncryptionTypes); nil means aes256-cts-hmac-sha1-96 and
 	// aes128-cts-hmac-sha1-96. rc4-hmac (23) works when listed.
 	ETypes []int32
+	// ETypesUnset models an account without msDS-SupportedEncryptionTypes,
+	// as Active Directory treats one: it has keys of ETypes (nil: AES256,
+	// AES128 and RC4, all derived from its password) but the KDC encrypts
+	// its service tickets in RC4 only, whatever the client prefers, and
+	// answers KDC_ERR_ETYPE_NOSUPP to a client that does not permit RC4.
+	ETypesUnset bool
 	// SPNs are the service principal names the account owns, e.g.
 	// "SMTPSVC/hub01.lab.test". Listing one SPN on two accounts replays a
 	// duplicate SPN (see Faults.DuplicateSPN).

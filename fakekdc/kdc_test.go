@@ -573,6 +573,10 @@ func TestKDC_TGSExchange(t *testing.T) {
 		{Name: "HUB02$", Password: "hub02-password"},
 		{Name: "HUB01$", Password: "hub01", ETypes: kdcRC4, SPNs: []string{testSPN}},
 	}
+	unsetService := []Account{
+		{Name: "HUB02$", Password: "hub02-password"},
+		{Name: "HUB01$", Password: "hub01", ETypesUnset: true, SPNs: []string{testSPN}},
+	}
 	for _, tc := range []struct {
 		name      string
 		accounts  []Account
@@ -605,6 +609,9 @@ func TestKDC_TGSExchange(t *testing.T) {
 		{name: "service has only rc4, client asks aes", accounts: rc4Service, spn: testSPN, wantCode: errorcode.KDC_ERR_ETYPE_NOSUPP},
 		{name: "service has only rc4, client asks rc4 too", accounts: rc4Service, spn: testSPN, etypes: []int32{18, 17, 23},
 			wantOwner: "HUB01$", wantKVNO: 1, wantEType: 23},
+		{name: "enctypes unset: RC4 although AES preferred", accounts: unsetService, spn: testSPN, etypes: []int32{18, 17, 23},
+			wantOwner: "HUB01$", wantKVNO: 1, wantEType: 23},
+		{name: "enctypes unset, client without RC4", accounts: unsetService, spn: testSPN, wantCode: errorcode.KDC_ERR_ETYPE_NOSUPP},
 		{name: "authenticator 6m ahead", spn: testSPN, authOff: 6 * time.Minute, wantCode: errorcode.KRB_AP_ERR_SKEW},
 		{name: "KDC 4h later", spn: testSPN, advance: 4 * time.Hour, wantOwner: "HUB01$", wantKVNO: 3, wantEType: 18},
 		{name: "TGT expired", spn: testSPN, advance: 11 * time.Hour, wantCode: errorcode.KRB_AP_ERR_TKT_EXPIRED},
@@ -782,6 +789,7 @@ func TestStartKDC_ConfigErrors(t *testing.T) {
 		{"bad SPN", Config{Realm: "R", Accounts: []Account{{Name: "A$", Password: "x", SPNs: []string{"SMTPSVC"}}}}, "not service/host"},
 		{"bad etype", Config{Realm: "R", Accounts: []Account{{Name: "A$", Password: "x", ETypes: []int32{1}}}}, "unsupported encryption type 1"},
 		{"no etypes", Config{Realm: "R", Accounts: []Account{{Name: "A$", Password: "x", ETypes: []int32{}}}}, "ETypes is empty"},
+		{"enctypes unset without RC4", Config{Realm: "R", Accounts: []Account{{Name: "A$", Password: "x", ETypesUnset: true, ETypes: []int32{18}}}}, "ETypesUnset needs an RC4 key"},
 		{"history longer than kvno", Config{Realm: "R", Accounts: []Account{{Name: "A$", Password: "x", KVNO: 2, PreviousPasswords: []string{"a", "b"}}}}, "previous passwords need KVNO > 2"},
 		{"bad duplicate mode", Config{Realm: "R", Faults: Faults{DuplicateSPN: "random"}}, "unknown Faults.DuplicateSPN"},
 		{"bad client etype", Config{Realm: "R", ClientETypes: []int32{99}}, "unsupported encryption type 99"},

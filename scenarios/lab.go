@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -94,13 +95,10 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 	if sc.KDC.Reachable != nil && !*sc.KDC.Reachable {
 		kcfg.Faults.Unreachable = true
 	}
+	kcfg.ClientETypes = etypeIDs(sc.KDC.ClientETypes)
 	hubAcct := sc.hubAccount()
 	for _, a := range sc.KDC.Accounts {
-		acc := fakekdc.Account{Name: a.Name, KVNO: max(a.KVNO, 1), SPNs: a.SPNs}
-		for _, e := range a.ETypes {
-			id, _ := enctype.ID(e) // validated when loaded
-			acc.ETypes = append(acc.ETypes, id)
-		}
+		acc := fakekdc.Account{Name: a.Name, KVNO: max(a.KVNO, 1), SPNs: a.SPNs, ETypes: etypeIDs(a.ETypes), ETypesUnset: a.ETypesUnset}
 		if hubAcct != nil && strings.EqualFold(a.Name, hubAcct.Name) {
 			// Older key versions, random too ("" = random).
 			acc.PreviousPasswords = make([]string, sc.Hub.Keytab.KVNOBehind)
@@ -154,6 +152,15 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 		kt, err := lab.KDC.Keytab(hubAcct.Name, max(hubAcct.KVNO, 1)-sc.Hub.Keytab.KVNOBehind)
 		if err != nil {
 			return lab, fmt.Errorf("scenario %s: hub keytab: %w", sc.Name, err)
+		}
+		if keep := etypeIDs(sc.Hub.Keytab.ETypes); keep != nil {
+			kept := kt.Entries[:0]
+			for _, e := range kt.Entries {
+				if slices.Contains(keep, e.Key.KeyType) {
+					kept = append(kept, e)
+				}
+			}
+			kt.Entries = kept
 		}
 		// The hub's own credentials, for ExchangeAuth's reverse ticket: its
 		// keytab, on its own clock, from the lab's KDC.
@@ -365,4 +372,15 @@ func writeKeytab(path string, kt marshaler) error {
 		return fmt.Errorf("keytab: %w", err)
 	}
 	return writeStateFile(path, b, 0o600)
+}
+
+// etypeIDs are the numbers of encryption type names validated when the
+// scenario was loaded; nil for none.
+func etypeIDs(names []string) []int32 {
+	var ids []int32
+	for _, n := range names {
+		id, _ := enctype.ID(n)
+		ids = append(ids, id)
+	}
+	return ids
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -188,8 +189,18 @@ func (v *validator) hub(sc *Scenario) {
 			v.fail(fmt.Sprintf("hub.mechanisms.%d", i), "the acceptor implements GSSAPI only (got %q); list NTLM in capabilities to advertise it", m)
 		}
 	}
+	v.etypes("hub.keytab.etypes", h.Keytab.ETypes)
 	if h.Keytab.KVNOBehind < 0 {
 		v.fail("hub.keytab.kvno_behind", "must not be negative")
+	}
+}
+
+// etypes checks a list of encryption type names.
+func (v *validator) etypes(field string, names []string) {
+	for j, e := range names {
+		if _, ok := enctype.ID(e); !ok {
+			v.fail(fmt.Sprintf("%s.%d", field, j), "unknown encryption type %q (want aes256-cts-hmac-sha1-96, aes128-cts-hmac-sha1-96 or rc4-hmac)", e)
+		}
 	}
 }
 
@@ -217,10 +228,9 @@ func (v *validator) kdc(sc *Scenario) {
 		if a.KVNO < 0 || a.KVNO > 1000 {
 			v.fail(f+".kvno", "key version %d out of range 1..1000", a.KVNO)
 		}
-		for j, e := range a.ETypes {
-			if _, ok := enctype.ID(e); !ok {
-				v.fail(fmt.Sprintf("%s.etypes.%d", f, j), "unknown encryption type %q (want aes256-cts-hmac-sha1-96, aes128-cts-hmac-sha1-96 or rc4-hmac)", e)
-			}
+		v.etypes(f+".etypes", a.ETypes)
+		if a.ETypesUnset && len(a.ETypes) > 0 && !slices.Contains(a.ETypes, "rc4-hmac") {
+			v.fail(f+".etypes_unset", "an account without msDS-SupportedEncryptionTypes gets RC4 tickets: list rc4-hmac in etypes, or leave etypes out")
 		}
 		for j, s := range a.SPNs {
 			if !spnRE.MatchString(s) {
@@ -233,6 +243,7 @@ func (v *validator) kdc(sc *Scenario) {
 	} else if !seen[strings.ToUpper(k.Client)] {
 		v.fail("kdc.client", "account %q is not in kdc.accounts", k.Client)
 	}
+	v.etypes("kdc.client_etypes", k.ClientETypes)
 	switch k.DuplicateSPN {
 	case "", "principal-unknown", "not-unique", "wrong-account":
 	default:

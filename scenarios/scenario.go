@@ -116,6 +116,10 @@ type HubKeytab struct {
 	// KVNOBehind makes the hub hold keys that many password changes behind
 	// the KDC (a password change not replicated, a stale keytab).
 	KVNOBehind int `yaml:"kvno_behind" json:"kvno_behind,omitempty"`
+	// ETypes keeps only the keys of these types (a server with RC4
+	// disabled, a keytab exported for AES only); default every type the
+	// account has.
+	ETypes []string `yaml:"etypes" json:"etypes,omitempty"`
 }
 
 // KDC is the domain controller's behaviour.
@@ -128,6 +132,9 @@ type KDC struct {
 	// DuplicateSPN: principal-unknown (as Windows, with event 11),
 	// not-unique, wrong-account.
 	DuplicateSPN string `yaml:"duplicate_spn" json:"duplicate_spn,omitempty"`
+	// ClientETypes are the types the probe's krb5.conf requests and
+	// permits, most preferred first; default AES256 and AES128.
+	ClientETypes []string `yaml:"client_etypes" json:"client_etypes,omitempty"`
 	// Reachable false closes 88/TCP and 88/UDP.
 	Reachable *bool `yaml:"reachable" json:"reachable,omitempty"`
 	SilentUDP bool  `yaml:"silent_udp" json:"silent_udp,omitempty"`
@@ -139,7 +146,10 @@ type Account struct {
 	Name   string   `yaml:"name" json:"name"`
 	KVNO   int      `yaml:"kvno" json:"kvno,omitempty"`
 	ETypes []string `yaml:"etypes" json:"etypes,omitempty"`
-	SPNs   []string `yaml:"spns" json:"spns,omitempty"`
+	// ETypesUnset: the account has no msDS-SupportedEncryptionTypes, and
+	// the KDC issues its service tickets in RC4, as Active Directory does.
+	ETypesUnset bool     `yaml:"etypes_unset" json:"etypes_unset,omitempty"`
+	SPNs        []string `yaml:"spns" json:"spns,omitempty"`
 }
 
 // Probe is the probe settings the scenario is meant for.
