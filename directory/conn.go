@@ -175,8 +175,10 @@ func (c *Conn) do(ctx context.Context, step func() error) error {
 	}
 	t := c.timeout
 	if dl, ok := ctx.Deadline(); ok {
-		if left := time.Until(dl); left < t {
-			t = max(left, time.Millisecond)
+		// A little past ctx's deadline, so that ctx ending closes the
+		// connection first and the error says which bound was hit.
+		if left := time.Until(dl) + 50*time.Millisecond; left < t {
+			t = left
 		}
 	}
 	c.l.SetTimeout(t)

@@ -31,6 +31,8 @@ Usage:
   exauth scenarios [--json]            list the bundled scenarios
   exauth explain [TEXT|-] [--json]     classify a pasted queue error, NDR, event text or reply
   exauth check --plan FILE             run a lab validation plan
+  exauth spn [flags] SPN               who holds an SPN in Active Directory (like setspn -Q)
+  exauth spn --duplicates              SPNs held by more than one account (like setspn -X)
   exauth version
 
 Run 'exauth COMMAND -h' for a command's flags.
@@ -83,6 +85,8 @@ func run(ctx context.Context, args []string, e env) int {
 		return cmdExplain(ctx, rest, e)
 	case "check":
 		return cmdCheck(ctx, rest, e)
+	case "spn":
+		return cmdSPN(ctx, rest, e)
 	case "version", "--version":
 		return cmdVersion(rest, e)
 	case "help", "-h", "--help":
