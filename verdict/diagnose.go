@@ -102,6 +102,10 @@ func (j *judgement) collectEvidence() {
 	if v := o.TLS.version(); v == "TLS 1.0" || v == "TLS 1.1" {
 		j.add("%s negotiated: Exchange accepts it and ExchangeAuth works over it, but TLS 1.2 should be enabled on both servers (Schannel registry settings)", v)
 	}
+	if d := o.Directory; d != nil && d.Err != "" {
+		j.add("the directory could not be read (%s): the verdict rests on SMTP and Kerberos alone", d.Err)
+	}
+	j.senderEvidence()
 }
 
 func (t *TLSObservation) version() string {
@@ -385,6 +389,9 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 				j.ownRemediation = true
 				return VerdictSPNUnknown, fmt.Sprintf("%s names an IP address, which no account holds as an SPN: Kerberos needs the server's name", k.SPN), true
 			}
+			if v, summary, ok := j.spnFromDirectory(k.SPN); ok {
+				return v, summary, true
+			}
 			return VerdictSPNUnknown, fmt.Sprintf("the KDC does not know %s (KDC_ERR_S_PRINCIPAL_UNKNOWN): the SPN is missing, or duplicated (a Windows KDC answers a duplicate this way and logs event 11)", orSPN(k.SPN)), true
 		case krberror.KDC_ERR_PRINCIPAL_NOT_UNIQUE:
 			return VerdictSPNDuplicate, fmt.Sprintf("%s is registered on more than one account (KDC_ERR_PRINCIPAL_NOT_UNIQUE)", orSPN(k.SPN)), true
@@ -404,6 +411,9 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 				fmt.Sprintf("Check the credentials of %s: a keytab must hold the account's current key (compare `klist -k -t` kvno with msDS-KeyVersionNumber; re-export it after a password change), a password must be current.", client),
 				"Check that the account exists and is enabled, not locked out or expired (Get-ADComputer / Get-ADUser ... -Properties Enabled,LockedOut,AccountExpirationDate).")
 			j.ownRemediation = true
+			if d := j.o.Directory; d != nil && d.Sender != nil && d.Sender.Disabled {
+				return VerdictAuthRejected, fmt.Sprintf("the KDC refused the credentials of %s (%s): the directory has the account disabled", client, e.Code), true
+			}
 			if e.Code == krberror.KDC_ERR_C_PRINCIPAL_UNKNOWN {
 				// Active Directory answers this for a name it has no account
 				// for, and for a realm that is not its own domain: both are
@@ -566,6 +576,9 @@ func (j *judgement) temporaryFailure(r smtpreply.Reply) (Verdict, string) {
 func (j *judgement) undecryptable(why string) (Verdict, string) {
 	o, k := j.o, j.o.Kerberos
 	j.add("a valid ticket was issued and all three clocks are within 5 minutes of each other, so the receiving server most likely could not decrypt the ticket")
+	if cause := j.keyEvidence(k.SPN); cause != "" {
+		return VerdictKeyMismatch, fmt.Sprintf("%s could not use a valid ticket for %s (%s): %s", o.Target, k.SPN, why, cause)
+	}
 	if !kdcChoseWeaker(k) {
 		j.add("the key the receiving server holds for %s most likely differs from the KDC's", k.SPN)
 		if k.EType != 0 {

@@ -110,6 +110,27 @@ func TestDiagnose(t *testing.T) {
 			o.Kerberos.EType, o.Kerberos.RequestedETypes = 23, []int32{23, 18}
 			return o
 		}(), verdict.VerdictKeyMismatch},
+		{"spn-unknown-directory-no-holder", withDirectory(kdcError(observation(0, 0, xexps...), "TGS", 7, "KDC_ERR_S_PRINCIPAL_UNKNOWN")), verdict.VerdictSPNMissing},
+		{"spn-unknown-directory-two-holders", withDirectory(kdcError(observation(0, 0, xexps...), "TGS", 7, "KDC_ERR_S_PRINCIPAL_UNKNOWN"), hub01Account, oldHubAccount), verdict.VerdictSPNDuplicate},
+		{"spn-unknown-directory-one-holder", withDirectory(kdcError(observation(0, 0, xexps...), "TGS", 7, "KDC_ERR_S_PRINCIPAL_UNKNOWN"), hub01Account), verdict.VerdictSPNUnknown},
+		{"spn-unknown-directory-unreadable", func() *verdict.Observation {
+			o := kdcError(observation(0, 0, xexps...), "TGS", 7, "KDC_ERR_S_PRINCIPAL_UNKNOWN")
+			o.Directory = &verdict.DirectoryObservation{Server: "ldaps://dc1.lab.test", Err: "LDAP Result Code 49 \"Invalid Credentials\""}
+			return o
+		}(), verdict.VerdictSPNUnknown},
+		{"454-directory-wrong-account", withDirectory(replied(observation(time.Second, 0, xexps...), 454, "4.7.0", "Temporary authentication failure", true), oldHubAccount), verdict.VerdictKeyMismatch},
+		{"454-directory-kvno-not-replicated", func() *verdict.Observation {
+			o := withDirectory(replied(observation(time.Second, 0, xexps...), 454, "4.7.0", "Temporary authentication failure", true), hub01Account)
+			three, four := 3, 4
+			o.Directory.KeyVersions = []verdict.DCKeyVersion{{DC: "dc1.lab.test", KeyVersion: &four}, {DC: "dc2.lab.test", KeyVersion: &three}}
+			return o
+		}(), verdict.VerdictKeyMismatch},
+		{"sender-disabled-directory", func() *verdict.Observation {
+			o := withDirectory(kdcError(observation(0, 0, xexps...), "AS", 18, "KDC_ERR_CLIENT_REVOKED"), hub01Account)
+			no := false
+			o.Directory.Sender = &verdict.DirectoryAccount{Name: "HUB02$", DN: "CN=HUB02,CN=Computers,DC=lab,DC=test", Disabled: true, ExchangeServer: &no}
+			return o
+		}(), verdict.VerdictAuthRejected},
 		{"454-no-clock-evidence", func() *verdict.Observation {
 			o := replied(observation(0, 0, xexps...), 454, "4.7.0", "Temporary authentication failure", true)
 			o.Banner.Date = nil
@@ -209,4 +230,31 @@ func render(d verdict.Diagnosis) string {
 		fmt.Fprintf(&b, "remediation: %s\n", r)
 	}
 	return b.String()
+}
+
+var (
+	hub01Account  = verdict.DirectoryAccount{Name: "HUB01$", DN: "CN=HUB01,CN=Computers,DC=lab,DC=test", DNSHostName: "hub01.lab.test", KeyVersion: intPtr(3)}
+	oldHubAccount = verdict.DirectoryAccount{Name: "OLDHUB$", DN: "CN=OLDHUB,CN=Computers,DC=lab,DC=test", DNSHostName: "oldhub.lab.test", KeyVersion: intPtr(2)}
+)
+
+func intPtr(i int) *int { return &i }
+
+// withDirectory adds what the directory holds about the SPN: its holders.
+func withDirectory(o *verdict.Observation, holders ...verdict.DirectoryAccount) *verdict.Observation {
+	o.Directory = &verdict.DirectoryObservation{Server: "ldaps://dc1.lab.test", SPN: o.Kerberos.SPN, Holders: holders}
+	return o
+}
+
+// TestVerdictsDocumented keeps docs/verdicts.md, the public list of verdict
+// IDs, in step with the code.
+func TestVerdictsDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "verdicts.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range verdict.Verdicts() {
+		if !strings.Contains(string(doc), "| `"+string(v)+"` |") {
+			t.Errorf("docs/verdicts.md has no table row for %s", v)
+		}
+	}
 }

@@ -40,6 +40,9 @@ type Observation struct {
 	// Interrupted is set when the probe did not end by itself: its caller
 	// stopped it, or its time budget ran out, before it had an answer.
 	Interrupted *Interruption
+	// Directory is what Active Directory holds about the SPN's holders and
+	// the probing identity, read over LDAP; nil when not read.
+	Directory *DirectoryObservation
 	// Notes are facts recognised in pasted text that have no dialogue step
 	// (explain): a KDC event 11, an event 1035, a Kerberos error name.
 	Notes *TextObservation

@@ -10,20 +10,22 @@ import (
 // Report is what `exauth probe --json` prints (docs/json.md).
 // Unknown values are null, never invented.
 type Report struct {
-	Target       string           `json:"target"`
-	Address      *string          `json:"address"`
-	Verdict      Verdict          `json:"verdict"`
-	Severity     Severity         `json:"severity"`
-	Summary      string           `json:"summary"`
-	Evidence     []string         `json:"evidence"`
-	Remediation  []string         `json:"remediation"`
-	Capabilities []string         `json:"capabilities"`
-	TLS          *ReportTLS       `json:"tls"`
-	Kerberos     *ReportKerberos  `json:"kerberos"`
-	Auth         *ReportAuth      `json:"auth"`
-	Clocks       ReportClocks     `json:"clocks"`
-	Transcript   []TranscriptLine `json:"transcript"`
-	Timings      ReportTimings    `json:"timings"`
+	Target       string          `json:"target"`
+	Address      *string         `json:"address"`
+	Verdict      Verdict         `json:"verdict"`
+	Severity     Severity        `json:"severity"`
+	Summary      string          `json:"summary"`
+	Evidence     []string        `json:"evidence"`
+	Remediation  []string        `json:"remediation"`
+	Capabilities []string        `json:"capabilities"`
+	TLS          *ReportTLS      `json:"tls"`
+	Kerberos     *ReportKerberos `json:"kerberos"`
+	Auth         *ReportAuth     `json:"auth"`
+	Clocks       ReportClocks    `json:"clocks"`
+	// Directory is what Active Directory said, when it was read (--ldap).
+	Directory  *DirectoryObservation `json:"directory"`
+	Transcript []TranscriptLine      `json:"transcript"`
+	Timings    ReportTimings         `json:"timings"`
 	// Observation is the raw material, for callers in Go.
 	Observation *Observation `json:"-"`
 }
@@ -162,6 +164,7 @@ func NewReport(o *Observation, d Diagnosis) *Report {
 		}
 		r.Auth = ra
 	}
+	r.Directory = o.Directory
 	c := observeClocks(o)
 	r.Clocks = ReportClocks{LocalVsKDC: seconds(c.localVsKDC), ServerVsKDC: seconds(c.serverVsKDC), ServerVsLocal: seconds(c.serverVsLocal)}
 	tm := o.Timings

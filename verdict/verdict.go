@@ -10,6 +10,7 @@ const (
 	VerdictCertUntrusted        Verdict = "cert-untrusted"
 	VerdictClockSkew            Verdict = "clock-skew"
 	VerdictSPNUnknown           Verdict = "spn-unknown"
+	VerdictSPNMissing           Verdict = "spn-missing"
 	VerdictSPNDuplicate         Verdict = "spn-duplicate"
 	VerdictKeyMismatch          Verdict = "key-mismatch"
 	VerdictETypeUnsupported     Verdict = "etype-unsupported"
@@ -78,6 +79,9 @@ var verdictTable = map[Verdict]verdictInfo{
 		"If missing, register it on the receiving server's computer account: `setspn -S SMTPSVC/<server FQDN> <SERVER>` (and SMTPSVC/<short name>).",
 		"Windows KDCs also answer a duplicated SPN this way (and log KDC event 11): find duplicates with `setspn -X -F` and remove the stray one with `setspn -D`.",
 		"Force Active Directory replication so every DC knows the change: `repadmin /syncall /AdeP`.",
+	}},
+	VerdictSPNMissing: {SeverityCritical, []string{
+		"Register the SPN on the receiving server's computer account: `setspn -S SMTPSVC/<server FQDN> <SERVER>` (and SMTPSVC/<short name>), then replicate: `repadmin /syncall /AdeP`.",
 	}},
 	VerdictSPNDuplicate: {SeverityCritical, []string{
 		"Find the duplicates: `setspn -X -F` and `setspn -Q SMTPSVC/<server FQDN>`.",
@@ -149,7 +153,7 @@ var verdictTable = map[Verdict]verdictInfo{
 
 // Verdicts lists every verdict ID, in the order of docs/verdicts.md.
 func Verdicts() []Verdict {
-	return []Verdict{VerdictOK, VerdictCertUntrusted, VerdictClockSkew, VerdictSPNUnknown,
+	return []Verdict{VerdictOK, VerdictCertUntrusted, VerdictClockSkew, VerdictSPNUnknown, VerdictSPNMissing,
 		VerdictSPNDuplicate, VerdictKeyMismatch, VerdictETypeUnsupported, VerdictKDCUnreachable,
 		VerdictExchangeAuthDisabled, VerdictVerbsStripped, VerdictNTLMOnly, VerdictTLSFailed,
 		VerdictAuthTemporaryFailure, VerdictAuthRejected, VerdictNoCredentials, VerdictConnectFailed,
