@@ -121,7 +121,7 @@ func (c *Conn) setup(ctx context.Context, ep endpoint, cfg Config) error {
 		a := &saslAdapter{ctx: bctx, krb: cfg.Bind.Kerberos}
 		err = c.do(bctx, func() error { return c.l.GSSAPIBind(a, c.spn, "") })
 		if err != nil {
-			be := &BindError{Method: "kerberos", URL: ep.display, SPN: c.spn, Err: err,
+			be := &BindError{Method: "kerberos", URL: ep.display, SPN: c.spn, Err: err, TLS: ep.tls,
 				StrongAuthRequired: ldap.IsErrorWithCode(err, ldap.LDAPResultStrongAuthRequired)}
 			if a.krbErr != nil {
 				be.Err = a.krbErr

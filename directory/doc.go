@@ -21,16 +21,24 @@
 // second Kerberos stack is involved.
 //
 // That initiator supports only the "no security layer" choice of
-// RFC 4752, and go-ldap has no SASL signing or sealing either. Samba's
-// default "ldap server require strong auth = yes", and a Windows DC with
-// "Domain controller: LDAP server signing requirements" set to require
-// signing, refuse such a bind on plain ldap:// (result strongAuthRequired)
-// but accept it over TLS, where TLS provides the integrity. So ldaps://
-// is the transport to use; a Kerberos bind over ldap:// is still attempted
-// (a DC that does not require signing accepts it) and a refusal is
-// reported as a *BindError whose StrongAuthRequired says to use ldaps://.
-// A simple bind (DN and password) is refused outright over ldap://: it
-// would send the password in the clear.
+// RFC 4752, and go-ldap has no SASL signing or sealing either. What that
+// means against real servers:
+//
+//   - A Windows DC accepts a GSSAPI bind without a security layer over
+//     ldaps://, whatever its "LDAP server signing requirements" policy: TLS
+//     satisfies it. On ldap:// a DC that requires signing refuses it
+//     (result strongAuthRequired). So ldaps:// is the transport to use.
+//   - Samba's default "ldap server require strong auth = yes" (4.17 and
+//     earlier) refuses a SASL bind without signing or sealing even over
+//     TLS ("SASL:[GSSAPI]: Sign or Seal are required"); with
+//     "allow_sasl_over_tls" it behaves as Windows does. The interop tests
+//     set that option.
+//
+// A Kerberos bind over ldap:// is still attempted (a DC that does not
+// require signing accepts it); a refusal is a *BindError whose
+// StrongAuthRequired and TLS say which case it is. A simple bind (DN and
+// password) is refused outright over ldap://: it would send the password
+// in the clear.
 //
 // # Network steps
 //

@@ -29,10 +29,12 @@ type BindError struct {
 	URL    string
 	// SPN is the service principal a Kerberos bind asked a ticket for.
 	SPN string
-	// StrongAuthRequired: the server wants signing/sealing or TLS
-	// (LDAP result 8); the remedy is ldaps://.
+	// StrongAuthRequired: the server wants a SASL signing or sealing
+	// layer, or TLS (LDAP result 8).
 	StrongAuthRequired bool
-	Err                error
+	// TLS says the bind ran over ldaps://.
+	TLS bool
+	Err error
 }
 
 func (e *BindError) Error() string {
@@ -41,8 +43,13 @@ func (e *BindError) Error() string {
 		s += " (SPN " + e.SPN + ")"
 	}
 	s += ": " + e.Err.Error()
-	if e.StrongAuthRequired {
+	switch {
+	case e.StrongAuthRequired && !e.TLS:
 		s += " — the server requires LDAP signing or TLS: use ldaps://"
+	case e.StrongAuthRequired:
+		// Samba's default "ldap server require strong auth = yes" wants a
+		// SASL layer even inside TLS; Windows DCs do not.
+		s += " — the server wants a SASL signing layer even over TLS, which exauth does not implement (on Samba: ldap server require strong auth = allow_sasl_over_tls, or a simple bind over ldaps://)"
 	}
 	return s
 }
