@@ -56,7 +56,8 @@ type Duplicate struct {
 // DefaultClasses are the SPN service classes Exchange transport depends
 // on: SMTPSVC (X-EXPS), SMTP (AUTH GSSAPI) and HTTP (Exchange's web
 // services and its Kerberos-authenticated HTTP traffic).
-var DefaultClasses = []string{"SMTPSVC", "SMTP", "HTTP"}
+// A function, not a variable, so no caller can change it for others.
+func DefaultClasses() []string { return []string{"SMTPSVC", "SMTP", "HTTP"} }
 
 // accountAttrs are the attributes read for every Account.
 // msDS-KeyVersionNumber is constructed: it is returned only when asked.
@@ -283,7 +284,7 @@ func (c *Conn) SPNHolders(ctx context.Context, spn string) ([]Account, error) {
 // account, with the accounts. One paged search reads every holder.
 func (c *Conn) Duplicates(ctx context.Context, classes []string) ([]Duplicate, error) {
 	if len(classes) == 0 {
-		classes = DefaultClasses
+		classes = DefaultClasses()
 	}
 	for _, cl := range classes {
 		if err := checkClass(cl); err != nil {
@@ -305,7 +306,7 @@ func (c *Conn) Duplicates(ctx context.Context, classes []string) ([]Duplicate, e
 // DN) spells it.
 func FindDuplicates(accounts []Account, classes []string) []Duplicate {
 	if len(classes) == 0 {
-		classes = DefaultClasses
+		classes = DefaultClasses()
 	}
 	wanted := map[string]bool{}
 	for _, c := range classes {

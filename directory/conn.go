@@ -22,8 +22,6 @@ type Conn struct {
 	baseDN  string
 	spn     string
 	bind    BindMethod
-	// configNC is the RootDSE's configurationNamingContext.
-	configNC string
 }
 
 // BaseDN is where searches start: Config.BaseDN, or the domain partition.
@@ -136,7 +134,6 @@ func (c *Conn) setup(ctx context.Context, ep endpoint, cfg Config) error {
 	if c.baseDN == "" {
 		return &ConfigError{Field: "BaseDN", Err: fmt.Errorf("%s names no defaultNamingContext: give a base DN", ep.display)}
 	}
-	c.configNC = root.configNC
 	return nil
 }
 

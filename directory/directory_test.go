@@ -73,7 +73,7 @@ func TestFilters(t *testing.T) {
 		{"injection", holderFilter("x/y)(objectClass=*"), `(servicePrincipalName=x/y\29\28objectClass=\2a)`},
 		{"backslash and NUL", holderFilter("a/b\\c\x00"), `(servicePrincipalName=a/b\5cc\00)`},
 		{"one class", classFilter([]string{"SMTPSVC"}), "(servicePrincipalName=SMTPSVC/*)"},
-		{"classes", classFilter(DefaultClasses), "(|(servicePrincipalName=SMTPSVC/*)(servicePrincipalName=SMTP/*)(servicePrincipalName=HTTP/*))"},
+		{"classes", classFilter(DefaultClasses()), "(|(servicePrincipalName=SMTPSVC/*)(servicePrincipalName=SMTP/*)(servicePrincipalName=HTTP/*))"},
 		{"class escaped", classFilter([]string{"a)(b"}), `(servicePrincipalName=a\29\28b/*)`},
 	}
 	for _, tt := range tests {

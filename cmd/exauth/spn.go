@@ -44,7 +44,7 @@ func (f *spnFlags) register(c *command) {
 	c.StringVar(&f.caFile, "ca-file", "", "trust anchors for the ldaps:// server certificate (PEM `FILE`; default the system's)")
 	c.BoolVar(&f.insecure, "insecure-skip-verify", false, "accept any ldaps:// server certificate (a lab DC's self-signed one); Kerberos still authenticates the server, and a simple bind is refused")
 	c.BoolVar(&f.duplicates, "duplicates", false, "list every SPN of the --class classes held by more than one account, like setspn -X")
-	c.StringVar(&f.classes, "class", strings.Join(directory.DefaultClasses, ","), "SPN service `CLASSES` for --duplicates, comma-separated")
+	c.StringVar(&f.classes, "class", strings.Join(directory.DefaultClasses(), ","), "SPN service `CLASSES` for --duplicates, comma-separated")
 	f.timeout = 30 * time.Second
 	c.Var(durationFlag{&f.timeout}, "timeout", "bound for the whole command, a `DURATION` such as 30s")
 	c.BoolVar(&f.jsonOut, "json", false, "print the result as one JSON object")
