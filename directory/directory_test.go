@@ -323,3 +323,31 @@ func FuzzParseEntry(f *testing.F) {
 		}
 	})
 }
+
+func TestKDCHost(t *testing.T) {
+	for in, want := range map[string]string{
+		"dc1.contoso.com":     "dc1.contoso.com",
+		"tcp/10.0.0.5:88":     "10.0.0.5",
+		"udp/dc1.contoso.com": "dc1.contoso.com",
+		"[2001:db8::5]:88":    "2001:db8::5",
+		"2001:db8::5":         "2001:db8::5",
+		"":                    "",
+	} {
+		if got := kdcHost(in); got != want {
+			t.Errorf("kdcHost(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestServersWithoutDomain(t *testing.T) {
+	got, err := Servers(context.Background(), nil, "", "tcp/[2001:db8::5]:88")
+	if err != nil || len(got) != 1 || got[0] != "ldaps://[2001:db8::5]" {
+		t.Errorf("Servers = %v, %v; want [ldaps://[2001:db8::5]]", got, err)
+	}
+	if _, err := Servers(context.Background(), nil, "", ""); err == nil {
+		t.Error("Servers with nothing to start from: want an error")
+	}
+	if _, err := DialFirst(context.Background(), Config{}, nil); err == nil {
+		t.Error("DialFirst with no URL: want an error")
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strings"
 	"time"
@@ -89,7 +88,7 @@ the same Kerberos credentials as exauth probe, over ldaps://.`, args)
 	if err != nil {
 		return c.fail(err)
 	}
-	conn, err := dialFirst(ctx, cfg, urls)
+	conn, err := directory.DialFirst(ctx, cfg, urls)
 	if err != nil {
 		return c.fail(err)
 	}
@@ -190,51 +189,14 @@ func (f spnFlags) discover(ctx context.Context, e env) ([]string, error) {
 			realm = k.LibDefaults.DefaultRealm
 		}
 	}
-	var urls []string
-	var dnsErr error
-	if realm != "" {
-		dcs, err := directory.DomainControllers(ctx, nil, strings.ToLower(realm))
-		dnsErr = err
-		for _, dc := range dcs {
-			urls = append(urls, "ldaps://"+dc)
-		}
-	}
-	if f.kdc != "" {
-		host := f.kdc
-		if i := strings.Index(host, "/"); i >= 0 { // tcp/ or udp/ prefix
-			host = host[i+1:]
-		}
-		if h, _, err := net.SplitHostPort(host); err == nil {
-			host = h
-		}
-		urls = append(urls, "ldaps://"+host)
-	}
-	if len(urls) == 0 {
-		if dnsErr != nil {
-			return nil, fmt.Errorf("no directory server: give --ldap URL (%v)", dnsErr)
-		}
+	if realm == "" && f.kdc == "" {
 		return nil, errors.New("no directory server: give --ldap URL, or --realm or --kdc to find one")
 	}
-	return urls, nil
-}
-
-// dialFirst binds to the first server that accepts; when all fail, the
-// first server's error says why (the others' follow).
-func dialFirst(ctx context.Context, cfg directory.Config, urls []string) (*directory.Conn, error) {
-	var errs []error
-	for _, u := range urls {
-		cfg.URL = u
-		conn, err := directory.Dial(ctx, cfg)
-		if err == nil {
-			return conn, nil
-		}
-		var ce *directory.ConfigError
-		if errors.As(err, &ce) || ctx.Err() != nil {
-			return nil, err
-		}
-		errs = append(errs, err)
+	urls, err := directory.Servers(ctx, nil, realm, f.kdc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: give --ldap URL", err)
 	}
-	return nil, errors.Join(errs...)
+	return urls, nil
 }
 
 // maxSecretFile bounds a password file.
