@@ -47,6 +47,9 @@ func Observe(ctx context.Context, cfg Config) *verdict.Observation {
 	if refusedExchangeAuth(obs) && ctx.Err() == nil {
 		obs.FollowUp, obs.ReverseSPN = followUp(ctx, cfg, obs, host, addr)
 	}
+	if cfg.Directory != nil && cfg.Kerberos != nil && ctx.Err() == nil && needsDirectory(obs) {
+		obs.Directory = readDirectory(ctx, cfg, obs)
+	}
 	obs.Timings.Total = d.since()
 	timedOutOnBudget := d.budgetBound && (obs.Failure != nil && obs.Failure.Kind == verdict.FailTimeout || obs.Connect != nil && obs.Connect.Kind == verdict.ConnectTimeout)
 	if (ctx.Err() != nil || timedOutOnBudget) && unfinished(obs) {

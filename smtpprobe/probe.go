@@ -55,6 +55,9 @@ type Config struct {
 	Kerberos Kerberos
 	// ShowSecrets puts authentication tokens in the transcript.
 	ShowSecrets bool
+	// Directory, when set, lets the probe read Active Directory (with its
+	// own Kerberos credentials) where the verdict needs it; nil: never.
+	Directory *DirectorySettings
 	// Dial replaces net.Dialer.DialContext (tests, proxies).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -31,6 +32,13 @@ type Settings struct {
 	Timeout            time.Duration
 	ShowSecrets        bool
 	Credentials        CredentialSettings
+	// LDAP says whether the probe reads Active Directory where the verdict
+	// needs it: "off" or "" never, "auto" the realm's domain controllers
+	// (DNS, then the KDC that answered), or an ldaps:// or ldap:// URL.
+	LDAP string
+	// LDAPInsecureSkipVerify accepts any ldaps:// certificate (a lab DC's
+	// self-signed one); the Kerberos bind still authenticates the server.
+	LDAPInsecureSkipVerify bool
 }
 
 // CredentialSettings say where the Kerberos configuration and the
@@ -165,6 +173,21 @@ func (s Settings) Config(k Kerberos, clk clock.Clock) (Config, error) {
 			return cfg, &FieldError{Field: "CAFile", Err: err}
 		}
 		cfg.RootCAs = pool
+	}
+	switch l := strings.TrimSpace(s.LDAP); {
+	case l == "" || l == "off":
+	case l == "auto":
+		cfg.Directory = &DirectorySettings{}
+	case strings.HasPrefix(strings.ToLower(l), "ldaps://") || strings.HasPrefix(strings.ToLower(l), "ldap://"):
+		if _, err := url.Parse(l); err != nil {
+			return cfg, &FieldError{Field: "LDAP", Err: fmt.Errorf("%q is not a URL: %w", l, err)}
+		}
+		cfg.Directory = &DirectorySettings{URLs: []string{l}}
+	default:
+		return cfg, &FieldError{Field: "LDAP", Err: fmt.Errorf("%q: want auto, off, or an ldaps:// or ldap:// URL", l)}
+	}
+	if d := cfg.Directory; d != nil {
+		d.RootCAs, d.InsecureSkipVerify = cfg.RootCAs, s.LDAPInsecureSkipVerify
 	}
 	return cfg, cfg.Validate()
 }

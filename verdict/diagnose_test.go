@@ -125,6 +125,7 @@ func TestDiagnose(t *testing.T) {
 			o.Directory.KeyVersions = []verdict.DCKeyVersion{{DC: "dc1.lab.test", KeyVersion: &four}, {DC: "dc2.lab.test", KeyVersion: &three}}
 			return o
 		}(), verdict.VerdictKeyMismatch},
+		{"454-directory-own-account", withDirectory(replied(observation(time.Second, 0, xexps...), 454, "4.7.0", "Temporary authentication failure", true), hub01Account), verdict.VerdictKeyMismatch},
 		{"sender-disabled-directory", func() *verdict.Observation {
 			o := withDirectory(kdcError(observation(0, 0, xexps...), "AS", 18, "KDC_ERR_CLIENT_REVOKED"), hub01Account)
 			no := false

@@ -149,7 +149,7 @@ func (j *judgement) keyEvidence(spn string) string {
 	}
 	h := d.Holders[0]
 	j.add("the directory (%s) has %s on %s; msDS-SupportedEncryptionTypes %s", d.Server, spn, h, ETypeNames(h.ETypes))
-	if host := j.o.Target; h.DNSHostName != "" && host != "" && !strings.EqualFold(h.DNSHostName, host) && !strings.EqualFold(strings.TrimSuffix(h.Name, "$"), firstLabel(host)) {
+	if host := j.o.Target; h.DNSHostName != "" && host != "" && !ownAccount(h, host) && !strings.EqualFold(strings.TrimSuffix(h.Name, "$"), firstLabel(host)) {
 		j.add("%s belongs to %s (dNSHostName %s), not to %s's computer account", spn, h.Name, h.DNSHostName, host)
 		return fmt.Sprintf("%s is on %s (%s), another computer's account: the KDC encrypts with that account's key", spn, h.Name, h.DNSHostName)
 	}
@@ -176,8 +176,34 @@ func (j *judgement) keyEvidence(spn string) string {
 	}
 	if k != nil && k.EType == enctype.RC4HMAC && h.ETypes == nil {
 		j.add("%s has no msDS-SupportedEncryptionTypes, so the KDC issues RC4 tickets for it", h.Name)
+		// Both causes the ticket's type leaves open stay open.
+		return ""
+	}
+	if ownAccount(h, j.o.Target) {
+		kv := ""
+		if h.KeyVersion != nil {
+			kv = fmt.Sprintf(" (key version %d in the directory)", *h.KeyVersion)
+		}
+		et := "the ticket's type"
+		if k != nil && k.EType != 0 {
+			et = ETypeName(k.EType)
+		}
+		return fmt.Sprintf("%s is on %s, the server's own account%s: the server holds an older key of it (a keytab exported before a password change, or a change it has not taken), or no %s key", spn, h.Name, kv, et)
 	}
 	return ""
+}
+
+// ownAccount reports whether the account is the host's computer account:
+// its dNSHostName is the host, or, without one, its name is the host's
+// first label (HUB01$ for hub01.contoso.com).
+func ownAccount(a DirectoryAccount, host string) bool {
+	if host == "" {
+		return false
+	}
+	if a.DNSHostName != "" {
+		return strings.EqualFold(a.DNSHostName, host)
+	}
+	return strings.EqualFold(strings.TrimSuffix(a.Name, "$"), firstLabel(host))
 }
 
 // senderEvidence adds what the directory says about the probing identity.

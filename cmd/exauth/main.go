@@ -9,6 +9,13 @@
 // this setting (docs/exchangeauth.md).
 //
 //go:debug tlsunsafeekm=1
+
+// Samba AD DCs generate their LDAPS certificate with a random serial number
+// that is negative about half the time; Go refuses to parse such a
+// certificate at all (even before --ldap-insecure-skip-verify could accept
+// it) unless this is set. It relaxes parsing only, not verification.
+//
+//go:debug x509negativeserial=1
 package main
 
 import (

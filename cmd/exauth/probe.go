@@ -15,8 +15,9 @@ import (
 type probeFlags struct {
 	connect, mech, spn, tlsMode, ehlo           string
 	krb5Conf, realm, kdc, ccache, keytab, princ string
-	passwordFile, caFile, scenario              string
+	passwordFile, caFile, scenario, ldap        string
 	requireTrusted, jsonOut, verbose, secrets   bool
+	ldapInsecure                                bool
 	timeout                                     time.Duration
 }
 
@@ -35,6 +36,8 @@ func (p *probeFlags) register(fs *command) {
 	fs.StringVar(&p.passwordFile, "password-file", "", "read the password for --principal from `FILE` (or set EXAUTH_PASSWORD)")
 	fs.StringVar(&p.caFile, "ca-file", "", "trust anchors for the server certificate (PEM `FILE`)")
 	fs.BoolVar(&p.requireTrusted, "require-trusted-cert", false, "make an untrusted certificate a failure")
+	fs.StringVar(&p.ldap, "ldap", "auto", "auto|off|`URL`: read Active Directory (with the probe's Kerberos credentials) when the verdict needs it — who holds the SPN, key versions on each DC; auto finds the realm's DCs in DNS, else the KDC's host, over ldaps://")
+	fs.BoolVar(&p.ldapInsecure, "ldap-insecure-skip-verify", false, "accept any ldaps:// certificate (a lab DC's self-signed one); the Kerberos bind still authenticates the DC")
 	p.timeout = 30 * time.Second
 	fs.Var(durationFlag{&p.timeout}, "timeout", "bound for the whole probe, a `DURATION` such as 30s")
 	fs.BoolVar(&p.jsonOut, "json", false, "print the report as one JSON object")
@@ -96,6 +99,7 @@ func (p probeFlags) config(host string, e env) (smtpprobe.Config, error) {
 	s := smtpprobe.Settings{
 		Host: host, Connect: p.connect, SPN: p.spn, EHLO: p.ehlo, Mech: mech, TLS: tlsMode,
 		CAFile: p.caFile, RequireTrustedCert: p.requireTrusted, Timeout: p.timeout, ShowSecrets: p.secrets,
+		LDAP: p.ldap, LDAPInsecureSkipVerify: p.ldapInsecure,
 		Credentials: smtpprobe.CredentialSettings{
 			Krb5Conf: p.krb5Conf, Realm: p.realm, KDC: p.kdc, CCache: p.ccache,
 			Keytab: p.keytab, Principal: p.princ, PasswordFile: p.passwordFile,
@@ -120,4 +124,5 @@ var flagOf = map[string]string{
 	"CAFile": "--ca-file", "Timeout": "--timeout", "StepTimeout": "--timeout",
 	"Krb5Conf": "--krb5-conf", "Realm": "--realm", "KDC": "--kdc", "CCache": "--ccache",
 	"Keytab": "--keytab", "Principal": "--principal", "PasswordFile": "--password-file",
+	"LDAP": "--ldap",
 }

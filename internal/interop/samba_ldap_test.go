@@ -14,12 +14,15 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/exauth/exauth/directory"
 	"github.com/exauth/exauth/internal/krbclient"
+	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
 )
 
 // sambaLDAPAddr is this test's own DC address (TestSambaAD uses another).
@@ -41,6 +44,13 @@ func (d *sambaDomain) allowSASLOverTLS(t *testing.T) {
 	s := strings.Replace(string(conf), "[global]\n", "[global]\n\tldap server require strong auth = allow_sasl_over_tls\n", 1)
 	if err := os.WriteFile(d.conf, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	// The DC's ldap/ SPN is not written by provisioning but by
+	// samba_spnupdate, which samba runs some seconds after it starts: a
+	// bind before that gets KDC_ERR_S_PRINCIPAL_UNKNOWN. Registering it
+	// now (spnupdate then finds it present) takes the race away.
+	if !strings.Contains(strings.ToLower(d.tool("spn", "list", "DC1$")), "ldap/dc1.lab.test\n") {
+		d.tool("spn", "add", "ldap/dc1.lab.test", "DC1$")
 	}
 	d.start()
 	waitListening(t, d.samba, d.addr+":636", func() string { return d.samba.out.String() })
@@ -104,7 +114,7 @@ func TestSambaLDAP(t *testing.T) {
 		t.Errorf("bound with SPN %q, base %q; want ldap/dc1.lab.test, DC=lab,DC=test", c.SPN(), c.BaseDN())
 	}
 	hub02Keytab := d.keytab("HUB02$")
-	cliEnv := baseEnv("GODEBUG=x509negativeserial=1") // see the go:debug line above
+	cliEnv := baseEnv() // cmd/exauth sets x509negativeserial itself (go:debug)
 	cli := func(want int, args ...string) map[string]any {
 		t.Helper()
 		args = append([]string{"spn", "--json", "--ldap", "ldaps://" + d.addr, "--insecure-skip-verify",
@@ -175,6 +185,61 @@ func TestSambaLDAP(t *testing.T) {
 		}
 	})
 
+	// The probe, through the fake hub holding HUB01$'s current keys, with
+	// the directory as evidence (smtpprobe.DirectorySettings).
+	probeWithLDAP := func(t *testing.T, hubKeytab string) *verdict.Report {
+		t.Helper()
+		h := d.hub(hubKeytab)
+		return probe(t, smtpprobe.Config{
+			Host: hubHost, Connect: h.srv.Addr(), RootCAs: h.pki.pool,
+			Kerberos:  smtpprobe.NewKerberos(smtpprobe.KerberosSettings{Krb5Conf: d.krb5Conf, Keytab: hub02Keytab, Principal: clientPrin}),
+			Directory: &smtpprobe.DirectorySettings{URLs: []string{"ldaps://" + d.addr}, InsecureSkipVerify: true},
+		})
+	}
+	t.Run("probe/ok-directory-not-read", func(t *testing.T) {
+		r := probeWithLDAP(t, d.keytab("HUB01$"))
+		expectVerdict(t, r, verdict.VerdictOK, 0)
+		if r.Directory != nil {
+			t.Errorf("directory read for a probe that passed: %+v", r.Directory)
+		}
+	})
+	t.Run("probe/spn-missing", func(t *testing.T) {
+		d.tool("spn", "delete", xexpsSPN, "HUB01$")
+		defer d.tool("spn", "add", xexpsSPN, "HUB01$")
+		r := probeWithLDAP(t, d.keytab("HUB01$"))
+		expectVerdict(t, r, verdict.VerdictSPNMissing, 2)
+		if r.Directory == nil || r.Directory.Err != "" || len(r.Directory.Holders) != 0 || r.Directory.Sender == nil || r.Directory.Sender.Name != "HUB02$" {
+			t.Errorf("directory %+v; want no holder and the sender HUB02$", r.Directory)
+		}
+		// The same through the command line, with --ldap.
+		h := d.hub(d.keytab("HUB01$"))
+		res := run(t, cliEnv, "", exauthBinary(t), "probe", "--json", "--connect", h.srv.Addr(), "--ehlo", "hub02.lab.test",
+			"--krb5-conf", d.krb5Conf, "--keytab", hub02Keytab, "--principal", clientPrin,
+			"--ldap", "ldaps://"+d.addr, "--ldap-insecure-skip-verify", hubHost)
+		var out struct {
+			Verdict   string
+			Directory *struct {
+				Server  string
+				Holders []any
+			}
+		}
+		if err := json.Unmarshal([]byte(res.stdout), &out); err != nil || res.code != 2 || out.Verdict != "spn-missing" || out.Directory == nil || out.Directory.Holders == nil || len(out.Directory.Holders) != 0 {
+			t.Errorf("exauth probe --ldap: exit %d, %+v, %v\n%s", res.code, out, err, res)
+		}
+	})
+
+	t.Run("probe/key-mismatch-directory-evidence", func(t *testing.T) {
+		stale := d.keytab("HUB01$")
+		d.tool("user", "setpassword", "HUB01$", "--newpassword=Hub01-Again!"+randomSecret()[:8])
+		r := probeWithLDAP(t, stale)
+		expectVerdict(t, r, verdict.VerdictKeyMismatch, 2)
+		if !slices.ContainsFunc(r.Evidence, func(e string) bool {
+			return strings.Contains(e, "has "+xexpsSPN+" on HUB01$ (CN=HUB01,CN=Computers,DC=lab,DC=test)")
+		}) {
+			t.Errorf("no evidence naming the SPN's holder:\n%s", reportText(r))
+		}
+	})
+
 	t.Run("duplicate", func(t *testing.T) {
 		if dups, err := c.Duplicates(ctx, nil); err != nil || len(dups) != 0 {
 			t.Fatalf("Duplicates before: %+v, %v", dups, err)
@@ -190,6 +255,14 @@ func TestSambaLDAP(t *testing.T) {
 		if len(dups) != 1 || !strings.EqualFold(dups[0].SPN, xexpsSPN) || len(dups[0].Accounts) != 2 ||
 			dups[0].Accounts[0].SAMAccountName != "HUB01$" || dups[0].Accounts[1].SAMAccountName != "HUB02$" {
 			t.Fatalf("Duplicates: %+v; want %s on HUB01$ and HUB02$", dups, xexpsSPN)
+		}
+		// The KDC answers a duplicate as it does a missing SPN; the
+		// directory tells them apart and names both holders.
+		r := probeWithLDAP(t, d.keytab("HUB01$"))
+		// Samba, like Windows, answers KDC_ERR_S_PRINCIPAL_UNKNOWN.
+		expectVerdict(t, r, verdict.VerdictSPNDuplicate, 2)
+		if !strings.Contains(r.Summary, "HUB01$") || !strings.Contains(r.Summary, "HUB02$") {
+			t.Errorf("summary %q does not name both holders", r.Summary)
 		}
 		if dups, err := c.Duplicates(ctx, []string{"HTTP"}); err != nil || len(dups) != 0 {
 			t.Errorf("Duplicates(HTTP): %+v, %v", dups, err)
