@@ -3,7 +3,6 @@ package smtpprobe
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -83,9 +82,6 @@ func SpellFields(err error, spelling map[string]string) error {
 	return err
 }
 
-// maxPasswordFile bounds a password file: a password is short, and a file
-// the user named by mistake must not be read whole.
-const maxPasswordFile = 64 << 10
 
 // KerberosSettings reads the password file and checks that the credential
 // settings fit together; getenv reads $KRB5_CONFIG and $KRB5CCNAME (nil:
@@ -100,7 +96,7 @@ func (c CredentialSettings) KerberosSettings(getenv func(string) string, clk clo
 		return ks, &FieldError{Field: "PasswordFile", Err: errors.New("give a keytab or a password file, not both")}
 	}
 	if c.PasswordFile != "" {
-		pw, err := readPasswordFile(c.PasswordFile)
+		pw, err := safetext.ReadPasswordFile(c.PasswordFile)
 		if err != nil {
 			return ks, &FieldError{Field: "PasswordFile", Err: err}
 		}
@@ -125,36 +121,6 @@ func (c CredentialSettings) KerberosSettings(getenv func(string) string, clk clo
 		}
 	}
 	return ks, nil
-}
-
-// readPasswordFile reads a password: the file's first line, without its
-// line ending. An empty password is an error here, not a silent fall back
-// to whatever ccache the environment names.
-func readPasswordFile(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxPasswordFile+1))
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	if len(b) > maxPasswordFile {
-		return "", fmt.Errorf("%s is larger than %d bytes: not a password file", path, maxPasswordFile)
-	}
-	// Notepad and PowerShell write byte-order marks and UTF-16: decode,
-	// so that neither becomes part of the password.
-	text, err := safetext.Decode(b)
-	if err != nil {
-		return "", fmt.Errorf("%s is not a text file", path)
-	}
-	pw, _, _ := strings.Cut(text, "\n")
-	pw = strings.TrimRight(pw, "\r")
-	if pw == "" {
-		return "", fmt.Errorf("%s is empty", path)
-	}
-	return pw, nil
 }
 
 // Config builds the probe's Config, with k as its Kerberos side (NewKerberos

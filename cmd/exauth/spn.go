@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -154,7 +153,7 @@ func (f spnFlags) config(ctx context.Context, e env) (directory.Config, []string
 		if f.insecure {
 			return cfg, nil, errors.New("--insecure-skip-verify with --bind simple would send the password to any server that answers: use --ca-file")
 		}
-		pw, err := readSecretFile(f.bindPasswordFile)
+		pw, err := safetext.ReadPasswordFile(f.bindPasswordFile)
 		if err != nil {
 			return cfg, nil, fmt.Errorf("--bind-password-file: %w", err)
 		}
@@ -197,36 +196,6 @@ func (f spnFlags) discover(ctx context.Context, e env) ([]string, error) {
 		return nil, fmt.Errorf("%w: give --ldap URL", err)
 	}
 	return urls, nil
-}
-
-// maxSecretFile bounds a password file.
-const maxSecretFile = 64 << 10
-
-// readSecretFile reads a password: the file's first line, without its
-// line ending; decoded like --password-file (byte-order marks, UTF-16).
-func readSecretFile(path string) (string, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer fh.Close()
-	b, err := io.ReadAll(io.LimitReader(fh, maxSecretFile+1))
-	if err != nil {
-		return "", err
-	}
-	if len(b) > maxSecretFile {
-		return "", fmt.Errorf("%s is larger than %d bytes: not a password file", path, maxSecretFile)
-	}
-	text, err := safetext.Decode(b)
-	if err != nil {
-		return "", fmt.Errorf("%s is not a text file", path)
-	}
-	pw, _, _ := strings.Cut(text, "\n")
-	pw = strings.TrimRight(pw, "\r")
-	if pw == "" {
-		return "", fmt.Errorf("%s is empty", path)
-	}
-	return pw, nil
 }
 
 // spnHolderStatus names what the holders mean for the KDC.

@@ -126,22 +126,3 @@ func TestSPN_DiscoverFallsBackToKDC(t *testing.T) {
 		t.Errorf("no realm, no KDC: %v, want a hint to give --ldap", err)
 	}
 }
-
-func TestSPN_ReadSecretFile(t *testing.T) {
-	dir := t.TempDir()
-	for _, tt := range []struct {
-		name, content, want string
-		ok                  bool
-	}{
-		{"line", "pw\r\nrest", "pw", true},
-		{"BOM", "\ufeffpw\n", "pw", true},
-		{"empty", "\n", "", false},
-	} {
-		p := filepath.Join(dir, tt.name)
-		os.WriteFile(p, []byte(tt.content), 0o600)
-		got, err := readSecretFile(p)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("%s: %q, %v", tt.name, got, err)
-		}
-	}
-}
