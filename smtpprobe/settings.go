@@ -82,7 +82,6 @@ func SpellFields(err error, spelling map[string]string) error {
 	return err
 }
 
-
 // KerberosSettings reads the password file and checks that the credential
 // settings fit together; getenv reads $KRB5_CONFIG and $KRB5CCNAME (nil:
 // os.Getenv) and clk is this host's clock (nil: the system clock).
