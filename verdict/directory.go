@@ -41,8 +41,9 @@ type DirectoryAccount struct {
 	// a Windows KDC issue RC4 service tickets for the account.
 	ETypes   *uint32 `json:"supported_etypes"`
 	Disabled bool    `json:"disabled"` // userAccountControl ACCOUNTDISABLE
-	// ExchangeServer reports membership of the "Exchange Servers" group,
-	// whose members may submit as a server; nil when not looked up.
+	// ExchangeServer reports direct membership of the "Exchange Servers"
+	// group (memberOf), whose members may submit as a server; nil when not
+	// looked up.
 	ExchangeServer *bool `json:"exchange_server"`
 }
 
@@ -217,7 +218,7 @@ func (j *judgement) senderEvidence() {
 		j.add("the directory (%s) has %s disabled", d.Server, s)
 	}
 	if s.ExchangeServer != nil && !*s.ExchangeServer {
-		j.add("the directory (%s) has %s outside the Exchange Servers group: Exchange does not let it submit as a server", d.Server, s.Name)
+		j.add("the directory (%s) does not list %s as a direct member of the Exchange Servers group (memberOf; nested membership is not followed): unless it is a member through another group, Exchange does not let it submit as a server", d.Server, s.Name)
 	}
 }
 
