@@ -16,6 +16,7 @@ import (
 
 	"github.com/exauth/exauth/internal/yamlfile"
 	"github.com/exauth/exauth/scenarios"
+	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 )
 
@@ -44,6 +45,10 @@ type Settings struct {
 	CAFile             string          `yaml:"ca_file"`
 	RequireTrustedCert *bool           `yaml:"require_trusted_cert"`
 	Timeout            Duration        `yaml:"timeout"`
+	// LDAP is auto, off (the default in a plan: a lab rarely has a
+	// directory) or a URL, as probe's --ldap.
+	LDAP                   string `yaml:"ldap"`
+	LDAPInsecureSkipVerify *bool  `yaml:"ldap_insecure_skip_verify"`
 }
 
 // Target is one server pair to check.
@@ -210,6 +215,9 @@ func (s *Settings) validate(errs *yamlfile.Errors, f string) {
 	if time.Duration(s.Timeout) > 10*time.Minute {
 		errs.Add(f+".timeout", "more than 10m")
 	}
+	if _, err := smtpprobe.ParseLDAP(s.LDAP); err != nil {
+		errs.Add(f+".ldap", "%v", err)
+	}
 }
 
 func (p *Plan) resolvePaths(dir string) {
@@ -267,6 +275,10 @@ func (t *Target) merged(d Settings) Settings {
 	}
 	if o.Timeout != 0 {
 		s.Timeout = o.Timeout
+	}
+	set(&s.LDAP, o.LDAP)
+	if o.LDAPInsecureSkipVerify != nil {
+		s.LDAPInsecureSkipVerify = o.LDAPInsecureSkipVerify
 	}
 	return s
 }

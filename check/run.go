@@ -187,6 +187,10 @@ func (c *credentialPool) config(t *Target, s Settings) (smtpprobe.Config, error)
 	if s.RequireTrustedCert != nil {
 		ps.RequireTrustedCert = *s.RequireTrustedCert
 	}
+	ps.LDAP = s.LDAP
+	if s.LDAPInsecureSkipVerify != nil {
+		ps.LDAPInsecureSkipVerify = *s.LDAPInsecureSkipVerify
+	}
 	k, err := c.kerberos(ps.Credentials)
 	if err != nil {
 		return smtpprobe.Config{}, smtpprobe.SpellFields(err, keyOf)
@@ -197,6 +201,7 @@ func (c *credentialPool) config(t *Target, s Settings) (smtpprobe.Config, error)
 
 // keyOf names the plan-file key of each smtpprobe.Settings field.
 var keyOf = map[string]string{
+	"LDAP": "ldap",
 	"Host": "host", "Connect": "connect", "SPN": "spn", "EHLO": "ehlo", "Mech": "mech", "TLS": "tls",
 	"CAFile": "ca_file", "Timeout": "timeout", "StepTimeout": "timeout",
 	"Krb5Conf": "krb5_conf", "Realm": "realm", "KDC": "kdc", "CCache": "ccache",

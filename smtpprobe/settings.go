@@ -122,6 +122,25 @@ func (c CredentialSettings) KerberosSettings(getenv func(string) string, clk clo
 	return ks, nil
 }
 
+// ParseLDAP reads an LDAP setting: "" or "off" is nil (never read the
+// directory), "auto" finds the domain controllers, an ldaps:// or ldap://
+// URL names the server.
+func ParseLDAP(v string) (*DirectorySettings, error) {
+	switch l := strings.TrimSpace(v); {
+	case l == "" || l == "off":
+		return nil, nil
+	case l == "auto":
+		return &DirectorySettings{}, nil
+	case strings.HasPrefix(strings.ToLower(l), "ldaps://") || strings.HasPrefix(strings.ToLower(l), "ldap://"):
+		if u, err := url.Parse(l); err != nil || u.Host == "" {
+			return nil, fmt.Errorf("%q is not an LDAP URL with a host", l)
+		}
+		return &DirectorySettings{URLs: []string{l}}, nil
+	default:
+		return nil, fmt.Errorf("%q: want auto, off, or an ldaps:// or ldap:// URL", l)
+	}
+}
+
 // Config builds the probe's Config, with k as its Kerberos side (NewKerberos
 // of the credential settings, or one shared between many probes) and clk as
 // this host's clock (nil: the system clock).
@@ -139,19 +158,12 @@ func (s Settings) Config(k Kerberos, clk clock.Clock) (Config, error) {
 		}
 		cfg.RootCAs = pool
 	}
-	switch l := strings.TrimSpace(s.LDAP); {
-	case l == "" || l == "off":
-	case l == "auto":
-		cfg.Directory = &DirectorySettings{}
-	case strings.HasPrefix(strings.ToLower(l), "ldaps://") || strings.HasPrefix(strings.ToLower(l), "ldap://"):
-		if _, err := url.Parse(l); err != nil {
-			return cfg, &FieldError{Field: "LDAP", Err: fmt.Errorf("%q is not a URL: %w", l, err)}
-		}
-		cfg.Directory = &DirectorySettings{URLs: []string{l}}
-	default:
-		return cfg, &FieldError{Field: "LDAP", Err: fmt.Errorf("%q: want auto, off, or an ldaps:// or ldap:// URL", l)}
+	d, err := ParseLDAP(s.LDAP)
+	if err != nil {
+		return cfg, &FieldError{Field: "LDAP", Err: err}
 	}
-	if d := cfg.Directory; d != nil {
+	cfg.Directory = d
+	if d != nil {
 		d.RootCAs, d.InsecureSkipVerify = cfg.RootCAs, s.LDAPInsecureSkipVerify
 	}
 	return cfg, cfg.Validate()
