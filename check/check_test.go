@@ -209,7 +209,7 @@ func TestLoadPlan_Invalid(t *testing.T) {
 		"no-targets.yaml":               {1, "targets", "at least one target"},
 		"duplicate-name.yaml":           {4, "targets.1.name", "used twice"},
 		"bad-mech.yaml":                 {2, "defaults.mech", `unknown value "ntlm"`},
-		"bad-ldap.yaml":                 {2, "defaults.ldap", `want auto, off, or an ldaps:// or ldap:// URL`},
+		"bad-ldap.yaml":                 {2, "defaults.ldap", `want auto, off, or ldaps:// or ldap:// URLs`},
 		"keytab-without-principal.yaml": {1, "defaults.principal", "need a principal"},
 		"bad-host.yaml":                 {2, "targets.0.host", "not a HOST[:PORT]"},
 		"scenario-with-connect.yaml":    {2, "targets.0.scenario", "brings its own"},

@@ -22,8 +22,9 @@ import (
 type DirectorySettings struct {
 	// URLs are the directory servers (ldaps:// or ldap://), tried in
 	// order. Empty: the realm's domain controllers from DNS
-	// (_ldap._tcp.dc._msdcs.<domain>), then the KDC that answered; the key
-	// version is then compared across every domain controller found.
+	// (_ldap._tcp.dc._msdcs.<domain>), then the KDC that answered. With
+	// more than one, the key version of the SPN's holder is compared
+	// across all of them.
 	URLs []string
 	// BaseDN is the search base; "" is the domain partition.
 	BaseDN string
@@ -67,8 +68,7 @@ func readDirectory(ctx context.Context, cfg Config, obs *verdict.Observation) *v
 	s := cfg.Directory
 	d := &verdict.DirectoryObservation{SPN: k.SPN}
 	urls := s.URLs
-	discovered := len(urls) == 0
-	if discovered {
+	if len(urls) == 0 {
 		var err error
 		if urls, err = directory.Servers(ctx, s.Resolver, k.Realm, k.KDC); err != nil {
 			d.Err = err.Error()
@@ -106,7 +106,7 @@ func readDirectory(ctx context.Context, cfg Config, obs *verdict.Observation) *v
 			d.Sender = &da
 		}
 	}
-	if len(holders) == 1 && discovered && len(urls) > 1 {
+	if len(holders) == 1 && len(urls) > 1 {
 		d.KeyVersions = keyVersions(ctx, dcfg, urls, conn, holders[0])
 	}
 	return d

@@ -25,6 +25,9 @@ func TestSettings_LDAP(t *testing.T) {
 		{"auto", true, nil, false},
 		{"ldaps://dc1.lab.test", true, []string{"ldaps://dc1.lab.test"}, false},
 		{"LDAP://dc1.lab.test:389", true, []string{"LDAP://dc1.lab.test:389"}, false},
+		{"ldaps://dc1.lab.test, ldaps://dc2.lab.test", true, []string{"ldaps://dc1.lab.test", "ldaps://dc2.lab.test"}, false},
+		{"ldaps://dc1.lab.test,dc2", false, nil, true},
+		{"ldaps://", false, nil, true},
 		{"dc1.lab.test", false, nil, true},
 		{"https://dc1.lab.test", false, nil, true},
 	} {

@@ -123,22 +123,29 @@ func (c CredentialSettings) KerberosSettings(getenv func(string) string, clk clo
 }
 
 // ParseLDAP reads an LDAP setting: "" or "off" is nil (never read the
-// directory), "auto" finds the domain controllers, an ldaps:// or ldap://
-// URL names the server.
+// directory), "auto" finds the domain controllers, and ldaps:// or ldap://
+// URLs, comma-separated, name the servers (the first that binds answers;
+// with more than one, the key version is compared across all of them).
 func ParseLDAP(v string) (*DirectorySettings, error) {
-	switch l := strings.TrimSpace(v); {
-	case l == "" || l == "off":
+	switch l := strings.TrimSpace(v); l {
+	case "", "off":
 		return nil, nil
-	case l == "auto":
+	case "auto":
 		return &DirectorySettings{}, nil
-	case strings.HasPrefix(strings.ToLower(l), "ldaps://") || strings.HasPrefix(strings.ToLower(l), "ldap://"):
+	}
+	d := &DirectorySettings{}
+	for _, l := range strings.Split(v, ",") {
+		l = strings.TrimSpace(l)
+		lower := strings.ToLower(l)
+		if !strings.HasPrefix(lower, "ldaps://") && !strings.HasPrefix(lower, "ldap://") {
+			return nil, fmt.Errorf("%q: want auto, off, or ldaps:// or ldap:// URLs (comma-separated)", l)
+		}
 		if u, err := url.Parse(l); err != nil || u.Host == "" {
 			return nil, fmt.Errorf("%q is not an LDAP URL with a host", l)
 		}
-		return &DirectorySettings{URLs: []string{l}}, nil
-	default:
-		return nil, fmt.Errorf("%q: want auto, off, or an ldaps:// or ldap:// URL", l)
+		d.URLs = append(d.URLs, l)
 	}
+	return d, nil
 }
 
 // Config builds the probe's Config, with k as its Kerberos side (NewKerberos

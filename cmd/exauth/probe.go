@@ -36,7 +36,7 @@ func (p *probeFlags) register(fs *command) {
 	fs.StringVar(&p.passwordFile, "password-file", "", "read the password for --principal from `FILE` (or set EXAUTH_PASSWORD)")
 	fs.StringVar(&p.caFile, "ca-file", "", "trust anchors for the server certificate (PEM `FILE`)")
 	fs.BoolVar(&p.requireTrusted, "require-trusted-cert", false, "make an untrusted certificate a failure")
-	fs.StringVar(&p.ldap, "ldap", "auto", "auto|off|`URL`: read Active Directory (with the probe's Kerberos credentials) when the verdict needs it — who holds the SPN, key versions on each DC; auto finds the realm's DCs in DNS, else the KDC's host, over ldaps://")
+	fs.StringVar(&p.ldap, "ldap", "auto", "auto|off|`URL[,URL...]`: read Active Directory (with the probe's Kerberos credentials) when the verdict needs it — who holds the SPN, key versions on each DC; auto finds the realm's DCs in DNS, else the KDC's host, over ldaps://")
 	fs.BoolVar(&p.ldapInsecure, "ldap-insecure-skip-verify", false, "accept any ldaps:// certificate (a lab DC's self-signed one); the Kerberos bind still authenticates the DC")
 	p.timeout = 30 * time.Second
 	fs.Var(durationFlag{&p.timeout}, "timeout", "bound for the whole probe, a `DURATION` such as 30s")
