@@ -187,13 +187,16 @@ func TestSambaLDAP(t *testing.T) {
 
 	// The probe, through the fake hub holding HUB01$'s current keys, with
 	// the directory as evidence (smtpprobe.DirectorySettings).
-	probeWithLDAP := func(t *testing.T, hubKeytab string) *verdict.Report {
+	probeWithLDAP := func(t *testing.T, hubKeytab string, dcs ...string) *verdict.Report {
 		t.Helper()
+		if dcs == nil {
+			dcs = []string{"ldaps://" + d.addr}
+		}
 		h := d.hub(hubKeytab)
 		return probe(t, smtpprobe.Config{
 			Host: hubHost, Connect: h.srv.Addr(), RootCAs: h.pki.pool,
 			Kerberos:  smtpprobe.NewKerberos(smtpprobe.KerberosSettings{Krb5Conf: d.krb5Conf, Keytab: hub02Keytab, Principal: clientPrin}),
-			Directory: &smtpprobe.DirectorySettings{URLs: []string{"ldaps://" + d.addr}, InsecureSkipVerify: true},
+			Directory: &smtpprobe.DirectorySettings{URLs: dcs, InsecureSkipVerify: true},
 		})
 	}
 	t.Run("probe/ok-directory-not-read", func(t *testing.T) {
@@ -231,8 +234,13 @@ func TestSambaLDAP(t *testing.T) {
 	t.Run("probe/key-mismatch-directory-evidence", func(t *testing.T) {
 		stale := d.keytab("HUB01$")
 		d.tool("user", "setpassword", "HUB01$", "--newpassword=Hub01-Again!"+randomSecret()[:8])
-		r := probeWithLDAP(t, stale)
+		// The one DC under two URLs stands in for two DCs: the key
+		// version is read from each (they agree, as one DC must).
+		r := probeWithLDAP(t, stale, "ldaps://"+d.addr, "ldaps://"+d.addr+":636")
 		expectVerdict(t, r, verdict.VerdictKeyMismatch, 2)
+		if kv := r.Directory.KeyVersions; len(kv) != 2 || kv[0].KeyVersion == nil || kv[1].KeyVersion == nil || *kv[0].KeyVersion != *kv[1].KeyVersion {
+			t.Errorf("key versions by DC: %+v; want two that agree", kv)
+		}
 		if !slices.ContainsFunc(r.Evidence, func(e string) bool {
 			return strings.Contains(e, "has "+xexpsSPN+" on HUB01$ (CN=HUB01,CN=Computers,DC=lab,DC=test)")
 		}) {
