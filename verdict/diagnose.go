@@ -402,6 +402,7 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 				j.ownRemediation = true
 				return VerdictETypeUnsupported, fmt.Sprintf("no encryption type is common to %s's keys and what this host requests (KDC_ERR_ETYPE_NOSUPP in the AS exchange)", orUnknown(k)), true
 			}
+			j.etypeEvidence(k.SPN)
 			return VerdictETypeUnsupported, fmt.Sprintf("no encryption type is common to this client and %s (KDC_ERR_ETYPE_NOSUPP)", orSPN(k.SPN)), true
 		case krberror.KDC_ERR_C_PRINCIPAL_UNKNOWN, krberror.KDC_ERR_PREAUTH_FAILED, krberror.KDC_ERR_CLIENT_REVOKED, krberror.KDC_ERR_KEY_EXPIRED:
 			// The AS exchange refused the client's own key: the sending
@@ -766,6 +767,12 @@ func (j *judgement) exchangeAuthRefused(r smtpreply.Reply) (Verdict, string) {
 			j.add("a second session with X-EXPS GSSAPI authenticated: the receiving server can decrypt this host's ticket and lets it submit, so ExchangeAuth's own parts failed — its hash over the TLS session, or its reverse ticket")
 			if reverseUnknown {
 				return VerdictReverseAuthFailed, fmt.Sprintf("%s refused ExchangeAuth because it cannot get its reverse ticket: the KDC does not know %s (%s) — register the sending server's SPN", o.Target, rs.SPN, rs.KDCError.Code)
+			}
+			if h := j.disabledHolder(k.SPN); h != nil {
+				// A disabled account cannot log in: no reverse ticket.
+				j.remediation = append(j.remediation, fmt.Sprintf("Enable the receiving server's account %s (`Enable-ADAccount`), then check its secure channel (`Test-ComputerSecureChannel -Repair` on the server).", h.Name))
+				j.ownRemediation = true
+				return VerdictAuthTemporaryFailure, fmt.Sprintf("%s refused ExchangeAuth although X-EXPS GSSAPI works, and the directory has its account %s disabled: it cannot log in to get its reverse ticket for %s", o.Target, h.Name, rs.spn())
 			}
 			j.add("candidate causes, most likely first: 1) a TLS-terminating device between the servers (the hash binds the certificate and the keys of the TLS session each end sees); 2) the receiving server cannot get its ticket for %s (its own KDC access or keys)", rs.spn())
 			j.remediation = append(j.remediation,

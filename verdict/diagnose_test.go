@@ -126,6 +126,14 @@ func TestDiagnose(t *testing.T) {
 			return o
 		}(), verdict.VerdictKeyMismatch},
 		{"454-directory-own-account", withDirectory(replied(observation(time.Second, 0, xexps...), 454, "4.7.0", "Temporary authentication failure", true), hub01Account), verdict.VerdictKeyMismatch},
+		{"spn-unknown-directory-disabled-holder", withDirectory(kdcError(observation(0, 0, xexps...), "TGS", 7, "KDC_ERR_S_PRINCIPAL_UNKNOWN"), disabled(hub01Account)), verdict.VerdictSPNUnknown},
+		{"etype-nosupp-directory", withDirectory(kdcError(observation(0, 0, xexps...), "TGS", 14, "KDC_ERR_ETYPE_NOSUPP"), hub01Account), verdict.VerdictETypeUnsupported},
+		{"exchangeauth-refused-gssapi-works-receiver-disabled", func() *verdict.Observation {
+			o := exchangeAuth(454, "4.7.0", "Temporary authentication failure", nil,
+				&verdict.FollowUpObservation{Offered: true, APRep: true, Final: reply(235, "2.7.0", "Authentication successful")},
+				&verdict.SPNCheck{SPN: "SMTPSVC/hub02.lab.test", TicketObtained: true})
+			return withDirectory(o, disabled(hub01Account))
+		}(), verdict.VerdictAuthTemporaryFailure},
 		{"sender-disabled-directory", func() *verdict.Observation {
 			o := withDirectory(kdcError(observation(0, 0, xexps...), "AS", 18, "KDC_ERR_CLIENT_REVOKED"), hub01Account)
 			no := false
@@ -258,4 +266,9 @@ func TestVerdictsDocumented(t *testing.T) {
 			t.Errorf("docs/verdicts.md has no table row for %s", v)
 		}
 	}
+}
+
+func disabled(a verdict.DirectoryAccount) verdict.DirectoryAccount {
+	a.Disabled = true
+	return a
 }

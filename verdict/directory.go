@@ -115,6 +115,11 @@ func (j *judgement) spnFromDirectory(spn string) (Verdict, string, bool) {
 		return VerdictSPNMissing, fmt.Sprintf("no account holds %s (the KDC answered KDC_ERR_S_PRINCIPAL_UNKNOWN and the directory %s has no holder)", spn, d.Server), true
 	case 1:
 		h := d.Holders[0]
+		if j.disabledHolder(spn) != nil {
+			j.remediation = append(j.remediation, fmt.Sprintf("Enable %s (`Enable-ADAccount`), or move %s to the account of the server that answers for it (`setspn -S`).", h.Name, spn))
+			j.ownRemediation = true
+			return VerdictSPNUnknown, fmt.Sprintf("the KDC did not know %s, and the directory's only holder of it, %s, is disabled", spn, h.Name), true
+		}
 		j.add("the directory (%s) has %s on %s, yet the KDC did not know it: the KDC's domain controller has not got the change yet, or it serves another domain", d.Server, spn, h)
 		j.remediation = append(j.remediation, "Force replication to every domain controller (`repadmin /syncall /AdeP`) and compare `setspn -Q "+spn+"` against each DC (`repadmin /showobjmeta <DC> \""+h.DN+"\"`).")
 		return VerdictSPNUnknown, fmt.Sprintf("the KDC does not know %s although the directory %s has it on %s: most likely not replicated to the KDC's domain controller yet (or that KDC serves another domain)", spn, d.Server, h.Name), true
@@ -127,6 +132,29 @@ func (j *judgement) spnFromDirectory(spn string) (Verdict, string, bool) {
 			fmt.Sprintf("Keep %s on the receiving server's own computer account only: remove it from the others with `setspn -D %s <ACCOUNT>` (accounts: %s), then replicate and purge the sending server's tickets (`klist -li 0x3e4 purge`).", spn, spn, names))
 		j.ownRemediation = true
 		return VerdictSPNDuplicate, fmt.Sprintf("%s is held by %d accounts (%s): a Windows KDC answers a duplicated SPN as unknown (KDC_ERR_S_PRINCIPAL_UNKNOWN, event 11)", spn, len(d.Holders), names), true
+	}
+}
+
+// disabledHolder is the one account holding spn when the directory has it
+// disabled, else nil.
+func (j *judgement) disabledHolder(spn string) *DirectoryAccount {
+	d := j.directory(spn)
+	if d == nil || len(d.Holders) != 1 || !d.Holders[0].Disabled {
+		return nil
+	}
+	j.add("the directory (%s) has %s on %s, which is disabled", d.Server, spn, d.Holders[0])
+	return &d.Holders[0]
+}
+
+// etypeEvidence adds the encryption types the directory gives the SPN's
+// holders, which decide the types the KDC may issue its tickets in.
+func (j *judgement) etypeEvidence(spn string) {
+	d := j.directory(spn)
+	if d == nil {
+		return
+	}
+	for _, h := range d.Holders {
+		j.add("the directory (%s) has %s on %s; msDS-SupportedEncryptionTypes %s", d.Server, spn, h, ETypeNames(h.ETypes))
 	}
 }
 

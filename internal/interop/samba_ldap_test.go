@@ -248,6 +248,23 @@ func TestSambaLDAP(t *testing.T) {
 		}
 	})
 
+	t.Run("disabled", func(t *testing.T) {
+		d.tool("user", "disable", "HUB01$")
+		defer d.tool("user", "enable", "HUB01$")
+		if a := account(); !a.Disabled {
+			t.Errorf("HUB01$ not disabled after samba-tool user disable: %+v", a)
+		}
+		// Samba still issues tickets for the disabled account's SPN, but
+		// the hub, as HUB01$, cannot log in for its reverse ticket:
+		// ExchangeAuth is refused while X-EXPS GSSAPI works, and the
+		// directory names the disabled account as the cause.
+		r := probeWithLDAP(t, d.keytab("HUB01$"))
+		expectVerdict(t, r, verdict.VerdictAuthTemporaryFailure, 2)
+		if !strings.Contains(r.Summary, "HUB01$ disabled") {
+			t.Errorf("summary %q does not name the disabled account", r.Summary)
+		}
+	})
+
 	t.Run("duplicate", func(t *testing.T) {
 		if dups, err := c.Duplicates(ctx, nil); err != nil || len(dups) != 0 {
 			t.Fatalf("Duplicates before: %+v, %v", dups, err)
@@ -291,12 +308,6 @@ func TestSambaLDAP(t *testing.T) {
 		}
 	})
 
-	t.Run("disabled", func(t *testing.T) {
-		d.tool("user", "disable", "HUB01$")
-		if a := account(); !a.Disabled {
-			t.Errorf("HUB01$ not disabled after samba-tool user disable: %+v", a)
-		}
-	})
 }
 
 // duplicateSPN adds spn to the object dn although another account holds

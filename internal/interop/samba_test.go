@@ -65,8 +65,12 @@ func newSambaDomain(t *testing.T, addr string) *sambaDomain {
 	for _, c := range [][]string{
 		{"computer", "create", "HUB01"},
 		{"computer", "create", "HUB02"},
+		// As Exchange registers them: SMTPSVC/ for X-EXPS and SMTP/ for
+		// AUTH GSSAPI on each transport server's own account.
 		{"spn", "add", xexpsSPN, "HUB01$"},
+		{"spn", "add", "SMTP/hub01.lab.test", "HUB01$"},
 		{"spn", "add", senderSPN, "HUB02$"},
+		{"spn", "add", "SMTP/hub02.lab.test", "HUB02$"},
 		{"user", "setpassword", "HUB01$", "--newpassword=" + hub01Password},
 		{"user", "setpassword", "HUB02$", "--newpassword=" + hub02Password},
 	} {
