@@ -77,7 +77,7 @@ func readDirectory(ctx context.Context, cfg Config, obs *verdict.Observation) *v
 	}
 	dcfg := directory.Config{
 		BaseDN: s.BaseDN, RootCAs: s.RootCAs, InsecureSkipVerify: s.InsecureSkipVerify,
-		Timeout: cfg.StepTimeout, Bind: directory.Bind{Method: directory.BindKerberos, Kerberos: probeKerberos(cfg.Kerberos)},
+		Timeout: cfg.StepTimeout, Bind: directory.Bind{Method: directory.BindKerberos, Kerberos: DirectoryKerberos(cfg.Kerberos)},
 	}
 	conn, err := directory.DialFirst(ctx, dcfg, urls)
 	if err != nil {
@@ -143,9 +143,9 @@ func keyVersions(ctx context.Context, dcfg directory.Config, urls []string, firs
 	return out
 }
 
-// probeKerberos binds with the probe's own credentials: the same client,
-// so the same KDCs and tickets.
-func probeKerberos(k Kerberos) directory.Kerberos {
+// DirectoryKerberos binds to the directory with the probe's Kerberos side:
+// the same credentials, KDCs and tickets, and its RFC 4752 client.
+func DirectoryKerberos(k Kerberos) directory.Kerberos {
 	return directory.KerberosFunc(func(ctx context.Context, spn string) (sasl.Client, error) {
 		var obs verdict.KerberosObservation
 		m, err := k.GSSAPIClient(ctx, spn, UseAUTH, &obs)

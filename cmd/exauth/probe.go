@@ -13,12 +13,12 @@ import (
 
 // probeFlags are `exauth probe`'s flags (README.md, docs/).
 type probeFlags struct {
-	connect, mech, spn, tlsMode, ehlo           string
-	krb5Conf, realm, kdc, ccache, keytab, princ string
-	passwordFile, caFile, scenario, ldap        string
-	requireTrusted, jsonOut, verbose, secrets   bool
-	ldapInsecure                                bool
-	timeout                                     time.Duration
+	credentialFlags
+	connect, mech, spn, tlsMode, ehlo         string
+	caFile, scenario, ldap                    string
+	requireTrusted, jsonOut, verbose, secrets bool
+	ldapInsecure                              bool
+	timeout                                   time.Duration
 }
 
 func (p *probeFlags) register(fs *command) {
@@ -27,13 +27,7 @@ func (p *probeFlags) register(fs *command) {
 	fs.StringVar(&p.spn, "spn", "", "service principal (default SMTPSVC/<the name the server advertises in EHLO> for X-EXPS, SMTP/HOST for AUTH)")
 	fs.StringVar(&p.tlsMode, "tls", "auto", "auto|anonymous|starttls|none")
 	fs.StringVar(&p.ehlo, "ehlo", "", "`NAME` sent in EHLO (default this host's FQDN); ExchangeAuth's reverse ticket is for SMTPSVC/NAME")
-	fs.StringVar(&p.krb5Conf, "krb5-conf", "", "krb5.conf `FILE` (default $KRB5_CONFIG, then /etc/krb5.conf; on Windows %ProgramData%\\MIT\\Kerberos5\\krb5.ini)")
-	fs.StringVar(&p.realm, "realm", "", "Kerberos `REALM` (overrides krb5.conf's default_realm)")
-	fs.StringVar(&p.kdc, "kdc", "", "KDC `HOST[:PORT]` for the realm")
-	fs.StringVar(&p.ccache, "ccache", "", "credentials cache `FILE` (default $KRB5CCNAME, then /tmp/krb5cc_UID; on Windows none: exauth reads FILE ccaches only)")
-	fs.StringVar(&p.keytab, "keytab", "", "authenticate from keytab `FILE` (with --principal), like kinit -k -t")
-	fs.StringVar(&p.princ, "principal", "", "client principal `NAME`, e.g. HUB02$@CONTOSO.COM")
-	fs.StringVar(&p.passwordFile, "password-file", "", "read the password for --principal from `FILE` (or set EXAUTH_PASSWORD)")
+	p.credentialFlags.register(fs)
 	fs.StringVar(&p.caFile, "ca-file", "", "trust anchors for the server certificate (PEM `FILE`)")
 	fs.BoolVar(&p.requireTrusted, "require-trusted-cert", false, "make an untrusted certificate a failure")
 	fs.StringVar(&p.ldap, "ldap", "auto", "auto|off|`URL[,URL...]`: read Active Directory (with the probe's Kerberos credentials) when the verdict needs it — who holds the SPN, key versions on each DC; auto finds the realm's DCs in DNS, else the KDC's host, over ldaps://")
@@ -100,15 +94,7 @@ func (p probeFlags) config(host string, e env) (smtpprobe.Config, error) {
 		Host: host, Connect: p.connect, SPN: p.spn, EHLO: p.ehlo, Mech: mech, TLS: tlsMode,
 		CAFile: p.caFile, RequireTrustedCert: p.requireTrusted, Timeout: p.timeout, ShowSecrets: p.secrets,
 		LDAP: p.ldap, LDAPInsecureSkipVerify: p.ldapInsecure,
-		Credentials: smtpprobe.CredentialSettings{
-			Krb5Conf: p.krb5Conf, Realm: p.realm, KDC: p.kdc, CCache: p.ccache,
-			Keytab: p.keytab, Principal: p.princ, PasswordFile: p.passwordFile,
-		},
-	}
-	// Explicit flags beat the environment: a password left in
-	// EXAUTH_PASSWORD must not override --ccache or --keytab.
-	if pw := e.getenv("EXAUTH_PASSWORD"); pw != "" && p.ccache == "" && p.keytab == "" && p.passwordFile == "" {
-		s.Credentials.Password, s.Credentials.PasswordFrom = pw, "the environment's EXAUTH_PASSWORD"
+		Credentials: p.credentialFlags.settings(e),
 	}
 	ks, err := s.Credentials.KerberosSettings(e.getenv, nil)
 	if err != nil {

@@ -8,32 +8,23 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-sasl"
-
 	"github.com/exauth/exauth/directory"
 	"github.com/exauth/exauth/internal/krbclient"
 	"github.com/exauth/exauth/internal/safetext"
 	"github.com/exauth/exauth/smtpprobe"
-	"github.com/exauth/exauth/verdict"
 )
 
 // spnFlags are `exauth spn`'s flags (docs/directory.md).
 type spnFlags struct {
-	krb5Conf, realm, kdc, ccache, keytab, princ, passwordFile string
-	ldapURL, base, bind, bindDN, bindPasswordFile, caFile     string
-	classes                                                   string
-	duplicates, insecure, jsonOut                             bool
-	timeout                                                   time.Duration
+	credentialFlags
+	ldapURL, base, bind, bindDN, bindPasswordFile, caFile string
+	classes                                               string
+	duplicates, insecure, jsonOut                         bool
+	timeout                                               time.Duration
 }
 
 func (f *spnFlags) register(c *command) {
-	c.StringVar(&f.krb5Conf, "krb5-conf", "", "krb5.conf `FILE` (default $KRB5_CONFIG, then /etc/krb5.conf)")
-	c.StringVar(&f.realm, "realm", "", "Kerberos `REALM`; its DNS domain is where domain controllers are looked up")
-	c.StringVar(&f.kdc, "kdc", "", "KDC `HOST[:PORT]` for the realm; its host is the LDAP server when DNS finds no DC")
-	c.StringVar(&f.ccache, "ccache", "", "credentials cache `FILE` (default $KRB5CCNAME, then /tmp/krb5cc_UID)")
-	c.StringVar(&f.keytab, "keytab", "", "bind with keytab `FILE` (with --principal)")
-	c.StringVar(&f.princ, "principal", "", "client principal `NAME`, e.g. HUB02$@CONTOSO.COM")
-	c.StringVar(&f.passwordFile, "password-file", "", "read the Kerberos password for --principal from `FILE` (or set EXAUTH_PASSWORD)")
+	f.credentialFlags.register(c)
 	c.StringVar(&f.ldapURL, "ldap", "", "directory server `URL`, ldaps://HOST[:PORT] or ldap://HOST[:PORT] (default: ldaps:// to the realm's domain controllers found in DNS, _ldap._tcp.dc._msdcs.DOMAIN, else to the --kdc host)")
 	c.StringVar(&f.base, "base", "", "search base `DN` (default the domain partition, the RootDSE's defaultNamingContext)")
 	c.StringVar(&f.bind, "bind", "kerberos", "kerberos|simple: SASL GSSAPI with the Kerberos credentials above, or a simple bind (ldaps:// only)")
@@ -56,7 +47,10 @@ or several do. With --duplicates, like setspn -X for the --class
 classes: exit 0 when no SPN is held twice, 2 when some are. Exit 3 on
 usage, bind or connection errors. The queries are read-only and need no
 more than an authenticated domain account; by default exauth binds with
-the same Kerberos credentials as exauth probe, over ldaps://.`, args)
+the same Kerberos credentials as exauth probe, over ldaps://. Without
+--ldap, the realm (--realm, the principal's, or krb5.conf's) names the
+DNS domain whose domain controllers are looked up, and the --kdc host is
+tried after them.`, args)
 	var f spnFlags
 	f.register(c)
 	pos, code, done := c.parse(args, 1)
@@ -124,28 +118,12 @@ func (f spnFlags) config(ctx context.Context, e env) (directory.Config, []string
 		if f.bindDN != "" || f.bindPasswordFile != "" {
 			return cfg, nil, errors.New("--bind-dn and --bind-password-file are for --bind simple")
 		}
-		cs := smtpprobe.CredentialSettings{
-			Krb5Conf: f.krb5Conf, Realm: f.realm, KDC: f.kdc, CCache: f.ccache,
-			Keytab: f.keytab, Principal: f.princ, PasswordFile: f.passwordFile,
-		}
-		// As for probe: explicit flags beat a password in the environment.
-		if pw := e.getenv("EXAUTH_PASSWORD"); pw != "" && f.ccache == "" && f.keytab == "" && f.passwordFile == "" {
-			cs.Password, cs.PasswordFrom = pw, "the environment's EXAUTH_PASSWORD"
-		}
+		cs := f.credentialFlags.settings(e)
 		ks, err := cs.KerberosSettings(e.getenv, nil)
 		if err != nil {
 			return cfg, nil, smtpprobe.SpellFields(err, flagOf)
 		}
-		k := smtpprobe.NewKerberos(ks)
-		cfg.Bind = directory.Bind{Method: directory.BindKerberos, Kerberos: directory.KerberosFunc(
-			func(ctx context.Context, spn string) (sasl.Client, error) {
-				var obs verdict.KerberosObservation
-				m, err := k.GSSAPIClient(ctx, spn, smtpprobe.UseAUTH, &obs)
-				if err != nil {
-					return nil, err
-				}
-				return m, nil
-			})}
+		cfg.Bind = directory.Bind{Method: directory.BindKerberos, Kerberos: smtpprobe.DirectoryKerberos(smtpprobe.NewKerberos(ks))}
 	case "simple":
 		if f.bindDN == "" || f.bindPasswordFile == "" {
 			return cfg, nil, errors.New("--bind simple needs --bind-dn and --bind-password-file")

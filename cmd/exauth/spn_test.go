@@ -116,12 +116,12 @@ func TestSPN_WriteAccount(t *testing.T) {
 }
 
 func TestSPN_DiscoverFallsBackToKDC(t *testing.T) {
-	f := spnFlags{kdc: "tcp/dc1.lab.test:88", krb5Conf: filepath.Join(t.TempDir(), "none")}
+	f := spnFlags{credentialFlags: credentialFlags{kdc: "tcp/dc1.lab.test:88", krb5Conf: filepath.Join(t.TempDir(), "none")}}
 	urls, err := f.discover(t.Context(), env{getenv: func(string) string { return "" }})
 	if err != nil || len(urls) != 1 || urls[0] != "ldaps://dc1.lab.test" {
 		t.Errorf("discover = %v, %v; want ldaps://dc1.lab.test", urls, err)
 	}
-	f = spnFlags{krb5Conf: filepath.Join(t.TempDir(), "none")}
+	f = spnFlags{credentialFlags: credentialFlags{krb5Conf: filepath.Join(t.TempDir(), "none")}}
 	if _, err := f.discover(t.Context(), env{getenv: func(string) string { return "" }}); err == nil || !strings.Contains(err.Error(), "--ldap") {
 		t.Errorf("no realm, no KDC: %v, want a hint to give --ldap", err)
 	}
