@@ -44,8 +44,10 @@ const exchangeServersCN = "cn=exchange servers,"
 // needsDirectory reports whether the directory can change or sharpen
 // the verdict of obs: the KDC refused a service ticket (a missing or
 // duplicated SPN, etypes), or the receiving server refused a ticket it was
-// given (whose key, which key version). A refused login (AS exchange) is
-// left alone: the bind would use the same refused credentials.
+// given with 454 or 535 (whose key, which key version, which account). A
+// refused login (AS exchange) is left alone: the bind would use the same
+// refused credentials; so is a connector that never took a ticket (504,
+// a TLS demand), which the directory cannot explain.
 func needsDirectory(obs *verdict.Observation) bool {
 	k := obs.Kerberos
 	if obs.Interrupted != nil || k == nil || k.SPN == "" {
@@ -57,7 +59,11 @@ func needsDirectory(obs *verdict.Observation) bool {
 	if !k.TicketObtained || obs.Auth == nil || obs.Auth.Final == nil {
 		return false
 	}
-	return obs.Auth.Final.Code != 235
+	switch obs.Auth.Final.Code {
+	case 454, 535:
+		return true
+	}
+	return false
 }
 
 // readDirectory records what the directory holds about the SPN the probe
