@@ -65,6 +65,7 @@ type recognition struct {
 	ehlo    []string
 	creds   string
 	spn     string // the SPN a text names (event 2017's target)
+	proxy   *verdict.ProxyNote
 }
 
 func (r *recognition) fact(id verdict.Fact, phrase string) {

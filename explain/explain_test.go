@@ -2,6 +2,7 @@ package explain
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -142,16 +143,16 @@ func BenchmarkExplain10MB(b *testing.B) {
 
 // TestSeeds: the source documents of the project (Exchange event pages and
 // KB 979174, kept in testdata/seeds). The Swedish KB 979174 (whose title is
-// the reply itself) is the transport failure itself;
-// the OWA/EWS proxy events (71, 43) are Client Access proxying, not
-// server-to-server SMTP authentication, so exauth must not claim a
-// transport verdict for them.
+// the reply itself) is the transport failure itself. The OWA/EWS proxy
+// events (71 and its EWS twin, 43) are Client Access servers proxying
+// HTTPS: their verdicts come from the events' own causes, and nothing in
+// them may speak of SMTP.
 func TestSeeds(t *testing.T) {
 	want := map[string]verdict.Verdict{
-		"000_fd14b60ccf4ab9d7.txt": verdict.VerdictUnknown,              // de: MSExchange OWA 71, proxy auth between CAS
-		"001_ee5138d0c42e0eb0.txt": verdict.VerdictUnknown,              // zh: the same event
-		"002_8d90b35cc5febda0.txt": verdict.VerdictUnknown,              // fr: EWS proxy auth between CAS
-		"003_b67e60b80b1f2811.txt": verdict.VerdictUnknown,              // zh: OWA 43 ProxyErrorSslTrustFailure
+		"000_fd14b60ccf4ab9d7.txt": verdict.VerdictAuthTemporaryFailure, // de page: MSExchange OWA 71, template (%2 unfilled)
+		"001_ee5138d0c42e0eb0.txt": verdict.VerdictAuthTemporaryFailure, // zh page: the same event
+		"002_8d90b35cc5febda0.txt": verdict.VerdictAuthTemporaryFailure, // fr: the EWS twin, template
+		"003_b67e60b80b1f2811.txt": verdict.VerdictCertUntrusted,        // zh page: OWA 43 ProxyErrorSslTrustFailure
 		"004_15888d4f839ddf65.txt": verdict.VerdictAuthTemporaryFailure, // sv: KB 979174
 	}
 	for name, v := range want {
@@ -163,8 +164,92 @@ func TestSeeds(t *testing.T) {
 		if r.Verdict != v {
 			t.Errorf("%s: got %s, want %s (%s)", name, r.Verdict, v, r.Summary)
 		}
-		if v == verdict.VerdictAuthTemporaryFailure && (r.InnerReply == nil || r.InnerReply.String() != "454 4.7.0 Tillfälligt autentiseringsfel i Exchange Server") {
-			t.Errorf("%s: inner reply %v", name, r.InnerReply)
+		if strings.HasPrefix(name, "004") {
+			if r.InnerReply == nil || r.InnerReply.String() != "454 4.7.0 Tillfälligt autentiseringsfel i Exchange Server" {
+				t.Errorf("%s: inner reply %v", name, r.InnerReply)
+			}
+			continue
 		}
+		if msg := smtpTalk(r); msg != "" {
+			t.Errorf("%s: a Client Access proxy event's diagnosis speaks of SMTP: %q", name, msg)
+		}
+	}
+}
+
+// smtpTalk returns the first line of a diagnosis that speaks of SMTP
+// transport, "" when none does.
+func smtpTalk(r Result) string {
+	lines := append([]string{r.Summary}, r.Evidence...)
+	lines = append(lines, r.Remediation...)
+	for _, l := range lines {
+		low := strings.ToLower(l)
+		for _, w := range []string{"smtp", "454", "receive connector", "x-exps", "exchangeauth", "transport"} {
+			if strings.Contains(low, w) {
+				return l
+			}
+		}
+	}
+	return ""
+}
+
+// TestExplain_CASProxy: the Client Access proxy events in each language
+// found, and the split on the target's host: an IP literal in the
+// internalURL is the cause the text proves (spn-unknown); a host name or
+// the unfilled template leaves the event's two causes ranked.
+func TestExplain_CASProxy(t *testing.T) {
+	const (
+		owa71En = "Microsoft Exchange Client Access server %1 tried to proxy Outlook traffic to Client Access server %2. This failed because the authentication for the connection between the two Client Access servers failed."
+		owa71Fr = "Le serveur %1 d'accès au client Microsoft Exchange a tenté d'établir une liaison proxy pour le trafic Outlook vers le serveur d'accès au client %2. Cette tentative n'a pas abouti car l'authentification de la connexion entre les deux serveurs d'accès au client a échoué."
+		ews71De = "Der Clientzugriffsserver '%1' hat eine Proxyweiterleitung von Datenverkehr der Exchange-Webdienste zum Clientzugriffsserver '%2' versucht. Bei der Authentifizierung der Verbindung zwischen den beiden Clientzugriffsservern ist ein Fehler aufgetreten. Ursache kann eines der folgenden Konfigurationsprobleme sein: 1. Der Hostname in '%3' ist möglicherweise bei Kerberos auf dem Clientzugriffs-Zielserver nicht als Dienstprinzipalname (Service Principal Name, SPN) registriert."
+		ews71Fr = "Le serveur d’accès client %1 a tenté d’envoyer par proxy du trafic de services Web Exchange au serveur d’accès client %2. L’opération a échoué car l’authentification de la connexion entre les deux serveurs d’accès client a échoué."
+		owa43En = `Client Access server "%1" tried to proxy Outlook Web App traffic to Client Access server "%2". This failed because the Outlook Web App registry key "AllowInternalUntrustedCerts" is set to "0", but no certificate trusted by "%1" was available for the Secure Sockets Layer (SSL) encryption of the proxy connection.`
+	)
+	fill := func(s string, inserts ...string) string {
+		for i, v := range inserts {
+			s = strings.ReplaceAll(s, "%"+string(rune('1'+i)), v)
+		}
+		return s
+	}
+	tests := []struct {
+		name, text string
+		want       verdict.Verdict
+		summary    string // a part of the summary
+		remedy     string // a part of one remediation step
+	}{
+		{"owa71-en-template", owa71En, verdict.VerdictAuthTemporaryFailure, "Outlook Web App traffic", "Set-OwaVirtualDirectory"},
+		{"owa71-fr-template", owa71Fr, verdict.VerdictAuthTemporaryFailure, "MSExchange OWA event 71", "setspn -Q HTTP/<host>"},
+		{"owa71-symbolic-name-only", "Event ID: 71 Source: MSExchange OWA ProxyErrorAuthenticationToCas2Failure", verdict.VerdictAuthTemporaryFailure, "Outlook Web App", "Negotiate"},
+		{"owa71-en-ip", fill(owa71En, "https://cas01.contoso.com/owa", "https://10.0.0.12/owa"), verdict.VerdictSPNUnknown, "names an IP address (10.0.0.12)", "-InternalUrl https://<fqdn>/owa"},
+		{"owa71-en-ipv6", fill(owa71En, "CAS01", "https://[2001:db8::12]/owa"), verdict.VerdictSPNUnknown, "names an IP address ([2001:db8::12])", "setspn -S HTTP/<fqdn> <account>"},
+		{"owa71-fr-ip", fill(owa71Fr, "https://cas01.contoso.com/owa", "https://10.0.0.12/owa"), verdict.VerdictSPNUnknown, "internalURL names an IP address", "Set-OwaVirtualDirectory"},
+		{"owa71-en-hostname", fill(owa71En, "https://cas01.contoso.com/owa", "https://cas02.contoso.com/owa"), verdict.VerdictAuthTemporaryFailure, "(cas02.contoso.com)", "setspn -Q HTTP/cas02.contoso.com"},
+		{"ews71-de-template", ews71De, verdict.VerdictAuthTemporaryFailure, "Exchange Web Services traffic", "Set-WebServicesVirtualDirectory"},
+		{"ews71-fr-template", ews71Fr, verdict.VerdictAuthTemporaryFailure, "Exchange Web Services twin", "https://<fqdn>/EWS/Exchange.asmx"},
+		{"ews71-de-ip", fill(ews71De, "CAS01", "CAS02", "https://10.0.0.12/EWS/Exchange.asmx", "10.0.0.12"), verdict.VerdictSPNUnknown, "Exchange Web Services internalURL names an IP address (10.0.0.12)", "-InternalUrl https://<fqdn>/EWS/Exchange.asmx"},
+		{"ews71-fr-hostname", fill(ews71Fr, "https://cas01.contoso.com/EWS/Exchange.asmx", "https://cas02.contoso.com/EWS/Exchange.asmx"), verdict.VerdictAuthTemporaryFailure, "(cas02.contoso.com)", "setspn -Q HTTP/cas02.contoso.com"},
+		{"owa43-en-template", owa43En, verdict.VerdictCertUntrusted, "ProxyErrorSslTrustFailure", "iisreset /noforce"},
+		{"owa43-en-filled", fill(owa43En, "CAS01", "https://cas02.contoso.com/owa"), verdict.VerdictCertUntrusted, "AllowInternalUntrustedCerts is 0", `HKLM\SYSTEM\CurrentControlSet\Services\MSExchange OWA`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Explain(tt.text)
+			if r.Verdict != tt.want {
+				t.Fatalf("got %s, want %s: %s", r.Verdict, tt.want, r.Summary)
+			}
+			if !strings.Contains(r.Summary, tt.summary) {
+				t.Errorf("summary %q lacks %q", r.Summary, tt.summary)
+			}
+			if !slices.ContainsFunc(r.Remediation, func(s string) bool { return strings.Contains(s, tt.remedy) }) {
+				t.Errorf("no remediation step names %q:\n%s", tt.remedy, strings.Join(r.Remediation, "\n"))
+			}
+			if msg := smtpTalk(r); msg != "" {
+				t.Errorf("speaks of SMTP: %q", msg)
+			}
+			for _, s := range r.Remediation {
+				if strings.Contains(s, "HTTP/10.") || strings.Contains(s, "HTTP/[") {
+					t.Errorf("remediation suggests an SPN for an IP address: %q", s)
+				}
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package explain
 import (
 	"errors"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -87,6 +88,13 @@ var (
 	// "Server (...) unknown" (rd_error.c). Heimdal's form needs the
 	// parentheses: "server ... unknown" alone is too common a phrase.
 	principalRE = regexp.MustCompile(`\b(client|server) (?:'[^'\s]{0,256}'|\([^()\s]{0,256}\)|[^'()\s]{1,256}) (not found in kerberos database|unknown)`)
+	// A Client Access proxy event names the target by its internal URL
+	// ("https://10.0.0.12/owa"); the host is what the proxying server asks
+	// an HTTP SPN for.
+	urlHostRE = regexp.MustCompile(`(?i)\bhttps?://(\[[0-9a-f:.]+\]|[a-z0-9][a-z0-9.-]*)`)
+	// Event 43 says AllowInternalUntrustedCerts is "0" (quoted in every
+	// translation; French quotes leave spaces inside).
+	quotedZeroRE = regexp.MustCompile(`"\s?0\s?"`)
 	// Event 2017 names the SPN: "The target is SMTPSVC/hub01.contoso.com."
 	targetRE = regexp.MustCompile(`(?i)the target is (SMTPSVC/[A-Za-z0-9.-]*[A-Za-z0-9])`)
 )
@@ -106,7 +114,63 @@ func event1035(lower string) bool {
 	return strings.Contains(lower, "microsoft exchange")
 }
 
+// casProxyAuthPhrases are the first sentence of MSExchange OWA event 71
+// and its Exchange Web Services twin, as translated (testdata/SOURCES.md):
+// enough when a paste holds only that sentence.
+var casProxyAuthPhrases = []string{
+	"authentication for the connection between the two client access servers failed",
+	"authentification de la connexion entre les deux serveurs d",
+	"authentifizierung der verbindung zwischen den beiden clientzugriffsservern",
+}
+
+// findCASProxy recognises a Client Access server's HTTP proxy events by
+// what every translation keeps: the symbolic names, the registry value,
+// the cmdlet and setting names, setspn, Kerberos and NTLM. The English,
+// French and German first sentences stand in when the paste is shorter.
+func (r *recognition) findCASProxy(flat, lower string) {
+	has := func(s string) bool { return strings.Contains(lower, s) }
+	if has("proxyerrorssltrustfailure") || has("allowinternaluntrustedcerts") && has("ssl") && quotedZeroRE.MatchString(lower) {
+		r.fact(verdict.FactCASProxyCert, "MSExchange OWA event 43 (ProxyErrorSslTrustFailure): the target Client Access server's certificate is not trusted, AllowInternalUntrustedCerts is 0")
+		r.proxy = &verdict.ProxyNote{Service: "OWA"}
+		return
+	}
+	auth := has("proxyerrorauthenticationtocas2failure") ||
+		has("setspn") && has("kerberos") && has("ntlm") && (has("internalurl") || has("internalhostname"))
+	for _, p := range casProxyAuthPhrases {
+		auth = auth || has(p)
+	}
+	if !auth {
+		return
+	}
+	p := &verdict.ProxyNote{Service: "OWA"}
+	name := "MSExchange OWA event 71 (ProxyErrorAuthenticationToCas2Failure): authentication between two Client Access servers failed"
+	for _, ews := range []string{"set-webservicesvirtualdirectory", "internalhostname", "exchange web services", "services web exchange", "exchange-webdienste", "/ews"} {
+		if has(ews) {
+			p.Service = "EWS"
+			name = "the Exchange Web Services twin of MSExchange OWA event 71: authentication between two Client Access servers failed"
+			break
+		}
+	}
+	// The inserts in order are the proxying server (%1) and the target
+	// (%2, its internal URL); with one URL only, that URL is the target's.
+	var hosts []string
+	for _, m := range urlHostRE.FindAllStringSubmatch(flat, 20) {
+		if h := strings.ToLower(m[1]); !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	switch {
+	case len(hosts) >= 2:
+		p.TargetHost = hosts[1]
+	case len(hosts) == 1:
+		p.TargetHost = hosts[0]
+	}
+	r.fact(verdict.FactCASProxyAuth, name)
+	r.proxy = p
+}
+
 func (r *recognition) findWords(flat, lower string) {
+	r.findCASProxy(flat, lower)
 	for _, ru := range rules {
 		for _, p := range ru.phrases {
 			if !strings.Contains(lower, p) {
@@ -240,7 +304,7 @@ func (r *recognition) apply(e effect, name string) {
 func (r *recognition) observation() *verdict.Observation {
 	o := &verdict.Observation{
 		Target: "the server",
-		Notes:  &verdict.TextObservation{Reply: r.inner, Outer: r.outer, Phrases: r.phrases},
+		Notes:  &verdict.TextObservation{Reply: r.inner, Outer: r.outer, Phrases: r.phrases, Proxy: r.proxy},
 	}
 	for f := range r.facts {
 		o.Notes.Facts = append(o.Notes.Facts, f)

@@ -78,6 +78,15 @@ func exchangeAuth(code int, enh, text string, reverse *verdict.ReverseObservatio
 	return o
 }
 
+// casProxy is what explain makes of a Client Access proxy event: no
+// session, one fact and the target's host.
+func casProxy(f verdict.Fact, service, host string) *verdict.Observation {
+	return &verdict.Observation{Target: "the server", Notes: &verdict.TextObservation{
+		Phrases: []string{string(f)}, Facts: []verdict.Fact{f},
+		Proxy: &verdict.ProxyNote{Service: service, TargetHost: host},
+	}}
+}
+
 func reply(code int, enh, text string) *smtpreply.Reply {
 	return &smtpreply.Reply{Code: code, Enhanced: enh, Lines: []string{text}}
 }
@@ -198,6 +207,11 @@ func TestDiagnose(t *testing.T) {
 			o.Kerberos.SPN = "SMTPSVC/10.0.0.11"
 			return o
 		}(), verdict.VerdictSPNUnknown},
+		{"cas-proxy-owa71-ip", casProxy(verdict.FactCASProxyAuth, "OWA", "10.0.0.12"), verdict.VerdictSPNUnknown},
+		{"cas-proxy-ews71-ipv6", casProxy(verdict.FactCASProxyAuth, "EWS", "[2001:db8::12]"), verdict.VerdictSPNUnknown},
+		{"cas-proxy-owa71-hostname", casProxy(verdict.FactCASProxyAuth, "OWA", "cas02.contoso.com"), verdict.VerdictAuthTemporaryFailure},
+		{"cas-proxy-ews71-template", casProxy(verdict.FactCASProxyAuth, "EWS", ""), verdict.VerdictAuthTemporaryFailure},
+		{"cas-proxy-owa43", casProxy(verdict.FactCASProxyCert, "OWA", ""), verdict.VerdictCertUntrusted},
 		{"edge-server", observation(0, 0, "SIZE 37748736", "STARTTLS", "X-ANONYMOUSTLS", "AUTH NTLM", "X-EXPS NTLM"), verdict.VerdictEdgeServer},
 		{"connect-refused", &verdict.Observation{Target: "hub01.lab.test", Address: "10.0.0.11:25",
 			Connect: &verdict.ConnectObservation{Err: errors.New("dial tcp 10.0.0.11:25: connect: connection refused"), Kind: "refused"},

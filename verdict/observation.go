@@ -345,6 +345,19 @@ type TextObservation struct {
 	Outer   *smtpreply.Reply // the sending side's wrapper, when unwrapped
 	Phrases []string         // recognised phrases, for evidence
 	Facts   []Fact
+	// Proxy is the Client Access proxy event's inserts, when one was
+	// recognised (FactCASProxyAuth, FactCASProxyCert).
+	Proxy *ProxyNote
+}
+
+// ProxyNote is what a Client Access server's proxy event names: the
+// virtual directory and the target it could not authenticate to.
+type ProxyNote struct {
+	Service string // "OWA" (MSExchange OWA) or "EWS" (its Exchange Web Services twin)
+	// TargetHost is the host of the target's internal URL (or EWS
+	// internalHostname) as the event filled it in; "" when the text is the
+	// unfilled template (%2) or names no host.
+	TargetHost string
 }
 
 // Fact is something recognised in pasted text that no dialogue step
@@ -375,6 +388,13 @@ const (
 	FactReverseUnknown Fact = "reverse-unknown"      // inbound ExchangeAuth failed with TargetUnknown
 	FactNoEAPKey       Fact = "no-eap-key"           // TLS1_0NotSupported: the TLS session gave no EAP key
 	FactNotTLS         Fact = "exchangeauth-not-tls" // inbound ExchangeAuth outside TLS
+	// A Client Access server proxying HTTP to another one (not SMTP):
+	// MSExchange OWA event 71 ProxyErrorAuthenticationToCas2Failure and its
+	// Exchange Web Services twin (the Kerberos/NTLM authentication between
+	// the two failed), and MSExchange OWA event 43 ProxyErrorSslTrustFailure
+	// (the target's certificate is not trusted).
+	FactCASProxyAuth Fact = "cas-proxy-auth"
+	FactCASProxyCert Fact = "cas-proxy-cert"
 )
 
 // Has reports whether the text showed fact f.
