@@ -38,6 +38,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"strings"
@@ -222,7 +223,10 @@ func Start(cfg Config) (*Server, error) {
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          nil,
+		// net/http's own errors (TLS handshake failures: an untrusted
+		// or wrong-name certificate seen from the server) go to Logf as
+		// comments, as schannel's events would be beside IIS's log.
+		ErrorLog: log.New(logWriter{s}, "", 0),
 	}
 	now := s.clk.Now().UTC()
 	s.logf("#Software: Microsoft Internet Information Services 10.0")
@@ -264,6 +268,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	<-s.done
 	return err
+}
+
+type logWriter struct{ s *Server }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.s.logf("#exauth: %s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 func (s *Server) logf(format string, args ...any) {

@@ -364,3 +364,26 @@ func TestBodyBounded(t *testing.T) {
 		t.Errorf("status %d, want 413", resp.StatusCode)
 	}
 }
+
+// TestUntrustedCertificate: the certificate is the caller's choice; a
+// client that does not trust its CA fails the handshake, and the server
+// logs the failure.
+func TestUntrustedCertificate(t *testing.T) {
+	l := newLab(t, []string{cas02SPN})
+	srv, lb := startCAS(t, fakecas.Config{Host: cas02, Certificate: &l.cert})
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, srv.Addr())
+	}}
+	defer tr.CloseIdleConnections()
+	_, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(srv.URL() + "/owa")
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("GET with the system roots: %v; want a certificate error", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(lb.String(), "TLS handshake error") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(lb.String(), "#exauth: http: TLS handshake error") {
+		t.Errorf("log lacks the handshake failure:\n%s", lb.String())
+	}
+}
