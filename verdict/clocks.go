@@ -15,6 +15,7 @@ type clocks struct {
 	localVsKDC    *time.Duration // this host vs the KDC (ticket time or KRB-ERROR stime)
 	serverVsKDC   *time.Duration // derived from the two above
 	kdcSource     string         // what the KDC reading was
+	serverSource  string         // what the server reading was
 }
 
 // resolution is how far apart two clocks may seem while agreeing: banner
@@ -24,7 +25,9 @@ const resolution = 2 * time.Second
 func observeClocks(o *Observation) clocks {
 	var c clocks
 	if off, ok := o.Banner.ServerOffset(); ok {
-		c.serverVsLocal = &off
+		c.serverVsLocal, c.serverSource = &off, "banner date"
+	} else if off, ok := o.HTTP.serverOffset(); ok {
+		c.serverVsLocal, c.serverSource = &off, "Date header"
 	}
 	if k := o.Kerberos; k != nil && k.ClockSample != nil {
 		off := -k.ClockSample.Offset()
@@ -125,13 +128,13 @@ func outlierRemediation(outlier string) []string {
 // evidence lines for every observed pair.
 func (c clocks) evidence(add func(string, ...any)) {
 	if c.serverVsLocal != nil {
-		add("receiving server clock (banner date) is %s this host", aheadBehind(*c.serverVsLocal))
+		add("receiving server clock (%s) is %s this host", c.serverSource, aheadBehind(*c.serverVsLocal))
 	}
 	if c.localVsKDC != nil {
 		add("this host's clock is %s the KDC (%s)", aheadBehind(*c.localVsKDC), c.kdcSource)
 	}
 	if c.serverVsKDC != nil {
-		add("receiving server clock is %s the KDC (banner date vs %s)", aheadBehind(*c.serverVsKDC), c.kdcSource)
+		add("receiving server clock is %s the KDC (%s vs %s)", aheadBehind(*c.serverVsKDC), c.serverSource, c.kdcSource)
 	}
 }
 

@@ -138,6 +138,9 @@ func (j *judgement) decide() (Verdict, string) {
 			return v, s
 		}
 	}
+	if o.HTTP != nil {
+		return j.decideHTTP()
+	}
 	// Connect and banner.
 	if c := o.Connect; c != nil && c.Err != nil {
 		j.add("TCP connect to %s failed (%s): %v", o.Address, c.Kind, c.Err)

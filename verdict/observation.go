@@ -40,6 +40,8 @@ type Observation struct {
 	// Interrupted is set when the probe did not end by itself: its caller
 	// stopped it, or its time budget ran out, before it had an answer.
 	Interrupted *Interruption
+	// HTTP is the HTTP path between Client Access servers; nil for SMTP.
+	HTTP *HTTPObservation
 	// Directory is what Active Directory holds about the SPN's holders and
 	// the probing identity, read over LDAP; nil when not read.
 	Directory *DirectoryObservation
