@@ -378,7 +378,7 @@ func (d *dialogue) connect(ctx context.Context, addr string) bool {
 	c, err := dial(dctx, "tcp", addr)
 	d.obs.Timings.Connect = time.Since(began)
 	if err != nil {
-		d.obs.Connect = &verdict.ConnectObservation{Err: err, Kind: connectKind(err)}
+		d.obs.Connect = &verdict.ConnectObservation{Err: err, Kind: ConnectKind(err)}
 		return d.fail(verdict.StepConnect, err)
 	}
 	d.obs.Connect = &verdict.ConnectObservation{}
@@ -386,7 +386,8 @@ func (d *dialogue) connect(ctx context.Context, addr string) bool {
 	return true
 }
 
-func connectKind(err error) verdict.ConnectKind {
+// ConnectKind classifies a failed TCP connect.
+func ConnectKind(err error) verdict.ConnectKind {
 	var dnsErr *net.DNSError
 	var ne net.Error
 	switch {
@@ -520,6 +521,15 @@ func (d *dialogue) upgradeTLS(ctx context.Context, verb string) bool {
 }
 
 func (d *dialogue) verifyCert(chain []*x509.Certificate) *verdict.CertObservation {
+	return VerifyCertificate(chain, d.host, d.cfg.RootCAs, d.cfg.Clock.Now())
+}
+
+// VerifyCertificate records a server's certificate chain and whether it
+// is trusted for host by roots (nil: the system's) at now. Producers keep
+// the handshake going whatever the answer (InsecureSkipVerify) and let
+// the verdict core decide what an untrusted certificate means on their
+// path.
+func VerifyCertificate(chain []*x509.Certificate, host string, roots *x509.CertPool, now time.Time) *verdict.CertObservation {
 	leaf := chain[0]
 	c := &verdict.CertObservation{
 		Subject: leaf.Subject.String(), Issuer: leaf.Issuer.String(), DNSNames: leaf.DNSNames,
@@ -530,10 +540,10 @@ func (d *dialogue) verifyCert(chain []*x509.Certificate) *verdict.CertObservatio
 		inter.AddCert(ic)
 	}
 	_, err := leaf.Verify(x509.VerifyOptions{
-		DNSName:       d.host,
-		Roots:         d.cfg.RootCAs,
+		DNSName:       host,
+		Roots:         roots,
 		Intermediates: inter,
-		CurrentTime:   d.cfg.Clock.Now(),
+		CurrentTime:   now,
 	})
 	if err != nil {
 		c.Error = err.Error()

@@ -79,7 +79,11 @@ func (j *judgement) collectEvidence() {
 	o := j.o
 	j.clocks = observeClocks(o)
 	if o.TLS != nil && o.TLS.Version != "" {
-		j.add("TLS: %s via %s, %s, %s", o.TLS.Mode, o.TLS.Verb, o.TLS.Version, o.TLS.Cipher)
+		if o.TLS.Mode == TLSHTTPS {
+			j.add("TLS: %s, %s", o.TLS.Version, o.TLS.Cipher)
+		} else {
+			j.add("TLS: %s via %s, %s, %s", o.TLS.Mode, o.TLS.Verb, o.TLS.Version, o.TLS.Cipher)
+		}
 	}
 	if c := o.TLS.peerCert(); c != nil {
 		if c.Trusted {

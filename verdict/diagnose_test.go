@@ -143,6 +143,13 @@ func TestDiagnose(t *testing.T) {
 				&verdict.SPNCheck{SPN: "SMTPSVC/hub02.lab.test", TicketObtained: true})
 			return withDirectory(o, disabled(hub01Account))
 		}(), verdict.VerdictAuthTemporaryFailure},
+		{"http-internalurl-ip", &verdict.Observation{
+			Target: "10.0.0.5", Address: "10.0.0.5:443", Options: verdict.ObservedOptions{HasCredentials: true},
+			Connect: &verdict.ConnectObservation{},
+			TLS:     &verdict.TLSObservation{Mode: verdict.TLSHTTPS, Version: "TLS 1.2", PeerCert: &verdict.CertObservation{Subject: "CN=10.0.0.5", Trusted: true}},
+			HTTP: &verdict.HTTPObservation{URL: "https://10.0.0.5/owa", Host: "10.0.0.5",
+				Challenge: &verdict.HTTPResponse{Status: 401, Schemes: []string{"Negotiate", "NTLM"}, Server: "Microsoft-IIS/10.0"}},
+		}, verdict.VerdictSPNUnknown},
 		{"sender-disabled-directory", func() *verdict.Observation {
 			o := withDirectory(kdcError(observation(0, 0, xexps...), "AS", 18, "KDC_ERR_CLIENT_REVOKED"), hub01Account)
 			no := false

@@ -82,6 +82,9 @@ func (j *judgement) decideHTTP() (Verdict, string) {
 	}
 	if c := o.TLS.peerCert(); c != nil && !c.Trusted {
 		j.add("certificate %q (SAN %s, issuer %q, expires %s) is not trusted: %s", c.Subject, strings.Join(c.DNSNames, ", "), c.Issuer, c.NotAfter.UTC().Format(time.RFC3339), c.Error)
+		if net.ParseIP(strings.Trim(h.Host, "[]")) != nil {
+			j.add("the URL names an IP address (%s): with the certificate accepted, Kerberos would fail next — no account holds an HTTP SPN for an address (event 71); set the internalURL to the server's host name", h.Host)
+		}
 		j.remediation = append(j.remediation,
 			fmt.Sprintf("Give %s a certificate the proxying Client Access servers trust, whose name is the internalURL's host (%s): `Enable-ExchangeCertificate -Thumbprint <thumbprint> -Services IIS`.", o.Target, h.Host),
 			"Or let the proxying Client Access server accept untrusted certificates for internal proxying (what AllowInternalUntrustedCerts=1 changes): set that DWORD to 1 under HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSExchange OWA, then `iisreset /noforce`.")
@@ -117,6 +120,9 @@ func (j *judgement) decideHTTP() (Verdict, string) {
 	}
 	if v, s, ok := j.kerberos(); ok {
 		return v, s
+	}
+	if o.Kerberos == nil && !o.Options.HasCredentials {
+		return VerdictNoCredentials, fmt.Sprintf("%s offers Negotiate, but the probe has no Kerberos credentials to try it with", h.URL)
 	}
 	f := h.Final
 	if f == nil {

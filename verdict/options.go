@@ -57,6 +57,9 @@ const (
 	TLSAnonymous TLSMode = "anonymous" // X-ANONYMOUSTLS
 	TLSStartTLS  TLSMode = "starttls"  // STARTTLS
 	TLSNone      TLSMode = "none"      // stay in clear text
+	// TLSHTTPS is TLS from the first byte (HTTPS), the HTTP path's only
+	// mode: a report's mode, never a choice a probe is given.
+	TLSHTTPS TLSMode = "https"
 )
 
 // Valid reports whether t is one of the modes ("" means auto).
