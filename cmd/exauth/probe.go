@@ -5,8 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/exauth/exauth/httpprobe"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 )
@@ -41,12 +43,16 @@ func (p *probeFlags) register(fs *command) {
 }
 
 func cmdProbe(ctx context.Context, args []string, e env) int {
-	fs := newCommand(e, "probe", "[flags] HOST[:PORT] | --scenario NAME|FILE", `
+	fs := newCommand(e, "probe", "[flags] HOST[:PORT] | https://HOST/PATH | --scenario NAME|FILE", `
 Probe a receive connector as a sending Exchange server does: EHLO,
 X-ANONYMOUSTLS, EHLO, then X-EXPS EXCHANGEAUTH (or X-EXPS GSSAPI, AUTH
 GSSAPI) with real Kerberos, and end in one verdict with evidence and what
 to do. HOST names the server (port 25 unless given); --connect dials
-another address. Exit codes: 0 ok, 1 warning, 2 critical, 3 unknown.`, args)
+another address. An https:// URL (a Client Access server's internalURL:
+/owa, /EWS/Exchange.asmx, ...) probes the HTTP path between Client Access
+servers instead: HTTPS with the certificate checked, IIS's providers,
+then Negotiate with Kerberos for HTTP/HOST. Exit codes: 0 ok, 1
+warning, 2 critical, 3 unknown.`, args)
 	var p probeFlags
 	p.register(fs)
 	pos, code, done := fs.parse(args, 1)
@@ -59,13 +65,46 @@ another address. Exit codes: 0 ok, 1 warning, 2 critical, 3 unknown.`, args)
 		return probeScenario(ctx, p, set, pos, e)
 	}
 	if len(pos) != 1 {
-		return usageError(e, "probe", errors.New("want exactly one HOST[:PORT] (or --scenario NAME)"))
+		return usageError(e, "probe", errors.New("want exactly one HOST[:PORT] or https:// URL (or --scenario NAME)"))
+	}
+	if strings.Contains(pos[0], "://") {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		return probeHTTP(ctx, p, set, pos[0], e)
 	}
 	cfg, err := p.config(pos[0], e)
 	if err != nil {
 		return usageError(e, "probe", err)
 	}
 	return printReport(e, smtpprobe.Probe(ctx, cfg), p)
+}
+
+// probeHTTP probes a Client Access server's URL: the HTTP path between
+// CAS servers (httpprobe), with the same credentials, trust anchors and
+// budget as an SMTP probe.
+func probeHTTP(ctx context.Context, p probeFlags, set map[string]bool, raw string, e env) int {
+	for _, f := range []string{"mech", "tls", "ehlo", "spn", "ldap", "ldap-insecure-skip-verify", "require-trusted-cert"} {
+		if set[f] {
+			return usageError(e, "probe", fmt.Errorf("--%s is for SMTP probes, not a URL (HTTPS is checked strictly, as a proxying Client Access server with AllowInternalUntrustedCerts=0 does)", f))
+		}
+	}
+	if _, err := httpprobe.ParseURL(raw); err != nil {
+		return usageError(e, "probe", err)
+	}
+	cfg := httpprobe.Config{URL: raw, Connect: p.connect, Timeout: p.timeout}
+	if p.caFile != "" {
+		pool, err := smtpprobe.LoadCAFile(p.caFile)
+		if err != nil {
+			return usageError(e, "probe", fmt.Errorf("--ca-file: %w", err))
+		}
+		cfg.RootCAs = pool
+	}
+	ks, err := p.credentialFlags.settings(e).KerberosSettings(e.getenv, nil)
+	if err != nil {
+		return usageError(e, "probe", smtpprobe.SpellFields(err, flagOf))
+	}
+	cfg.Kerberos = smtpprobe.NewKerberos(ks)
+	return printReport(e, httpprobe.Probe(ctx, cfg), p)
 }
 
 func printReport(e env, r *verdict.Report, p probeFlags) int {
