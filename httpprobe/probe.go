@@ -27,6 +27,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/spnego"
 
 	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/internal/gssapi"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 )
@@ -196,11 +197,16 @@ func (p *prober) run(ctx context.Context) {
 		return
 	}
 	apRep, err := responseToken(reply)
-	if err == nil {
-		_, err = mech.Next(apRep)
-	}
 	if err != nil {
+		h.MutualErr, h.MutualMalformed = err.Error(), true
+		return
+	}
+	if _, err := mech.Next(apRep); err != nil {
+		// Only a reply that is an AP-REP and does not decrypt speaks of
+		// keys; anything else is a peer that broke the protocol.
+		var ie *gssapi.InitError
 		h.MutualErr = err.Error()
+		h.MutualMalformed = !errors.As(err, &ie) || ie.Reason != gssapi.ReasonMutualFailed
 		return
 	}
 	h.Mutual = true

@@ -2,6 +2,9 @@ package httpprobe_test
 
 import (
 	"context"
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,5 +161,46 @@ func TestProbe_NoCredentialsAndBadURL(t *testing.T) {
 		if _, err := httpprobe.ParseURL(u); err == nil {
 			t.Errorf("ParseURL(%q): want an error", u)
 		}
+	}
+}
+
+// A peer whose Negotiate reply is not a Kerberos token in SPNEGO broke the
+// protocol; no key is blamed. Nothing it sends makes the probe panic.
+func TestProbe_HostileNegotiateReplies(t *testing.T) {
+	l := newLab(t, "HTTP/cas02.lab.test")
+	now := time.Now()
+	cert, err := l.ca.Issue([]string{"cas02.lab.test"}, now.Add(-time.Hour), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, reply string
+		want        verdict.Verdict
+	}{
+		{"not base64", "Negotiate !!!", verdict.VerdictProtocolError},
+		{"not SPNEGO", "Negotiate oQMKAQA=", verdict.VerdictProtocolError}, // a NegTokenResp without a token
+		{"garbage", "Negotiate " + "AAAA", verdict.VerdictProtocolError},   // a bare token that is no AP-REP
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Authorization") == "" {
+					w.Header().Add("WWW-Authenticate", "Negotiate")
+					w.WriteHeader(http.StatusUnauthorized)
+					return
+				}
+				w.Header().Set("WWW-Authenticate", c.reply)
+				w.WriteHeader(http.StatusOK)
+			}))
+			srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+			srv.StartTLS()
+			defer srv.Close()
+			r := httpprobe.Probe(context.Background(), httpprobe.Config{
+				URL: "https://cas02.lab.test/owa", Connect: srv.Listener.Addr().String(), RootCAs: l.ca.Pool(), Timeout: 10 * time.Second,
+				Kerberos: smtpprobe.NewKerberos(smtpprobe.KerberosSettings{Krb5Conf: l.krb5Conf, Keytab: l.cas01, Principal: "CAS01$@" + realm}),
+			})
+			if r.Verdict != c.want {
+				t.Errorf("verdict %s: %s; want %s", r.Verdict, r.Summary, c.want)
+			}
+		})
 	}
 }

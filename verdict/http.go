@@ -20,8 +20,10 @@ type HTTPObservation struct {
 	Final *HTTPResponse
 	// Mutual is set when the server's reply token (its AP-REP) verified.
 	Mutual bool
-	// MutualErr is why a reply token did not verify.
-	MutualErr string
+	// MutualErr is why a reply token did not verify; MutualMalformed says
+	// it was not even a Kerberos token in SPNEGO (a broken peer, not a key).
+	MutualErr       string
+	MutualMalformed bool
 	// Err is a request that got no HTTP answer (the connection broke, no
 	// reply in time), with the request it was.
 	Err     error
@@ -147,6 +149,10 @@ func (j *judgement) decideHTTP() (Verdict, string) {
 		j.add("candidate causes, most likely first: 1) the server cannot decrypt the ticket (%s on another account, a key version not replicated); 2) clocks more than 5 minutes apart (the server's Date header was not read)", o.Kerberos.spnOrEmpty())
 		return VerdictAuthTemporaryFailure, fmt.Sprintf("%s refused the Kerberos token (401) and nothing observed singles out one cause", h.URL)
 	case f.Status >= 200 && f.Status < 400:
+		if h.MutualErr != "" && h.MutualMalformed {
+			j.add("the server's Negotiate reply could not be read: %s", h.MutualErr)
+			return VerdictProtocolError, fmt.Sprintf("%s answered %d with a Negotiate reply that is not a Kerberos token: %s", h.URL, f.Status, h.MutualErr)
+		}
 		if h.MutualErr != "" {
 			j.add("the server's reply token did not verify: %s", h.MutualErr)
 			return VerdictKeyMismatch, fmt.Sprintf("%s accepted the ticket but its mutual-authentication reply did not verify: %s", h.URL, h.MutualErr)
