@@ -110,6 +110,7 @@ func Observe(ctx context.Context, cfg Config) *verdict.Observation {
 		port = "443"
 	}
 	o.Target, o.HTTP.Host = host, host
+	o.HTTP.HostIsAddress = net.ParseIP(host) != nil
 	o.Address = net.JoinHostPort(host, port)
 	if cfg.Connect != "" {
 		o.Address = cfg.Connect

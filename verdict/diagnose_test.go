@@ -147,7 +147,7 @@ func TestDiagnose(t *testing.T) {
 			Target: "10.0.0.5", Address: "10.0.0.5:443", Options: verdict.ObservedOptions{HasCredentials: true},
 			Connect: &verdict.ConnectObservation{},
 			TLS:     &verdict.TLSObservation{Mode: verdict.TLSHTTPS, Version: "TLS 1.2", PeerCert: &verdict.CertObservation{Subject: "CN=10.0.0.5", Trusted: true}},
-			HTTP: &verdict.HTTPObservation{URL: "https://10.0.0.5/owa", Host: "10.0.0.5",
+			HTTP: &verdict.HTTPObservation{URL: "https://10.0.0.5/owa", Host: "10.0.0.5", HostIsAddress: true,
 				Challenge: &verdict.HTTPResponse{Status: 401, Schemes: []string{"Negotiate", "NTLM"}, Server: "Microsoft-IIS/10.0"}},
 		}, verdict.VerdictSPNUnknown},
 		{"sender-disabled-directory", func() *verdict.Observation {

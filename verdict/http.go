@@ -2,7 +2,6 @@ package verdict
 
 import (
 	"fmt"
-	"net"
 	"strings"
 	"time"
 )
@@ -13,6 +12,9 @@ import (
 type HTTPObservation struct {
 	URL  string
 	Host string // the URL's host: the TLS name and the SPN's host
+	// HostIsAddress is set when Host is an IP address, which no account
+	// can hold an HTTP SPN for.
+	HostIsAddress bool
 	// Challenge is the answer to the first, unauthenticated request.
 	Challenge *HTTPResponse
 	// Final is the answer to the request that carried the Kerberos token;
@@ -84,7 +86,7 @@ func (j *judgement) decideHTTP() (Verdict, string) {
 	}
 	if c := o.TLS.peerCert(); c != nil && !c.Trusted {
 		j.add("certificate %q (SAN %s, issuer %q, expires %s) is not trusted: %s", c.Subject, strings.Join(c.DNSNames, ", "), c.Issuer, c.NotAfter.UTC().Format(time.RFC3339), c.Error)
-		if net.ParseIP(strings.Trim(h.Host, "[]")) != nil {
+		if h.HostIsAddress {
 			j.add("the URL names an IP address (%s): with the certificate accepted, Kerberos would fail next — no account holds an HTTP SPN for an address (event 71); set the internalURL to the server's host name", h.Host)
 		}
 		j.remediation = append(j.remediation,
@@ -113,7 +115,7 @@ func (j *judgement) decideHTTP() (Verdict, string) {
 		}
 		return VerdictUnknown, fmt.Sprintf("%s asks for %s, not Windows authentication", h.URL, schemesOrNone(c.Schemes))
 	}
-	if ip := net.ParseIP(strings.Trim(h.Host, "[]")); ip != nil {
+	if h.HostIsAddress {
 		j.remediation = append(j.remediation,
 			"Set the virtual directory's internalURL to the server's host name: `Set-OwaVirtualDirectory -Identity '<server>\\owa (Default Web Site)' -InternalUrl https://<fqdn>/owa` (EWS: `Set-WebServicesVirtualDirectory ... -InternalUrl https://<fqdn>/EWS/Exchange.asmx`), and probe that URL.",
 			"Kerberos service names are host names: register `HTTP/<fqdn>` on the server's account if it is missing (`setspn -S HTTP/<fqdn> <SERVER>`), never an SPN for an address.")
