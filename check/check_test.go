@@ -202,7 +202,8 @@ func TestLoadPlan_Invalid(t *testing.T) {
 	}{
 		"no-expect.yaml":                {2, "targets.0.expect", "required for a host target"},
 		"unknown-verdict.yaml":          {3, "targets.0.expect", `unknown verdict "fine"`},
-		"host-and-scenario.yaml":        {3, "targets.0.scenario", "either a host or a scenario"},
+		"host-and-scenario.yaml":        {3, "targets.0.scenario", "either a host, a URL or a scenario"},
+		"bad-url.yaml":                  {2, "targets.0.url", "want an https:// URL"},
 		"unknown-scenario.yaml":         {2, "targets.0.scenario", "no bundled scenario"},
 		"bad-timeout.yaml":              {2, "", "bad duration"},
 		"unknown-field.yaml":            {2, "", `unknown field "colour"`},

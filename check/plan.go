@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/exauth/exauth/httpprobe"
 	"github.com/exauth/exauth/internal/yamlfile"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
@@ -55,6 +56,7 @@ type Settings struct {
 type Target struct {
 	Name     string `yaml:"name"`     // default: host or scenario
 	Host     string `yaml:"host"`     // HOST[:PORT] of a real or fake receive connector
+	URL      string `yaml:"url"`      // https://HOST/PATH of a Client Access server (the HTTP path)
 	Connect  string `yaml:"connect"`  // dial this instead of HOST
 	SPN      string `yaml:"spn"`      // default SMTPSVC/HOST
 	Scenario string `yaml:"scenario"` // NAME|FILE: a bundled or written scenario, started in-process
@@ -158,13 +160,28 @@ func (p *Plan) validate(errs *yamlfile.Errors) {
 	for i := range p.Targets {
 		t := &p.Targets[i]
 		f := fmt.Sprintf("targets.%d", i)
+		kinds := 0
+		for _, v := range []string{t.Host, t.URL, t.Scenario} {
+			if v != "" {
+				kinds++
+			}
+		}
 		switch {
-		case t.Host == "" && t.Scenario == "":
-			errs.Add(f, "a target needs host: or scenario:")
-		case t.Host != "" && t.Scenario != "":
-			errs.Add(f+".scenario", "a target is either a host or a scenario, not both")
+		case kinds == 0:
+			errs.Add(f, "a target needs host:, url: or scenario:")
+		case kinds > 1 && t.Scenario != "":
+			errs.Add(f+".scenario", "a target is either a host, a URL or a scenario, not several")
+		case kinds > 1:
+			errs.Add(f+".url", "a target is either a host, a URL or a scenario, not several")
 		case t.Host != "" && !hostPortRE.MatchString(t.Host):
 			errs.Add(f+".host", "not a HOST[:PORT]: %q", t.Host)
+		case t.URL != "":
+			if _, err := httpprobe.ParseURL(t.URL); err != nil {
+				errs.Add(f+".url", "%v", err)
+			}
+			if t.SPN != "" {
+				errs.Add(f+".spn", "a URL target's SPN is HTTP/<its host>")
+			}
 		}
 		if t.Scenario != "" {
 			if _, err := scenarios.Lookup(t.Scenario); err != nil && !strings.ContainsRune(t.Scenario, '/') && !strings.HasSuffix(t.Scenario, ".yaml") {
@@ -183,7 +200,7 @@ func (p *Plan) validate(errs *yamlfile.Errors) {
 			}
 		}
 		if t.Name == "" {
-			t.Name = t.Host + t.Scenario
+			t.Name = t.Host + t.URL + t.Scenario
 		}
 		if !nameRE.MatchString(t.Name) {
 			errs.Add(f+".name", "names are letters, digits and ._:@/$- (got %q)", t.Name)

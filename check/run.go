@@ -2,10 +2,12 @@ package check
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"sync"
 	"time"
 
+	"github.com/exauth/exauth/httpprobe"
 	"github.com/exauth/exauth/internal/clock"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
@@ -122,6 +124,13 @@ func runTarget(ctx context.Context, p *Plan, t *Target, creds *credentialPool) (
 	res = Result{Target: t.Name, Host: t.Host, Scenario: t.Scenario, Expect: t.Expect}
 	began := time.Now()
 	defer func() { res.DurationMS = float64(time.Since(began).Microseconds()) / 1000 }()
+	if t.URL != "" {
+		cfg, err := creds.httpConfig(t, t.merged(p.Defaults))
+		if err != nil {
+			return failed(res, err)
+		}
+		return judged(res, httpprobe.Probe(ctx, cfg))
+	}
 	var cfg smtpprobe.Config
 	if t.Scenario != "" {
 		sc, err := scenarios.Lookup(t.Scenario)
@@ -143,10 +152,42 @@ func runTarget(ctx context.Context, p *Plan, t *Target, creds *credentialPool) (
 			return failed(res, err)
 		}
 	}
-	r := smtpprobe.Probe(ctx, cfg)
+	return judged(res, smtpprobe.Probe(ctx, cfg))
+}
+
+// judged records a target's report.
+func judged(res Result, r *verdict.Report) Result {
 	res.Verdict, res.Severity, res.Summary, res.Evidence, res.Report = r.Verdict, r.Severity, r.Summary, r.Evidence, r
 	res.Met = res.Expect.Has(r.Verdict)
 	return res
+}
+
+// credentials are the plan's credential settings as the probes take them.
+func (s Settings) credentials() smtpprobe.CredentialSettings {
+	return smtpprobe.CredentialSettings{
+		Krb5Conf: s.Krb5Conf, Realm: s.Realm, KDC: s.KDC, CCache: s.CCache,
+		Keytab: s.Keytab, Principal: s.Principal, PasswordFile: s.PasswordFile,
+	}
+}
+
+// httpConfig is a URL target's probe configuration, with the pool's shared
+// credentials. The SMTP-only settings (mech, tls, ehlo, ldap) do not
+// apply; HTTPS is always checked strictly.
+func (c *credentialPool) httpConfig(t *Target, s Settings) (httpprobe.Config, error) {
+	cfg := httpprobe.Config{URL: t.URL, Connect: t.Connect, Timeout: time.Duration(s.Timeout), Clock: c.clock}
+	if s.CAFile != "" {
+		pool, err := smtpprobe.LoadCAFile(s.CAFile)
+		if err != nil {
+			return cfg, fmt.Errorf("ca_file: %w", err)
+		}
+		cfg.RootCAs = pool
+	}
+	k, err := c.kerberos(s.credentials())
+	if err != nil {
+		return cfg, smtpprobe.SpellFields(err, keyOf)
+	}
+	cfg.Kerberos = k
+	return cfg, nil
 }
 
 // failed records a target that could not even be probed.
@@ -179,10 +220,7 @@ func (c *credentialPool) config(t *Target, s Settings) (smtpprobe.Config, error)
 	ps := smtpprobe.Settings{
 		Host: t.Host, Connect: t.Connect, SPN: t.SPN, EHLO: s.EHLO,
 		Mech: s.Mech, TLS: s.TLS, CAFile: s.CAFile, Timeout: time.Duration(s.Timeout),
-		Credentials: smtpprobe.CredentialSettings{
-			Krb5Conf: s.Krb5Conf, Realm: s.Realm, KDC: s.KDC, CCache: s.CCache,
-			Keytab: s.Keytab, Principal: s.Principal, PasswordFile: s.PasswordFile,
-		},
+		Credentials: s.credentials(),
 	}
 	if s.RequireTrustedCert != nil {
 		ps.RequireTrustedCert = *s.RequireTrustedCert
