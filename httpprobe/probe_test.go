@@ -5,113 +5,28 @@ import (
 	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jcmturner/gokrb5/v8/keytab"
-
 	"github.com/exauth/exauth/fakecas"
-	"github.com/exauth/exauth/fakekdc"
-	"github.com/exauth/exauth/fakeserver"
+	"github.com/exauth/exauth/fakecas/castest"
 	"github.com/exauth/exauth/httpprobe"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 )
 
-const realm = "LAB.TEST"
-
-// lab is a fake KDC with CAS01$ (the proxying server, whose identity the
-// probe uses) and CAS02$ (the target), and a CA both trust.
-type lab struct {
-	kdc      *fakekdc.KDC
-	ca       *fakeserver.CA
-	krb5Conf string
-	cas01    string // CAS01$'s keytab file
-}
-
-func newLab(t *testing.T, cas02SPNs ...string) *lab {
+func probe(t *testing.T, env *castest.Env, url string, srv *fakecas.Server) *verdict.Report {
 	t.Helper()
-	kdc, err := fakekdc.Start(fakekdc.Config{Realm: realm, Accounts: []fakekdc.Account{
-		{Name: "CAS01$", SPNs: []string{"HTTP/cas01.lab.test"}},
-		{Name: "CAS02$", KVNO: 3, PreviousPasswords: []string{""}, SPNs: cas02SPNs},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { kdc.Close() })
-	now := time.Now()
-	ca, err := fakeserver.NewCA("exauth test CA", now, 24*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	l := &lab{kdc: kdc, ca: ca, krb5Conf: filepath.Join(dir, "krb5.conf"), cas01: filepath.Join(dir, "cas01.keytab")}
-	if err := os.WriteFile(l.krb5Conf, kdc.Krb5Conf(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	kt, err := kdc.Keytab("CAS01$", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := kt.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(l.cas01, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
-func (l *lab) keytab(t *testing.T, account string, kvno int) *keytab.Keytab {
-	t.Helper()
-	kt, err := l.kdc.Keytab(account, kvno)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kt
-}
-
-// cas02 starts the target with the options given.
-func (l *lab) cas02(t *testing.T, host string, trusted bool, cfg fakecas.Config) *fakecas.Server {
-	t.Helper()
-	now := time.Now()
-	issuer := l.ca
-	if !trusted {
-		other, err := fakeserver.NewCA("somebody else's CA", now, 24*time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		issuer = other
-	}
-	cert, err := issuer.Issue([]string{host}, now.Add(-time.Hour), now.Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Host, cfg.Certificate = host, &cert
-	srv, err := fakecas.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return srv
-}
-
-func (l *lab) probe(t *testing.T, url string, srv *fakecas.Server) *verdict.Report {
-	t.Helper()
-	cfg := httpprobe.Config{
-		URL: url, Connect: srv.Addr(), RootCAs: l.ca.Pool(), Timeout: 20 * time.Second,
-		Kerberos: smtpprobe.NewKerberos(smtpprobe.KerberosSettings{Krb5Conf: l.krb5Conf, Keytab: l.cas01, Principal: "CAS01$@" + realm}),
-	}
-	return httpprobe.Probe(context.Background(), cfg)
+	return httpprobe.Probe(context.Background(), httpprobe.Config{
+		URL: url, Connect: srv.Addr(), RootCAs: env.CA.Pool(), Timeout: 20 * time.Second,
+		Kerberos: smtpprobe.NewKerberos(smtpprobe.KerberosSettings{Krb5Conf: env.Krb5Conf, Keytab: env.ClientKeytab, Principal: env.Principal}),
+	})
 }
 
 func TestProbe(t *testing.T) {
-	l := newLab(t, "HTTP/cas02.lab.test")
-	current, stale := l.keytab(t, "CAS02$", 3), l.keytab(t, "CAS02$", 2)
+	env := castest.New(t, "HTTP/cas02.lab.test")
+	current, stale := env.Keytab(t, "CAS02$", 3), env.Keytab(t, "CAS02$", 2)
 	for _, c := range []struct {
 		name    string
 		url     string
@@ -134,8 +49,9 @@ func TestProbe(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			host := strings.TrimPrefix(c.url, "https://")
 			host, _, _ = strings.Cut(host, "/")
-			srv := l.cas02(t, host, c.trusted, c.cfg)
-			r := l.probe(t, c.url, srv)
+			c.cfg.Host = host
+			srv := env.Start(t, c.cfg, !c.trusted)
+			r := probe(t, env, c.url, srv)
 			if r.Verdict != c.want || !strings.Contains(r.Summary, c.summary) {
 				t.Fatalf("verdict %s: %s\n%s; want %s containing %q", r.Verdict, r.Summary, strings.Join(r.Evidence, "\n"), c.want, c.summary)
 			}
@@ -151,9 +67,9 @@ func TestProbe(t *testing.T) {
 }
 
 func TestProbe_NoCredentialsAndBadURL(t *testing.T) {
-	l := newLab(t, "HTTP/cas02.lab.test")
-	srv := l.cas02(t, "cas02.lab.test", true, fakecas.Config{Keytab: l.keytab(t, "CAS02$", 3)})
-	r := httpprobe.Probe(context.Background(), httpprobe.Config{URL: "https://cas02.lab.test/owa", Connect: srv.Addr(), RootCAs: l.ca.Pool()})
+	env := castest.New(t, "HTTP/cas02.lab.test")
+	srv := env.Start(t, fakecas.Config{}, false)
+	r := httpprobe.Probe(context.Background(), httpprobe.Config{URL: "https://cas02.lab.test/owa", Connect: srv.Addr(), RootCAs: env.CA.Pool()})
 	if r.Verdict != verdict.VerdictNoCredentials {
 		t.Errorf("without credentials: %s: %s", r.Verdict, r.Summary)
 	}
@@ -167,9 +83,9 @@ func TestProbe_NoCredentialsAndBadURL(t *testing.T) {
 // A peer whose Negotiate reply is not a Kerberos token in SPNEGO broke the
 // protocol; no key is blamed. Nothing it sends makes the probe panic.
 func TestProbe_HostileNegotiateReplies(t *testing.T) {
-	l := newLab(t, "HTTP/cas02.lab.test")
+	env := castest.New(t, "HTTP/cas02.lab.test")
 	now := time.Now()
-	cert, err := l.ca.Issue([]string{"cas02.lab.test"}, now.Add(-time.Hour), now.Add(time.Hour))
+	cert, err := env.CA.Issue([]string{"cas02.lab.test"}, now.Add(-time.Hour), now.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,8 +111,8 @@ func TestProbe_HostileNegotiateReplies(t *testing.T) {
 			srv.StartTLS()
 			defer srv.Close()
 			r := httpprobe.Probe(context.Background(), httpprobe.Config{
-				URL: "https://cas02.lab.test/owa", Connect: srv.Listener.Addr().String(), RootCAs: l.ca.Pool(), Timeout: 10 * time.Second,
-				Kerberos: smtpprobe.NewKerberos(smtpprobe.KerberosSettings{Krb5Conf: l.krb5Conf, Keytab: l.cas01, Principal: "CAS01$@" + realm}),
+				URL: "https://cas02.lab.test/owa", Connect: srv.Listener.Addr().String(), RootCAs: env.CA.Pool(), Timeout: 10 * time.Second,
+				Kerberos: smtpprobe.NewKerberos(smtpprobe.KerberosSettings{Krb5Conf: env.Krb5Conf, Keytab: env.ClientKeytab, Principal: env.Principal}),
 			})
 			if r.Verdict != c.want {
 				t.Errorf("verdict %s: %s; want %s", r.Verdict, r.Summary, c.want)

@@ -4,63 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/exauth/exauth/fakecas"
-	"github.com/exauth/exauth/fakekdc"
-	"github.com/exauth/exauth/fakeserver"
+	"github.com/exauth/exauth/fakecas/castest"
 )
 
 // A URL selects the HTTP path: the same flags for credentials, trust
 // anchors and --connect; SMTP-only flags are refused.
 func TestProbeURL(t *testing.T) {
-	kdc, err := fakekdc.Start(fakekdc.Config{Realm: "LAB.TEST", Accounts: []fakekdc.Account{
-		{Name: "CAS01$", SPNs: []string{"HTTP/cas01.lab.test"}},
-		{Name: "CAS02$", SPNs: []string{"HTTP/cas02.lab.test"}},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kdc.Close()
-	now := time.Now()
-	ca, err := fakeserver.NewCA("exauth test CA", now, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := ca.Issue([]string{"cas02.lab.test"}, now.Add(-time.Minute), now.Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	kt02, err := kdc.Keytab("CAS02$", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := fakecas.Start(fakecas.Config{Host: "cas02.lab.test", Certificate: &cert, Keytab: kt02})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	dir := t.TempDir()
-	kt01, err := kdc.Keytab("CAS01$", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := kt01.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string][]byte{"krb5.conf": kdc.Krb5Conf(), "cas01.keytab": b, "ca.pem": ca.PEM()}
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	args := []string{"probe", "--json", "--connect", srv.Addr(), "--ca-file", filepath.Join(dir, "ca.pem"),
-		"--krb5-conf", filepath.Join(dir, "krb5.conf"), "--keytab", filepath.Join(dir, "cas01.keytab"), "--principal", "CAS01$@LAB.TEST"}
+	lab := castest.New(t, "HTTP/cas02.lab.test")
+	srv := lab.Start(t, fakecas.Config{}, false)
+	args := []string{"probe", "--json", "--connect", srv.Addr(), "--ca-file", lab.CAFile,
+		"--krb5-conf", lab.Krb5Conf, "--keytab", lab.ClientKeytab, "--principal", lab.Principal}
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), append(args, "https://cas02.lab.test/owa"),
 		env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }})
