@@ -56,6 +56,9 @@ func TestProbe(t *testing.T) {
 				t.Fatalf("verdict %s: %s\n%s; want %s containing %q", r.Verdict, r.Summary, strings.Join(r.Evidence, "\n"), c.want, c.summary)
 			}
 			t.Logf("%s: %s", r.Verdict, r.Summary)
+			if c.name == "stale-key" && !strings.Contains(strings.Join(r.Evidence, "\n"), "cannot use its own keys at all") {
+				t.Errorf("no evidence that a server without usable keys answers alike: %q", r.Evidence)
+			}
 			if c.name == "internalurl-ip" && !strings.Contains(strings.Join(r.Evidence, "\n"), "names an IP address") {
 				t.Errorf("no evidence about the IP address: %q", r.Evidence)
 			}

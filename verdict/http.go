@@ -146,6 +146,9 @@ func (j *judgement) decideHTTP() (Verdict, string) {
 		}
 		k := o.Kerberos
 		if k != nil && k.TicketObtained && j.clocks.agree(MaxSkew-resolution) {
+			// IIS (and mod_auth_gssapi) answer a server that cannot read
+			// its own keys with the same bare 401: keep that cause in view.
+			j.add("a server that cannot use its own keys at all (its keytab unreadable, its computer account's secret broken) answers the same 401")
 			return j.undecryptable("401 with clocks in step")
 		}
 		j.add("candidate causes, most likely first: 1) the server cannot decrypt the ticket (%s on another account, a key version not replicated); 2) clocks more than 5 minutes apart (the server's Date header was not read)", o.Kerberos.spnOrEmpty())
