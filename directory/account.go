@@ -138,42 +138,9 @@ func parseDisabled(s string) (bool, error) {
 	return uint32(n)&uacAccountDisable != 0, nil
 }
 
-// encTypeBits are msDS-SupportedEncryptionTypes' bits ([MS-KILE]
-// 2.2.7), named as klist and krb5.conf name encryption types.
-var encTypeBits = []struct {
-	bit  uint32
-	name string
-}{
-	{0x1, "des-cbc-crc"},
-	{0x2, "des-cbc-md5"},
-	{0x4, enctype.Name(enctype.RC4HMAC)},
-	{0x8, enctype.Name(enctype.AES128CTSHMACSHA196)},
-	{0x10, enctype.Name(enctype.AES256CTSHMACSHA196)},
-	{0x20, "aes256-cts-hmac-sha1-96-sk"}, // AES session keys even for RC4 tickets
-	{0x10000, "fast-supported"},
-	{0x20000, "compound-identity-supported"},
-	{0x40000, "claims-supported"},
-	{0x80000, "resource-sid-compression-disabled"},
-}
-
 // EncTypeNames names each bit of an msDS-SupportedEncryptionTypes mask;
 // unknown bits appear as hexadecimal ("0x100").
-func EncTypeNames(mask uint32) []string {
-	names := []string{}
-	known := uint32(0)
-	for _, b := range encTypeBits {
-		known |= b.bit
-		if mask&b.bit != 0 {
-			names = append(names, b.name)
-		}
-	}
-	for bit := uint32(1); bit != 0; bit <<= 1 {
-		if mask&bit != 0 && known&bit == 0 {
-			names = append(names, fmt.Sprintf("0x%x", bit))
-		}
-	}
-	return names
-}
+func EncTypeNames(mask uint32) []string { return enctype.SupportedNames(mask) }
 
 // SPNClass is the service class of an SPN: "SMTPSVC" in
 // SMTPSVC/hub01.contoso.com; "" when there is no "/".

@@ -68,19 +68,7 @@ func ETypeNames(v *uint32) string {
 	if v == nil {
 		return "unset (RC4 service tickets)"
 	}
-	var names []string
-	for _, b := range []struct {
-		bit  uint32
-		name string
-	}{
-		{0x1, "des-cbc-crc"}, {0x2, "des-cbc-md5"}, {0x4, enctype.Name(enctype.RC4HMAC)},
-		{0x8, enctype.Name(enctype.AES128CTSHMACSHA196)}, {0x10, enctype.Name(enctype.AES256CTSHMACSHA196)},
-		{0x20, "aes256-sk"},
-	} {
-		if *v&b.bit != 0 {
-			names = append(names, b.name)
-		}
-	}
+	names := enctype.SupportedNames(*v)
 	if len(names) == 0 {
 		return fmt.Sprintf("%d (no ticket type)", *v)
 	}

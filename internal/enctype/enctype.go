@@ -38,6 +38,43 @@ func Salt(realm, account string, id int32) string {
 	return realm + strings.ReplaceAll(account, "/", "")
 }
 
+// supportedBits are msDS-SupportedEncryptionTypes' bits ([MS-KILE]
+// 2.2.7), named as klist and krb5.conf name encryption types.
+var supportedBits = []struct {
+	bit  uint32
+	name string
+}{
+	{0x1, "des-cbc-crc"},
+	{0x2, "des-cbc-md5"},
+	{0x4, names[RC4HMAC]},
+	{0x8, names[AES128CTSHMACSHA196]},
+	{0x10, names[AES256CTSHMACSHA196]},
+	{0x20, "aes256-cts-hmac-sha1-96-sk"}, // AES session keys even for RC4 tickets
+	{0x10000, "fast-supported"},
+	{0x20000, "compound-identity-supported"},
+	{0x40000, "claims-supported"},
+	{0x80000, "resource-sid-compression-disabled"},
+}
+
+// SupportedNames names each bit of an msDS-SupportedEncryptionTypes mask,
+// in bit order; unknown bits appear as hexadecimal ("0x100").
+func SupportedNames(mask uint32) []string {
+	out := []string{}
+	known := uint32(0)
+	for _, b := range supportedBits {
+		known |= b.bit
+		if mask&b.bit != 0 {
+			out = append(out, b.name)
+		}
+	}
+	for bit := uint32(1); bit != 0; bit <<= 1 {
+		if mask&bit != 0 && known&bit == 0 {
+			out = append(out, fmt.Sprintf("0x%x", bit))
+		}
+	}
+	return out
+}
+
 // IsAES reports whether id is one of the AES types (RFC 3962, RFC 8009).
 func IsAES(id int32) bool {
 	switch id {
