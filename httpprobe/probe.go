@@ -166,7 +166,7 @@ func (p *prober) run(ctx context.Context) {
 		return
 	}
 	h.Challenge = challenge
-	if challenge.Status != http.StatusUnauthorized || !offers(challenge.Schemes, "Negotiate") || net.ParseIP(p.host) != nil || p.cfg.Kerberos == nil {
+	if challenge.Status != http.StatusUnauthorized || !challenge.Offers("Negotiate") || h.HostIsAddress || p.cfg.Kerberos == nil {
 		return
 	}
 	p.step = verdict.StepKerberos
@@ -217,11 +217,8 @@ func (p *prober) run(ctx context.Context) {
 // both; the first request goes over it.
 func (p *prober) dial(ctx context.Context) (net.Conn, bool) {
 	o := p.obs
-	dctx, cancel := context.WithTimeout(ctx, p.cfg.StepTimeout)
-	defer cancel()
-	var d net.Dialer
-	raw, err := d.DialContext(dctx, "tcp", o.Address)
-	if err != nil {
+	raw, tc, err := p.connect(ctx)
+	if raw == nil {
 		o.Connect = &verdict.ConnectObservation{Err: err, Kind: smtpprobe.ConnectKind(err)}
 		p.cutShort = ctx.Err() != nil
 		return nil, false
@@ -230,9 +227,7 @@ func (p *prober) dial(ctx context.Context) (net.Conn, bool) {
 	p.step = verdict.StepTLS
 	t := &verdict.TLSObservation{Mode: verdict.TLSHTTPS}
 	o.TLS = t
-	tc := tls.Client(raw, &tls.Config{ServerName: p.host, InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
-	if err := tc.HandshakeContext(dctx); err != nil {
-		raw.Close()
+	if err != nil {
 		t.Err = err
 		o.Failure = &verdict.StepFailure{Step: verdict.StepTLS, Err: err}
 		p.cutShort = ctx.Err() != nil
@@ -246,6 +241,26 @@ func (p *prober) dial(ctx context.Context) (net.Conn, bool) {
 	return tc, true
 }
 
+// connect dials the target and does the TLS handshake within one step
+// bound. raw is nil when the TCP connect failed; a failed handshake returns
+// raw (closed) and the error. The certificate is not checked here: it is
+// recorded, and the verdict core judges it.
+func (p *prober) connect(ctx context.Context) (raw net.Conn, tc *tls.Conn, err error) {
+	dctx, cancel := context.WithTimeout(ctx, p.cfg.StepTimeout)
+	defer cancel()
+	var d net.Dialer
+	raw, err = d.DialContext(dctx, "tcp", p.obs.Address)
+	if err != nil {
+		return nil, nil, err
+	}
+	tc = tls.Client(raw, &tls.Config{ServerName: p.host, InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err := tc.HandshakeContext(dctx); err != nil {
+		raw.Close()
+		return raw, nil, err
+	}
+	return raw, tc, nil
+}
+
 // dialTLS hands the transport the first connection, then new ones (IIS
 // may close a connection after a 401).
 func (p *prober) dialTLS(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -256,16 +271,8 @@ func (p *prober) dialTLS(ctx context.Context, _, _ string) (net.Conn, error) {
 	if c != nil {
 		return c, nil
 	}
-	dctx, cancel := context.WithTimeout(ctx, p.cfg.StepTimeout)
-	defer cancel()
-	var d net.Dialer
-	raw, err := d.DialContext(dctx, "tcp", p.obs.Address)
+	_, tc, err := p.connect(ctx)
 	if err != nil {
-		return nil, err
-	}
-	tc := tls.Client(raw, &tls.Config{ServerName: p.host, InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
-	if err := tc.HandshakeContext(dctx); err != nil {
-		raw.Close()
 		return nil, err
 	}
 	return tc, nil
@@ -345,13 +352,4 @@ func responseToken(reply []byte) ([]byte, error) {
 		return nil, errors.New("the SPNEGO reply carries no Kerberos token")
 	}
 	return t.NegTokenResp.ResponseToken, nil
-}
-
-func offers(schemes []string, scheme string) bool {
-	for _, s := range schemes {
-		if strings.EqualFold(s, scheme) {
-			return true
-		}
-	}
-	return false
 }

@@ -44,8 +44,9 @@ type HTTPResponse struct {
 	ReceivedAt time.Time  // this host's clock when the answer arrived
 }
 
-// offers reports whether scheme is among the challenge's schemes.
-func (r *HTTPResponse) offers(scheme string) bool {
+// Offers reports whether scheme is among the response's WWW-Authenticate
+// schemes (case-insensitive, as HTTP compares them).
+func (r *HTTPResponse) Offers(scheme string) bool {
 	if r == nil {
 		return false
 	}
@@ -107,8 +108,8 @@ func (j *judgement) decideHTTP() (Verdict, string) {
 	if c.Status != 401 {
 		return VerdictUnknown, fmt.Sprintf("%s answered %d without asking for authentication: this URL does not use Windows authentication", h.URL, c.Status)
 	}
-	if !c.offers("Negotiate") {
-		if c.offers("NTLM") {
+	if !c.Offers("Negotiate") {
+		if c.Offers("NTLM") {
 			j.remediation = append(j.remediation, fmt.Sprintf("Enable the Negotiate provider on %s's virtual directory (IIS Manager → Authentication → Windows Authentication → Providers: Negotiate above NTLM; or `Set-OwaVirtualDirectory`/`Set-WebServicesVirtualDirectory -WindowsAuthentication $true`), then `iisreset /noforce`.", o.Target))
 			j.ownRemediation = true
 			return VerdictNTLMOnly, fmt.Sprintf("%s offers NTLM but not Negotiate: Kerberos between the Client Access servers cannot be used (event 71's second cause)", h.URL)
