@@ -2,7 +2,6 @@ package check
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"sync"
 	"time"
@@ -170,17 +169,15 @@ func (s Settings) credentials() smtpprobe.CredentialSettings {
 	}
 }
 
-// httpConfig is a URL target's probe configuration, with the pool's shared
+// httpConfig is a URL target's probe configuration, through the HTTP
+// probe's one path (httpprobe.Settings), with the pool's shared
 // credentials. The SMTP-only settings (mech, tls, ehlo, ldap) do not
 // apply; HTTPS is always checked strictly.
 func (c *credentialPool) httpConfig(t *Target, s Settings) (httpprobe.Config, error) {
-	cfg := httpprobe.Config{URL: t.URL, Connect: t.Connect, Timeout: time.Duration(s.Timeout), Clock: c.clock}
-	if s.CAFile != "" {
-		pool, err := smtpprobe.LoadCAFile(s.CAFile)
-		if err != nil {
-			return cfg, fmt.Errorf("ca_file: %w", err)
-		}
-		cfg.RootCAs = pool
+	hs := httpprobe.Settings{URL: t.URL, Connect: t.Connect, CAFile: s.CAFile, Timeout: time.Duration(s.Timeout)}
+	cfg, err := hs.Config(nil, c.clock)
+	if err != nil {
+		return cfg, smtpprobe.SpellFields(err, keyOf)
 	}
 	k, err := c.kerberos(s.credentials())
 	if err != nil {
@@ -239,7 +236,7 @@ func (c *credentialPool) config(t *Target, s Settings) (smtpprobe.Config, error)
 
 // keyOf names the plan-file key of each smtpprobe.Settings field.
 var keyOf = map[string]string{
-	"LDAP": "ldap",
+	"LDAP": "ldap", "URL": "url",
 	"Host": "host", "Connect": "connect", "SPN": "spn", "EHLO": "ehlo", "Mech": "mech", "TLS": "tls",
 	"CAFile": "ca_file", "Timeout": "timeout", "StepTimeout": "timeout",
 	"Krb5Conf": "krb5_conf", "Realm": "realm", "KDC": "kdc", "CCache": "ccache",

@@ -49,6 +49,35 @@ type Config struct {
 	Kerberos smtpprobe.Kerberos
 }
 
+// Settings are an HTTP probe as a front end gives it: files by path,
+// checked here, so that the command line and a plan build a Config the
+// same way.
+type Settings struct {
+	URL     string
+	Connect string
+	CAFile  string // PEM trust anchors; "" = the system roots
+	Timeout time.Duration
+}
+
+// Config builds the probe's Config with k as its Kerberos side (nil: set
+// it afterwards, or probe without credentials) and clk as this host's
+// clock (nil: the system's). Errors are
+// *smtpprobe.FieldError naming the field ("URL", "CAFile").
+func (s Settings) Config(k smtpprobe.Kerberos, clk clock.Clock) (Config, error) {
+	cfg := Config{URL: s.URL, Connect: s.Connect, Timeout: s.Timeout, Clock: clk, Kerberos: k}
+	if _, err := ParseURL(s.URL); err != nil {
+		return cfg, &smtpprobe.FieldError{Field: "URL", Err: err}
+	}
+	if s.CAFile != "" {
+		pool, err := smtpprobe.LoadCAFile(s.CAFile)
+		if err != nil {
+			return cfg, &smtpprobe.FieldError{Field: "CAFile", Err: err}
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
 // maxBody bounds what is read of a response body: only headers matter.
 const maxBody = 1 << 20
 

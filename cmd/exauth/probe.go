@@ -88,16 +88,10 @@ func probeHTTP(ctx context.Context, p probeFlags, set map[string]bool, raw strin
 			return usageError(e, "probe", fmt.Errorf("--%s is for SMTP probes, not a URL (HTTPS is checked strictly, as a proxying Client Access server with AllowInternalUntrustedCerts=0 does)", f))
 		}
 	}
-	if _, err := httpprobe.ParseURL(raw); err != nil {
-		return usageError(e, "probe", err)
-	}
-	cfg := httpprobe.Config{URL: raw, Connect: p.connect, Timeout: p.timeout}
-	if p.caFile != "" {
-		pool, err := smtpprobe.LoadCAFile(p.caFile)
-		if err != nil {
-			return usageError(e, "probe", fmt.Errorf("--ca-file: %w", err))
-		}
-		cfg.RootCAs = pool
+	s := httpprobe.Settings{URL: raw, Connect: p.connect, CAFile: p.caFile, Timeout: p.timeout}
+	cfg, err := s.Config(nil, nil)
+	if err != nil {
+		return usageError(e, "probe", smtpprobe.SpellFields(err, flagOf))
 	}
 	ks, err := p.credentialFlags.settings(e).KerberosSettings(e.getenv, nil)
 	if err != nil {
@@ -145,7 +139,7 @@ func (p probeFlags) config(host string, e env) (smtpprobe.Config, error) {
 
 // flagOf names the command-line spelling of each smtpprobe.Settings field.
 var flagOf = map[string]string{
-	"Host": "HOST", "Connect": "--connect", "SPN": "--spn", "EHLO": "--ehlo", "Mech": "--mech", "TLS": "--tls",
+	"Host": "HOST", "URL": "URL", "Connect": "--connect", "SPN": "--spn", "EHLO": "--ehlo", "Mech": "--mech", "TLS": "--tls",
 	"CAFile": "--ca-file", "Timeout": "--timeout", "StepTimeout": "--timeout",
 	"Krb5Conf": "--krb5-conf", "Realm": "--realm", "KDC": "--kdc", "CCache": "--ccache",
 	"Keytab": "--keytab", "Principal": "--principal", "PasswordFile": "--password-file",
