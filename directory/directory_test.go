@@ -255,22 +255,9 @@ func TestBindStringHidesPassword(t *testing.T) {
 func TestDialUnreachableIsBounded(t *testing.T) {
 	// A listener that accepts and never answers: the RootDSE read must
 	// end at the step timeout, not hang.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	ln := silentListener(t)
 	start := time.Now()
-	_, err = Dial(context.Background(), Config{URL: "ldap://" + ln.Addr().String(), Bind: Bind{Kerberos: noKerberos{}}, Timeout: 300 * time.Millisecond})
+	_, err := Dial(context.Background(), Config{URL: "ldap://" + ln.Addr().String(), Bind: Bind{Kerberos: noKerberos{}}, Timeout: 300 * time.Millisecond})
 	if err == nil {
 		t.Fatal("Dial succeeded against a silent server")
 	}
@@ -280,23 +267,10 @@ func TestDialUnreachableIsBounded(t *testing.T) {
 }
 
 func TestDialCancelled(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	ln := silentListener(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	_, err = Dial(ctx, Config{URL: "ldap://" + ln.Addr().String(), Bind: Bind{Kerberos: noKerberos{}}, Timeout: time.Minute})
+	_, err := Dial(ctx, Config{URL: "ldap://" + ln.Addr().String(), Bind: Bind{Kerberos: noKerberos{}}, Timeout: time.Minute})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the context's deadline", err)
 	}
@@ -350,4 +324,31 @@ func TestServersWithoutDomain(t *testing.T) {
 	if _, err := DialFirst(context.Background(), Config{}, nil); err == nil {
 		t.Error("DialFirst with no URL: want an error")
 	}
+}
+
+// silentListener accepts connections and never answers, until the test
+// ends.
+func silentListener(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	return ln
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/exauth/exauth/fakecas"
+	"github.com/exauth/exauth/fakecas/castest"
 	"github.com/exauth/exauth/fakekdc"
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/internal/krberror"
@@ -66,31 +67,17 @@ type lab struct {
 
 func newLab(t *testing.T, cas02SPNs []string) *lab {
 	t.Helper()
-	kdc, err := fakekdc.Start(fakekdc.Config{
-		Realm: realm,
-		Accounts: []fakekdc.Account{
-			{Name: "CAS01$", Password: "cas01-password", SPNs: []string{"HTTP/" + cas01}},
-			{Name: "CAS02$", Password: "cas02-password-v3", KVNO: 3, PreviousPasswords: []string{"cas02-password-v2"}, SPNs: cas02SPNs},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { kdc.Close() })
+	env := castest.New(t, cas02SPNs...)
 	now := time.Now()
-	ca, err := fakeserver.NewCA("exauth test CA", now, 24*time.Hour)
+	cert, err := env.CA.Issue([]string{cas02}, now.Add(-time.Hour), now.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := ca.Issue([]string{cas02}, now.Add(-time.Hour), now.Add(time.Hour))
+	cfg, err := config.Load(env.Krb5Conf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.NewFromString(string(kdc.Krb5Conf()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &lab{kdc: kdc, ca: ca, cert: cert, cfg: cfg}
+	return &lab{kdc: env.KDC, ca: env.CA, cert: cert, cfg: cfg}
 }
 
 func (l *lab) keytab(t *testing.T, account string, kvno int) *keytab.Keytab {
