@@ -32,6 +32,7 @@ type Progress struct {
 type Result struct {
 	Target     string           `json:"target"`
 	Host       string           `json:"host,omitempty"`
+	URL        string           `json:"url,omitempty"`
 	Scenario   string           `json:"scenario,omitempty"`
 	Expect     Verdicts         `json:"expect"`
 	Verdict    verdict.Verdict  `json:"verdict"`
@@ -120,7 +121,7 @@ func Execute(ctx context.Context, p *Plan, opts Options) *Run {
 }
 
 func runTarget(ctx context.Context, p *Plan, t *Target, creds *credentialPool) (res Result) {
-	res = Result{Target: t.Name, Host: t.Host, Scenario: t.Scenario, Expect: t.Expect}
+	res = Result{Target: t.Name, Host: t.Host, URL: t.URL, Scenario: t.Scenario, Expect: t.Expect}
 	began := time.Now()
 	defer func() { res.DurationMS = float64(time.Since(began).Microseconds()) / 1000 }()
 	if t.URL != "" {

@@ -41,7 +41,7 @@ targets:
 		t.Fatal(err)
 	}
 	run := Execute(context.Background(), p, Options{Concurrency: 2})
-	if !run.AllMet() || len(run.Results) != 2 || run.Results[0].Verdict != verdict.VerdictOK {
+	if !run.AllMet() || len(run.Results) != 2 || run.Results[0].Verdict != verdict.VerdictOK || run.Results[0].URL != "https://cas02.lab.test/owa" {
 		for _, r := range run.Results {
 			t.Logf("%s: expect %s got %s (%s)", r.Target, r.Expect, r.Verdict, r.Summary)
 		}
