@@ -131,7 +131,6 @@ func runTarget(ctx context.Context, p *Plan, t *Target, creds *credentialPool) (
 		}
 		return judged(res, httpprobe.Probe(ctx, cfg))
 	}
-	var cfg smtpprobe.Config
 	if t.Scenario != "" {
 		sc, err := scenarios.Lookup(t.Scenario)
 		if err != nil {
@@ -145,12 +144,11 @@ func runTarget(ctx context.Context, p *Plan, t *Target, creds *credentialPool) (
 			return failed(res, err)
 		}
 		defer lab.Close()
-		cfg = lab.ProbeConfig()
-	} else {
-		var err error
-		if cfg, err = creds.config(t, t.merged(p.Defaults)); err != nil {
-			return failed(res, err)
-		}
+		return judged(res, lab.RunProbe(ctx))
+	}
+	cfg, err := creds.config(t, t.merged(p.Defaults))
+	if err != nil {
+		return failed(res, err)
 	}
 	return judged(res, smtpprobe.Probe(ctx, cfg))
 }

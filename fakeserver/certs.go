@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"net"
 	"time"
 )
 
@@ -58,21 +59,33 @@ func (ca *CA) Pool() *x509.CertPool {
 	return p
 }
 
-// Issue signs a server certificate for the DNS names, valid between
-// notBefore and notAfter (pass times in the past to make an expired one).
-func (ca *CA) Issue(dnsNames []string, notBefore, notAfter time.Time) (tls.Certificate, error) {
+// Issue signs a server certificate for the names (DNS names, or IP
+// addresses as IP subject alternative names), valid between notBefore and
+// notAfter (pass times in the past to make an expired one).
+func (ca *CA) Issue(names []string, notBefore, notAfter time.Time) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("generate server key: %w", err)
 	}
 	cn := ""
-	if len(dnsNames) > 0 {
-		cn = dnsNames[0]
+	if len(names) > 0 {
+		cn = names[0]
+	}
+	// An address among the names goes where TLS clients look for it.
+	var dns []string
+	var ips []net.IP
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			ips = append(ips, ip)
+		} else {
+			dns = append(dns, n)
+		}
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: randomSerial(),
 		Subject:      pkix.Name{CommonName: cn},
-		DNSNames:     dnsNames,
+		DNSNames:     dns,
+		IPAddresses:  ips,
 		NotBefore:    notBefore,
 		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,

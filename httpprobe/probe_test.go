@@ -38,9 +38,9 @@ func TestProbe(t *testing.T) {
 		{"healthy", "https://cas02.lab.test/owa", true, fakecas.Config{Keytab: current}, verdict.VerdictOK, "accepted Kerberos for HTTP/cas02.lab.test"},
 		{"ews", "https://cas02.lab.test/EWS/Exchange.asmx", true, fakecas.Config{Keytab: current}, verdict.VerdictOK, "accepted Kerberos"},
 		{"ntlm-only", "https://cas02.lab.test/owa", true, fakecas.Config{Keytab: current, Providers: []fakecas.Provider{fakecas.ProviderNTLM}}, verdict.VerdictNTLMOnly, "offers NTLM but not Negotiate"},
-		// The certificate names no address, so TLS fails first (event
-		// 43); the evidence says Kerberos would fail next (event 71).
-		{"internalurl-ip", "https://127.0.0.1/owa", true, fakecas.Config{Keytab: current}, verdict.VerdictCertUntrusted, "not trusted"},
+		// The certificate carries the address, so TLS passes and the
+		// address itself is the fault (event 71's first cause).
+		{"internalurl-ip", "https://127.0.0.1/owa", true, fakecas.Config{Keytab: current}, verdict.VerdictSPNUnknown, "names an IP address"},
 		{"untrusted-cert", "https://cas02.lab.test/owa", false, fakecas.Config{Keytab: current}, verdict.VerdictCertUntrusted, "AllowInternalUntrustedCerts=0"},
 		{"stale-key", "https://cas02.lab.test/owa", true, fakecas.Config{Keytab: stale}, verdict.VerdictKeyMismatch, "401 with clocks in step"},
 		{"clock-skew", "https://cas02.lab.test/owa", true, fakecas.Config{Keytab: current, ClockOffset: 7 * time.Minute}, verdict.VerdictClockSkew, ""},
@@ -59,7 +59,7 @@ func TestProbe(t *testing.T) {
 			if c.name == "stale-key" && !strings.Contains(strings.Join(r.Evidence, "\n"), "cannot use its own keys at all") {
 				t.Errorf("no evidence that a server without usable keys answers alike: %q", r.Evidence)
 			}
-			if c.name == "internalurl-ip" && !strings.Contains(strings.Join(r.Evidence, "\n"), "names an IP address") {
+			if c.name == "internalurl-ip" && !strings.Contains(r.Summary, "names an IP address") {
 				t.Errorf("no evidence about the IP address: %q", r.Evidence)
 			}
 			if r.Verdict == verdict.VerdictOK && (r.Observation.HTTP == nil || !r.Observation.HTTP.Mutual) {

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/exauth/exauth/explain"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/scenarios/scenariotest"
 	"github.com/exauth/exauth/smtpprobe"
@@ -25,7 +26,7 @@ func TestCatalogue(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			env := scenariotest.Start(t, name)
-			r := smtpprobe.Probe(context.Background(), env.Probe)
+			r := env.RunProbe(context.Background())
 			want := verdict.Verdict(env.Scenario.Expect)
 			if r.Verdict != want {
 				t.Fatalf("verdict %s, want %s\nsummary: %s\nevidence:\n  %s", r.Verdict, want, r.Summary, strings.Join(r.Evidence, "\n  "))
@@ -94,4 +95,30 @@ func deref(f *float64) any {
 		return nil
 	}
 	return *f
+}
+
+// TestCatalogue_CASEventsExplained: the event a proxying Client Access
+// server logs in each CAS scenario is one `exauth explain` recognises.
+// Where the text alone proves the cause (an address in the internalURL,
+// event 43) it reaches the scenario's verdict; elsewhere event 71 leaves
+// its two causes ranked (auth-temporary-failure), never unknown.
+func TestCatalogue_CASEventsExplained(t *testing.T) {
+	for _, name := range scenarios.Names() {
+		sc, err := scenarios.Bundled(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sc.IsCAS() || len(sc.Logs.Sender) == 0 {
+			continue
+		}
+		want := verdict.VerdictAuthTemporaryFailure
+		if sc.Expect == string(verdict.VerdictSPNUnknown) && sc.Probe.Host != "" || sc.Expect == string(verdict.VerdictCertUntrusted) {
+			want = verdict.Verdict(sc.Expect)
+		}
+		for _, line := range sc.Logs.Sender {
+			if got := explain.Explain(line).Verdict; got != want {
+				t.Errorf("%s: explain %q = %s, want %s", name, line[:min(len(line), 80)], got, want)
+			}
+		}
+	}
 }

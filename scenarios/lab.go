@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,8 +13,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jcmturner/gokrb5/v8/keytab"
+
+	"github.com/exauth/exauth/fakecas"
 	"github.com/exauth/exauth/fakekdc"
 	"github.com/exauth/exauth/fakeserver"
+	"github.com/exauth/exauth/httpprobe"
 	"github.com/exauth/exauth/internal/clock"
 	"github.com/exauth/exauth/internal/enctype"
 	"github.com/exauth/exauth/internal/gssapi"
@@ -33,6 +38,9 @@ type Options struct {
 	// SMTPAddr and KDCAddr are listen addresses; "" = 127.0.0.1 with a port
 	// the OS picks.
 	SMTPAddr, KDCAddr string
+	// HTTPSAddr is a Client Access server's listen address; "" =
+	// 127.0.0.1 with a port the OS picks.
+	HTTPSAddr string
 	// Clock is the probing host's clock, from which the scenario's hub and
 	// KDC offsets are counted; nil = system.
 	Clock clock.Clock
@@ -41,16 +49,18 @@ type Options struct {
 	Limits fakeserver.Limits
 }
 
-// Lab is a running scenario: a fake KDC and a fake receive connector.
+// Lab is a running scenario: a fake KDC and a fake receive connector, or a
+// fake KDC and a fake Client Access server.
 type Lab struct {
 	Scenario *Scenario
-	Hub      *fakeserver.Server
+	Hub      *fakeserver.Server // nil in a CAS scenario
+	CAS      *fakecas.Server    // nil in a hub scenario
 	KDC      *fakekdc.KDC
 	CA       *fakeserver.CA
 
 	Realm     string // e.g. LAB.TEST
-	Host      string // e.g. hub01.lab.test
-	SPN       string // SMTPSVC/<host>
+	Host      string // e.g. hub01.lab.test, cas02.lab.test
+	SPN       string // SMTPSVC/<host> or HTTP/<host>
 	Principal string // the client, e.g. HUB02$@LAB.TEST
 
 	StateDir     string
@@ -67,11 +77,10 @@ type Lab struct {
 func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 	base := clock.Or(opts.Clock)
 	lab = &Lab{
-		Scenario: sc, Realm: sc.KDC.Realm, Host: strings.ToLower(sc.Hub.Host),
-		clock: base,
+		Scenario: sc, Realm: sc.KDC.Realm, Host: sc.serviceHost(), SPN: sc.serviceSPN(),
+		Principal: sc.KDC.Client + "@" + sc.KDC.Realm,
+		clock:     base,
 	}
-	lab.SPN = "SMTPSVC/" + lab.Host
-	lab.Principal = sc.KDC.Client + "@" + sc.KDC.Realm
 	defer func() {
 		if err != nil {
 			lab.Close()
@@ -81,14 +90,29 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 	if err := lab.stateDir(opts.StateDir); err != nil {
 		return lab, err
 	}
-	logf := opts.Logf // nil: nothing is formatted for nobody
+	if err := lab.startKDC(opts); err != nil {
+		return lab, err
+	}
+	if lab.getCert, err = lab.certificate(); err != nil {
+		return lab, err
+	}
+	if sc.IsCAS() {
+		err = lab.startCAS(opts)
+	} else {
+		err = lab.startHub(opts)
+	}
+	return lab, err
+}
 
-	// The KDC, with random keys: scenario files hold no secrets, and random
-	// keys skip string-to-key, which would dominate start-up.
+// startKDC starts the KDC with random keys: scenario files hold no
+// secrets, and random keys skip string-to-key, which would dominate
+// start-up. It writes krb5.conf and the client's keytab.
+func (l *Lab) startKDC(opts Options) error {
+	sc := l.Scenario
 	kcfg := fakekdc.Config{
 		Realm:  sc.KDC.Realm,
-		Clock:  clock.Offset{Base: base, By: sc.KDC.ClockOffset.D()},
-		Logf:   logf,
+		Clock:  clock.Offset{Base: l.clock, By: sc.KDC.ClockOffset.D()},
+		Logf:   opts.Logf, // nil: nothing is formatted for nobody
 		Addr:   opts.KDCAddr,
 		Faults: fakekdc.Faults{DuplicateSPN: fakekdc.DuplicateSPNMode(sc.KDC.DuplicateSPN), SilentUDP: sc.KDC.SilentUDP},
 	}
@@ -96,37 +120,66 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 		kcfg.Faults.Unreachable = true
 	}
 	kcfg.ClientETypes = etypeIDs(sc.KDC.ClientETypes)
-	hubAcct := sc.hubAccount()
+	svcAcct := sc.serviceAccount()
+	_, svcKeytab := sc.serviceKeytab()
 	for _, a := range sc.KDC.Accounts {
 		acc := fakekdc.Account{Name: a.Name, KVNO: max(a.KVNO, 1), SPNs: a.SPNs, ETypes: etypeIDs(a.ETypes), ETypesUnset: a.ETypesUnset}
-		if hubAcct != nil && strings.EqualFold(a.Name, hubAcct.Name) {
+		if svcAcct != nil && strings.EqualFold(a.Name, svcAcct.Name) {
 			// Older key versions, random too ("" = random).
-			acc.PreviousPasswords = make([]string, sc.Hub.Keytab.KVNOBehind)
+			acc.PreviousPasswords = make([]string, svcKeytab.KVNOBehind)
 		}
 		kcfg.Accounts = append(kcfg.Accounts, acc)
 	}
-	if lab.KDC, err = fakekdc.Start(kcfg); err != nil {
-		return lab, fmt.Errorf("scenario %s: %w", sc.Name, err)
+	var err error
+	if l.KDC, err = fakekdc.Start(kcfg); err != nil {
+		return fmt.Errorf("scenario %s: %w", sc.Name, err)
 	}
-	lab.Krb5Conf = filepath.Join(lab.StateDir, "krb5.conf")
-	if err := writeStateFile(lab.Krb5Conf, lab.KDC.Krb5Conf(), 0o644); err != nil {
-		return lab, err
+	l.Krb5Conf = filepath.Join(l.StateDir, "krb5.conf")
+	if err := writeStateFile(l.Krb5Conf, l.KDC.Krb5Conf(), 0o644); err != nil {
+		return err
 	}
-	clientKT, err := lab.KDC.Keytab(sc.KDC.Client, 0)
+	clientKT, err := l.KDC.Keytab(sc.KDC.Client, 0)
 	if err != nil {
-		return lab, fmt.Errorf("scenario %s: client keytab: %w", sc.Name, err)
+		return fmt.Errorf("scenario %s: client keytab: %w", sc.Name, err)
 	}
-	lab.ClientKeytab = filepath.Join(lab.StateDir, "client.keytab")
-	if err := writeKeytab(lab.ClientKeytab, clientKT); err != nil {
-		return lab, err
-	}
+	l.ClientKeytab = filepath.Join(l.StateDir, "client.keytab")
+	return writeKeytab(l.ClientKeytab, clientKT)
+}
 
-	// The hub.
+// serviceKeys are the keys the target server holds, as its keytab
+// settings say (a stale version, some types only); nil when no account
+// is the server's.
+func (l *Lab) serviceKeys() (*keytab.Keytab, *Account, error) {
+	sc := l.Scenario
+	acct := sc.serviceAccount()
+	if acct == nil {
+		return nil, nil, nil
+	}
+	_, settings := sc.serviceKeytab()
+	kt, err := l.KDC.Keytab(acct.Name, max(acct.KVNO, 1)-settings.KVNOBehind)
+	if err != nil {
+		return nil, nil, fmt.Errorf("scenario %s: server keytab: %w", sc.Name, err)
+	}
+	if keep := etypeIDs(settings.ETypes); keep != nil {
+		kept := kt.Entries[:0]
+		for _, e := range kt.Entries {
+			if slices.Contains(keep, e.Key.KeyType) {
+				kept = append(kept, e)
+			}
+		}
+		kt.Entries = kept
+	}
+	return kt, acct, nil
+}
+
+// startHub starts the fake receive connector.
+func (l *Lab) startHub(opts Options) error {
+	sc := l.Scenario
 	hcfg := fakeserver.Config{
-		Host:                     lab.Host,
+		Host:                     l.Host,
 		Banner:                   sc.Hub.Banner,
 		Addr:                     opts.SMTPAddr,
-		Clock:                    clock.Offset{Base: base, By: sc.Hub.ClockOffset.D()},
+		Clock:                    clock.Offset{Base: l.clock, By: sc.Hub.ClockOffset.D()},
 		Capabilities:             sc.Hub.capabilitiesOf(),
 		CapabilitiesAnonymousTLS: sc.Hub.CapabilitiesAnonymousTLS,
 		TLSMinVersion:            tlsVersions[sc.Hub.TLS.MinVersion],
@@ -135,8 +188,9 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 		Faults: fakeserver.Faults{
 			MaskVerbs: sc.Hub.MaskVerbs, DropVerbs: sc.Hub.DropVerbs, FailTLSHandshake: sc.Hub.TLS.FailHandshake,
 		},
-		Logf:   logf,
-		Limits: opts.Limits,
+		Logf:           opts.Logf,
+		Limits:         opts.Limits,
+		GetCertificate: l.getCert,
 	}
 	if len(hcfg.Capabilities) == 0 {
 		hcfg.Capabilities = nil
@@ -144,30 +198,17 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 	if len(hcfg.CapabilitiesAnonymousTLS) == 0 {
 		hcfg.CapabilitiesAnonymousTLS = nil
 	}
-	if lab.getCert, err = lab.certificate(); err != nil {
-		return lab, err
+	kt, hubAcct, err := l.serviceKeys()
+	if err != nil {
+		return err
 	}
-	hcfg.GetCertificate = lab.getCert
-	if hubAcct != nil {
-		kt, err := lab.KDC.Keytab(hubAcct.Name, max(hubAcct.KVNO, 1)-sc.Hub.Keytab.KVNOBehind)
-		if err != nil {
-			return lab, fmt.Errorf("scenario %s: hub keytab: %w", sc.Name, err)
-		}
-		if keep := etypeIDs(sc.Hub.Keytab.ETypes); keep != nil {
-			kept := kt.Entries[:0]
-			for _, e := range kt.Entries {
-				if slices.Contains(keep, e.Key.KeyType) {
-					kept = append(kept, e)
-				}
-			}
-			kt.Entries = kept
-		}
+	if kt != nil {
 		// The hub's own credentials, for ExchangeAuth's reverse ticket: its
 		// keytab, on its own clock, from the lab's KDC.
-		tickets, err := krbclient.New(krbclient.Config{Krb5: krbclient.ConfigFor(lab.Realm, "tcp/"+lab.KDC.TCPAddr()), Clock: hcfg.Clock},
-			krbclient.FromKeytabValue(kt, hubAcct.Name+"@"+lab.Realm))
+		tickets, err := krbclient.New(krbclient.Config{Krb5: krbclient.ConfigFor(l.Realm, "tcp/"+l.KDC.TCPAddr()), Clock: hcfg.Clock},
+			krbclient.FromKeytabValue(kt, hubAcct.Name+"@"+l.Realm))
 		if err != nil {
-			return lab, fmt.Errorf("scenario %s: hub credentials: %w", sc.Name, err)
+			return fmt.Errorf("scenario %s: hub credentials: %w", sc.Name, err)
 		}
 		x := sc.Hub.ExchangeAuth
 		hcfg.Authenticator = &fakeserver.KerberosAcceptor{
@@ -178,10 +219,40 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 			},
 		}
 	}
-	if lab.Hub, err = fakeserver.Start(hcfg); err != nil {
-		return lab, fmt.Errorf("scenario %s: %w", sc.Name, err)
+	if l.Hub, err = fakeserver.Start(hcfg); err != nil {
+		return fmt.Errorf("scenario %s: %w", sc.Name, err)
 	}
-	return lab, nil
+	return nil
+}
+
+// startCAS starts the fake Client Access server. Without an account of
+// its own it holds no keys, and refuses every token, as a server whose
+// keytab is gone does.
+func (l *Lab) startCAS(opts Options) error {
+	sc := l.Scenario
+	ccfg := fakecas.Config{
+		Host:           l.Host,
+		Addr:           opts.HTTPSAddr,
+		GetCertificate: l.getCert,
+		Clock:          l.clock,
+		ClockOffset:    sc.CAS.ClockOffset.D(),
+		Logf:           opts.Logf,
+	}
+	if sc.CAS.Providers != nil {
+		ccfg.Providers = []fakecas.Provider{}
+		for _, p := range sc.CAS.Providers {
+			ccfg.Providers = append(ccfg.Providers, fakecas.Provider(p))
+		}
+	}
+	kt, _, err := l.serviceKeys()
+	if err != nil {
+		return err
+	}
+	ccfg.Keytab = kt
+	if l.CAS, err = fakecas.Start(ccfg); err != nil {
+		return fmt.Errorf("scenario %s: %w", sc.Name, err)
+	}
+	return nil
 }
 
 func (l *Lab) stateDir(dir string) error {
@@ -246,6 +317,9 @@ func (l *Lab) certificate() (func(*tls.ClientHelloInfo) (*tls.Certificate, error
 		return nil, err
 	}
 	kind := l.Scenario.Hub.TLS.Certificate
+	if l.Scenario.IsCAS() {
+		kind = l.Scenario.CAS.TLS.Certificate
+	}
 	if kind == "none" {
 		return nil, nil
 	}
@@ -254,6 +328,12 @@ func (l *Lab) certificate() (func(*tls.ClientHelloInfo) (*tls.Certificate, error
 	var certErr error
 	issue := func() {
 		names := []string{l.Host}
+		if p := l.Scenario.Probe.Host; l.Scenario.IsCAS() && net.ParseIP(p) != nil {
+			// An internalURL naming the server by address, with a
+			// certificate for that address: what leaves Kerberos, not
+			// TLS, to fail.
+			names = append(names, p)
+		}
 		notBefore, notAfter := now.Add(-time.Hour), now.Add(365*24*time.Hour)
 		issuer := ca
 		switch kind {
@@ -284,32 +364,63 @@ func (l *Lab) Certificate() (*tls.Certificate, error) {
 	return l.getCert(nil)
 }
 
-// ProbeSettings are the probe settings the scenario is meant for, as data:
-// its credentials, its krb5.conf, its CA, its probe options. A front end
-// turns them into a Config (smtpprobe.Settings.Config) or into its own
-// spelling (`exauth serve` prints them as command-line arguments).
+// ProbeSettings are the SMTP probe settings a hub scenario is meant for,
+// as data: its credentials, its krb5.conf, its CA, its probe options. A
+// front end turns them into a Config (smtpprobe.Settings.Config) or into
+// its own spelling (`exauth serve` prints them as command-line arguments).
+// A CAS scenario has HTTPProbeSettings instead.
 func (l *Lab) ProbeSettings() smtpprobe.Settings {
 	p := l.Scenario.Probe
 	host := l.Host
 	if p.Host != "" {
 		host = strings.ToLower(p.Host)
 	}
-	return smtpprobe.Settings{
+	s := smtpprobe.Settings{
 		Host:               host,
-		Connect:            l.Hub.Addr(),
 		EHLO:               "hub02." + strings.ToLower(l.Realm),
 		Mech:               verdict.Mech(p.Mech),
 		TLS:                verdict.TLSMode(p.TLS),
 		CAFile:             l.CAFile,
 		RequireTrustedCert: p.RequireTrustedCert,
 		Timeout:            p.Timeout.D(),
-		Credentials: smtpprobe.CredentialSettings{
-			Krb5Conf: l.Krb5Conf, Keytab: l.ClientKeytab, Principal: l.Principal,
-		},
+		Credentials:        l.Credentials(),
 	}
+	if l.Hub != nil {
+		s.Connect = l.Hub.Addr()
+	}
+	return s
 }
 
-// ProbeConfig is the probe configuration the scenario is meant for
+// Credentials are the probing server's: the lab's krb5.conf, the client
+// keytab and principal.
+func (l *Lab) Credentials() smtpprobe.CredentialSettings {
+	return smtpprobe.CredentialSettings{Krb5Conf: l.Krb5Conf, Keytab: l.ClientKeytab, Principal: l.Principal}
+}
+
+// HTTPProbeSettings are the HTTP probe settings a CAS scenario is meant
+// for: the internalURL the proxying server would use (https://<host>/<path>,
+// the host an address when probe.host is one), dialled at the fake
+// Client Access server. Credentials are the lab's (Credentials).
+func (l *Lab) HTTPProbeSettings() httpprobe.Settings {
+	host := l.Host
+	if p := l.Scenario.Probe.Host; p != "" {
+		host = strings.ToLower(p)
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]" // an IPv6 address
+	}
+	path := "/owa"
+	if l.Scenario.CAS != nil && l.Scenario.CAS.Path != "" {
+		path = l.Scenario.CAS.Path
+	}
+	s := httpprobe.Settings{URL: "https://" + host + path, CAFile: l.CAFile, Timeout: l.Scenario.Probe.Timeout.D()}
+	if l.CAS != nil {
+		s.Connect = l.CAS.Addr()
+	}
+	return s
+}
+
+// ProbeConfig is the SMTP probe configuration a hub scenario is meant for
 // (ProbeSettings), with the lab's clock and its CA already in memory.
 func (l *Lab) ProbeConfig() smtpprobe.Config {
 	s := l.ProbeSettings()
@@ -326,10 +437,34 @@ func (l *Lab) ProbeConfig() smtpprobe.Config {
 		RequireTrustedCert: s.RequireTrustedCert,
 		Timeout:            s.Timeout,
 		Clock:              l.clock,
-		Kerberos: smtpprobe.NewKerberos(smtpprobe.KerberosSettings{
-			Krb5Conf: s.Credentials.Krb5Conf, Keytab: s.Credentials.Keytab, Principal: s.Credentials.Principal, Clock: l.clock,
-		}),
+		Kerberos:           l.kerberos(),
 	}
+}
+
+// HTTPProbeConfig is the HTTP probe configuration a CAS scenario is meant
+// for (HTTPProbeSettings), with the lab's clock and CA in memory.
+func (l *Lab) HTTPProbeConfig() httpprobe.Config {
+	s := l.HTTPProbeSettings()
+	if s.Timeout == 0 {
+		s.Timeout = 10 * time.Second
+	}
+	return httpprobe.Config{
+		URL: s.URL, Connect: s.Connect, RootCAs: l.CA.Pool(), Timeout: s.Timeout, Clock: l.clock, Kerberos: l.kerberos(),
+	}
+}
+
+func (l *Lab) kerberos() smtpprobe.Kerberos {
+	c := l.Credentials()
+	return smtpprobe.NewKerberos(smtpprobe.KerberosSettings{Krb5Conf: c.Krb5Conf, Keytab: c.Keytab, Principal: c.Principal, Clock: l.clock})
+}
+
+// RunProbe runs the probe the scenario is meant for, SMTP or HTTP, with its
+// default configuration.
+func (l *Lab) RunProbe(ctx context.Context) *verdict.Report {
+	if l.Scenario.IsCAS() {
+		return httpprobe.Probe(ctx, l.HTTPProbeConfig())
+	}
+	return smtpprobe.Probe(ctx, l.ProbeConfig())
 }
 
 // Shutdown stops the hub and the KDC, waiting for their sessions until ctx
@@ -338,6 +473,9 @@ func (l *Lab) Shutdown(ctx context.Context) error {
 	var errs []error
 	if l.Hub != nil {
 		errs = append(errs, l.Hub.Shutdown(ctx))
+	}
+	if l.CAS != nil {
+		errs = append(errs, l.CAS.Shutdown(ctx))
 	}
 	if l.KDC != nil {
 		errs = append(errs, l.KDC.Shutdown(ctx))
@@ -353,6 +491,9 @@ func (l *Lab) Close() error {
 	var errs []error
 	if l.Hub != nil {
 		errs = append(errs, l.Hub.Close())
+	}
+	if l.CAS != nil {
+		errs = append(errs, l.CAS.Close())
 	}
 	if l.KDC != nil {
 		errs = append(errs, l.KDC.Close())

@@ -5,13 +5,16 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/exauth/exauth/fakecas"
 	"github.com/exauth/exauth/internal/enctype"
 	"github.com/exauth/exauth/internal/yamlfile"
 	"github.com/exauth/exauth/verdict"
@@ -125,7 +128,11 @@ func (v *validator) scenario(sc *Scenario) {
 	} else if !verdict.Verdict(sc.Expect).Valid() {
 		v.fail("expect", "unknown verdict %q (want one of %s)", sc.Expect, verdictList())
 	}
-	v.hub(sc)
+	if sc.IsCAS() {
+		v.cas(sc)
+	} else {
+		v.hub(sc)
+	}
 	v.kdc(sc)
 	v.probe(sc)
 	v.combinations(sc)
@@ -195,6 +202,53 @@ func (v *validator) hub(sc *Scenario) {
 	}
 }
 
+// cas checks a Client Access server scenario: a scenario replays one path,
+// so it has no hub.
+func (v *validator) cas(sc *Scenario) {
+	c := sc.CAS
+	if !reflect.ValueOf(sc.Hub).IsZero() {
+		v.fail("hub", "a scenario has a hub (SMTP) or a cas (HTTP), not both")
+	}
+	if !hostRE.MatchString(c.Host) {
+		v.fail("cas.host", "required: the target Client Access server's FQDN, e.g. cas02.lab.test (got %q)", c.Host)
+	}
+	if c.Path != "" && !slices.ContainsFunc(casPaths, func(p string) bool { return strings.EqualFold(p, c.Path) }) {
+		v.fail("cas.path", "unknown virtual directory %q (want one of %s)", c.Path, strings.Join(casPaths, ", "))
+	}
+	for i, p := range c.Providers {
+		if !slices.Contains(casProviders, p) {
+			v.fail(fmt.Sprintf("cas.providers.%d", i), "unknown Windows Authentication provider %q (want Negotiate, NTLM or Negotiate:Kerberos)", p)
+		}
+	}
+	if abs(c.ClockOffset.D()) > maxOffset {
+		v.fail("cas.clock_offset", "%s is more than 48h: not a clock skew anyone replays", c.ClockOffset)
+	}
+	switch c.TLS.Certificate {
+	case "", "trusted", "untrusted", "expired", "wrong-name":
+	default:
+		v.fail("cas.tls.certificate", "unknown value %q (want trusted, untrusted, expired or wrong-name: IIS serves Exchange over HTTPS only)", c.TLS.Certificate)
+	}
+	v.etypes("cas.keytab.etypes", c.Keytab.ETypes)
+	if c.Keytab.KVNOBehind < 0 {
+		v.fail("cas.keytab.kvno_behind", "must not be negative")
+	}
+	for _, f := range []struct {
+		field string
+		set   bool
+	}{{"probe.mech", sc.Probe.Mech != ""}, {"probe.tls", sc.Probe.TLS != ""}, {"probe.require_trusted_cert", sc.Probe.RequireTrustedCert}} {
+		if f.set {
+			v.fail(f.field, "an SMTP setting, not for a Client Access server (the HTTP probe always requires a trusted certificate)")
+		}
+	}
+}
+
+// casPaths and casProviders are what the fake Client Access server serves
+// and advertises.
+var (
+	casPaths     = fakecas.VirtualDirectories()
+	casProviders = []string{string(fakecas.ProviderNegotiate), string(fakecas.ProviderNTLM), string(fakecas.ProviderNegotiateKerberos)}
+)
+
 // etypes checks a list of encryption type names.
 func (v *validator) etypes(field string, names []string) {
 	for j, e := range names {
@@ -249,8 +303,8 @@ func (v *validator) kdc(sc *Scenario) {
 	default:
 		v.fail("kdc.duplicate_spn", "unknown value %q (want principal-unknown, not-unique or wrong-account)", k.DuplicateSPN)
 	}
-	if acc := sc.Hub.Keytab.Account; acc != "" && !seen[strings.ToUpper(acc)] {
-		v.fail("hub.keytab.account", "account %q is not in kdc.accounts", acc)
+	if field, kt := sc.serviceKeytab(); kt.Account != "" && !seen[strings.ToUpper(kt.Account)] {
+		v.fail(field+".account", "account %q is not in kdc.accounts", kt.Account)
 	}
 }
 
@@ -258,7 +312,9 @@ func (v *validator) kdc(sc *Scenario) {
 var tlsVersions = map[string]uint16{"1.0": tls.VersionTLS10, "1.1": tls.VersionTLS11, "1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
 
 func (v *validator) probe(sc *Scenario) {
-	if sc.Probe.Host != "" && !hostRE.MatchString(sc.Probe.Host) {
+	if sc.IsCAS() && net.ParseIP(sc.Probe.Host) != nil {
+		// an internalURL naming the server by address: what event 71 reports
+	} else if sc.Probe.Host != "" && !hostRE.MatchString(sc.Probe.Host) {
 		v.fail("probe.host", "a host name, e.g. hub01.lab.test (got %q)", sc.Probe.Host)
 	}
 	if !verdict.Mech(sc.Probe.Mech).Valid() {
@@ -289,9 +345,9 @@ func (v *validator) combinations(sc *Scenario) {
 	if sc.KDC.DuplicateSPN != "" && !sc.hasDuplicateSPN() {
 		v.fail("kdc.duplicate_spn", "set, but no SPN is listed on two accounts")
 	}
-	if b := h.Keytab.KVNOBehind; b > 0 {
-		if acc := sc.hubAccount(); acc != nil && b >= max(acc.KVNO, 1) {
-			v.fail("hub.keytab.kvno_behind", "%d versions behind kvno %d leaves no key version", b, max(acc.KVNO, 1))
+	if field, kt := sc.serviceKeytab(); kt.KVNOBehind > 0 {
+		if acc := sc.serviceAccount(); acc != nil && kt.KVNOBehind >= max(acc.KVNO, 1) {
+			v.fail(field+".kvno_behind", "%d versions behind kvno %d leaves no key version", kt.KVNOBehind, max(acc.KVNO, 1))
 		}
 	}
 	if sc.Expect == "ok" && sc.KDC.Reachable != nil && !*sc.KDC.Reachable {
@@ -313,13 +369,40 @@ func (sc *Scenario) hasDuplicateSPN() bool {
 	return false
 }
 
-// hubAccount is the account whose keys the hub holds: hub.keytab.account,
-// else the first owner of SMTPSVC/<host>, else the account named after the
-// host's first label ("HUB01$").
-func (sc *Scenario) hubAccount() *Account {
-	want := sc.Hub.Keytab.Account
+// serviceKeytab is the target server's keytab settings and their field
+// name: the hub's or the Client Access server's.
+func (sc *Scenario) serviceKeytab() (field string, kt HubKeytab) {
+	if sc.IsCAS() {
+		return "cas.keytab", sc.CAS.Keytab
+	}
+	return "hub.keytab", sc.Hub.Keytab
+}
+
+// serviceHost and serviceSPN are the target server's name and the SPN the
+// probe asks a ticket for: SMTPSVC/<hub> or HTTP/<cas>.
+func (sc *Scenario) serviceHost() string {
+	if sc.IsCAS() {
+		return strings.ToLower(sc.CAS.Host)
+	}
+	return strings.ToLower(sc.Hub.Host)
+}
+
+func (sc *Scenario) serviceSPN() string {
+	if sc.IsCAS() {
+		return "HTTP/" + sc.serviceHost()
+	}
+	return "SMTPSVC/" + sc.serviceHost()
+}
+
+// serviceAccount is the account whose keys the target server holds: its
+// keytab.account, else the first owner of its SPN, else the account named
+// after the host's first label ("HUB01$").
+func (sc *Scenario) serviceAccount() *Account {
+	_, kt := sc.serviceKeytab()
+	want := kt.Account
+	host := sc.serviceHost()
 	if want == "" {
-		spn := "smtpsvc/" + strings.ToLower(sc.Hub.Host)
+		spn := strings.ToLower(sc.serviceSPN())
 		for i, a := range sc.KDC.Accounts {
 			for _, s := range a.SPNs {
 				if strings.ToLower(s) == spn {
@@ -327,7 +410,7 @@ func (sc *Scenario) hubAccount() *Account {
 				}
 			}
 		}
-		want = strings.ToUpper(strings.SplitN(sc.Hub.Host, ".", 2)[0]) + "$"
+		want = strings.ToUpper(strings.SplitN(host, ".", 2)[0]) + "$"
 	}
 	for i, a := range sc.KDC.Accounts {
 		if strings.EqualFold(a.Name, want) {

@@ -33,6 +33,9 @@ func TestLoad_InvalidFiles(t *testing.T) {
 		"bad-spn.yaml":                          {13, "kdc.accounts.1.spns.0", "not a service principal name"},
 		"two-documents.yaml":                    {0, "", "more than one YAML document"},
 		"bad-mech.yaml":                         {5, "probe.mech", `unknown value "ntlm"`},
+		"hub-and-cas.yaml":                      {4, "hub", "not both"},
+		"cas-bad-provider.yaml":                 {6, "cas.providers.1", `unknown Windows Authentication provider "Kerberos"`},
+		"cas-smtp-probe-setting.yaml":           {7, "probe.mech", "an SMTP setting"},
 	}
 	files, _ := filepath.Glob("testdata/invalid/*.yaml")
 	if len(files) != len(tests) {
@@ -104,7 +107,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if sc.Name == "" || sc.Hub.Host == "" || sc.KDC.Realm == "" {
+		if sc.Name == "" || sc.serviceHost() == "" || sc.KDC.Realm == "" {
 			t.Fatalf("accepted a scenario without name, host or realm: %+v", sc)
 		}
 	})

@@ -30,9 +30,12 @@ type Scenario struct {
 	Description string `yaml:"description" json:"description"`
 	// Expect is the verdict a correct probe reaches.
 	Expect string `yaml:"expect" json:"-"`
-	Hub    Hub    `yaml:"hub" json:"hub,omitempty"`
-	KDC    KDC    `yaml:"kdc" json:"kdc,omitempty"`
-	Probe  Probe  `yaml:"probe" json:"probe,omitempty"`
+	// Hub is the receiving Exchange server of an SMTP scenario; CAS the
+	// target Client Access server of an HTTP one. A scenario has one.
+	Hub   Hub   `yaml:"hub" json:"hub,omitempty"`
+	CAS   *CAS  `yaml:"cas" json:"cas,omitempty"`
+	KDC   KDC   `yaml:"kdc" json:"kdc,omitempty"`
+	Probe Probe `yaml:"probe" json:"probe,omitempty"`
 	// Evidence is a fragment the probe's evidence or summary must contain
 	// (the catalogue test checks it).
 	Evidence string `yaml:"evidence" json:"evidence_fragment,omitempty"`
@@ -122,6 +125,37 @@ type HubKeytab struct {
 	ETypes []string `yaml:"etypes" json:"etypes,omitempty"`
 }
 
+// CAS is the target Client Access server's behaviour: CAS 2, to which the
+// proxying CAS 1 (the probe) sends an OWA or EWS request and authenticates
+// with Negotiate/Kerberos for HTTP/<host>.
+type CAS struct {
+	Host string `yaml:"host" json:"host"`
+	// Path is the virtual directory the proxying server requests; default
+	// /owa.
+	Path string `yaml:"path" json:"path,omitempty"`
+	// Providers are IIS's Windows Authentication providers in order
+	// (Negotiate, NTLM, Negotiate:Kerberos); default Negotiate, NTLM.
+	Providers []string `yaml:"providers" json:"providers,omitempty"`
+	// ClockOffset is the server's clock against the probing host; its
+	// Date header shows it.
+	ClockOffset Duration `yaml:"clock_offset" json:"clock_offset,omitempty"`
+	TLS         CASTLS   `yaml:"tls" json:"tls,omitempty"`
+	// Keytab is the server's keys, as for a hub; the default account is
+	// the owner of HTTP/<host>, else the one named after the host.
+	Keytab HubKeytab `yaml:"keytab" json:"keytab,omitempty"`
+}
+
+// CASTLS is the Client Access server's certificate.
+type CASTLS struct {
+	// Certificate: "trusted" (issued by the scenario CA), "untrusted",
+	// "expired" or "wrong-name".
+	Certificate string `yaml:"certificate" json:"certificate,omitempty"`
+}
+
+// IsCAS reports whether the scenario replays the HTTP path between Client
+// Access servers rather than SMTP between transport servers.
+func (s *Scenario) IsCAS() bool { return s.CAS != nil }
+
 // KDC is the domain controller's behaviour.
 type KDC struct {
 	Realm       string    `yaml:"realm" json:"realm,omitempty"`
@@ -155,7 +189,8 @@ type Account struct {
 // Probe is the probe settings the scenario is meant for.
 type Probe struct {
 	// Host is the name the probe is given, when it is not hub.host: the
-	// server's own name while its connector advertises another.
+	// server's own name while its connector advertises another; for a CAS
+	// scenario, the host of the internalURL (an IP address, say).
 	Host               string   `yaml:"host" json:"host,omitempty"`
 	Mech               string   `yaml:"mech" json:"mech,omitempty"`
 	TLS                string   `yaml:"tls" json:"tls,omitempty"`
@@ -171,8 +206,12 @@ type Logs struct {
 	// KDC: domain controller events.
 	KDC []string `yaml:"kdc" json:"kdc,omitempty"`
 	// Sender: the sending server's events and send protocol-log lines
-	// (a sender that gets no ticket logs event 2017 and sends nothing).
+	// (a sender that gets no ticket logs event 2017 and sends nothing);
+	// for a CAS scenario, the proxying Client Access server's events
+	// (MSExchange OWA 71 and 43, the Exchange Web Services twin of 71).
 	Sender []string `yaml:"sender" json:"sender,omitempty"`
+	// CAS: the target Client Access server's IIS (W3C) log lines.
+	CAS []string `yaml:"cas" json:"cas,omitempty"`
 	// Queue: the "Last error" the sending server's queue shows.
 	Queue string `yaml:"queue" json:"queue,omitempty"`
 }

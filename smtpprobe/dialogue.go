@@ -535,6 +535,9 @@ func VerifyCertificate(chain []*x509.Certificate, host string, roots *x509.CertP
 		Subject: leaf.Subject.String(), Issuer: leaf.Issuer.String(), DNSNames: leaf.DNSNames,
 		NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter,
 	}
+	for _, ip := range leaf.IPAddresses {
+		c.IPAddresses = append(c.IPAddresses, ip.String())
+	}
 	inter := x509.NewCertPool()
 	for _, ic := range chain[1:] {
 		inter.AddCert(ic)

@@ -87,7 +87,7 @@ func (j *judgement) collectEvidence() {
 	}
 	if c := o.TLS.peerCert(); c != nil {
 		if c.Trusted {
-			j.add("certificate %q (SAN %s) is trusted for %s, valid until %s", c.Subject, strings.Join(c.DNSNames, ", "), o.Target, c.NotAfter.UTC().Format(time.RFC3339))
+			j.add("certificate %q (SAN %s) is trusted for %s, valid until %s", c.Subject, c.SAN(), o.Target, c.NotAfter.UTC().Format(time.RFC3339))
 			if o.Banner != nil && c.NotAfter.Sub(o.Banner.ReceivedAt) < certExpiry {
 				j.warn("the certificate expires soon", fmt.Sprintf("certificate expires %s, in less than 14 days", c.NotAfter.UTC().Format(time.RFC3339)))
 			}
@@ -183,7 +183,7 @@ func (j *judgement) decide() (Verdict, string) {
 		return VerdictTLSFailed, fmt.Sprintf("the TLS upgrade (%s) to %s failed: %s", o.TLS.Verb, o.Target, shortErr(f.Err))
 	}
 	if c := o.TLS.peerCert(); c != nil && !c.Trusted && o.Options.RequireTrustedCert {
-		j.add("certificate %q (SAN %s, issuer %q, expires %s) is not trusted: %s", c.Subject, strings.Join(c.DNSNames, ", "), c.Issuer, c.NotAfter.UTC().Format(time.RFC3339), c.Error)
+		j.add("certificate %q (SAN %s, issuer %q, expires %s) is not trusted: %s", c.Subject, c.SAN(), c.Issuer, c.NotAfter.UTC().Format(time.RFC3339), c.Error)
 		return VerdictCertUntrusted, fmt.Sprintf("the certificate of %s is not trusted: %s", o.Target, c.Error)
 	}
 	if f != nil && f.Step == StepEHLOTLS {

@@ -86,7 +86,7 @@ func (j *judgement) decideHTTP() (Verdict, string) {
 		return VerdictTLSFailed, fmt.Sprintf("the TLS handshake with %s failed: %s", o.Target, shortErr(f.Err))
 	}
 	if c := o.TLS.peerCert(); c != nil && !c.Trusted {
-		j.add("certificate %q (SAN %s, issuer %q, expires %s) is not trusted: %s", c.Subject, strings.Join(c.DNSNames, ", "), c.Issuer, c.NotAfter.UTC().Format(time.RFC3339), c.Error)
+		j.add("certificate %q (SAN %s, issuer %q, expires %s) is not trusted: %s", c.Subject, c.SAN(), c.Issuer, c.NotAfter.UTC().Format(time.RFC3339), c.Error)
 		if h.HostIsAddress {
 			j.add("the URL names an IP address (%s): with the certificate accepted, Kerberos would fail next — no account holds an HTTP SPN for an address (event 71); set the internalURL to the server's host name", h.Host)
 		}

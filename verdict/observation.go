@@ -157,13 +157,22 @@ type TLSObservation struct {
 
 // CertObservation is the server's certificate and its verification.
 type CertObservation struct {
-	Subject   string
-	Issuer    string
-	DNSNames  []string
-	NotBefore time.Time
-	NotAfter  time.Time
-	Trusted   bool   // chains to the trust anchors and matches the host name
-	Error     string // why not trusted
+	Subject  string
+	Issuer   string
+	DNSNames []string
+	// IPAddresses are the subject alternative name's addresses (an
+	// internalURL naming a server by address needs one).
+	IPAddresses []string
+	NotBefore   time.Time
+	NotAfter    time.Time
+	Trusted     bool   // chains to the trust anchors and matches the host name
+	Error       string // why not trusted
+}
+
+// SAN is the subject alternative name as people read it: the DNS names,
+// then the addresses.
+func (c *CertObservation) SAN() string {
+	return strings.Join(append(append([]string(nil), c.DNSNames...), c.IPAddresses...), ", ")
 }
 
 // KerberosObservation is the client side of Kerberos. The probe copies what

@@ -44,9 +44,11 @@ type ReportCert struct {
 	Subject  string   `json:"subject"`
 	Issuer   string   `json:"issuer"`
 	DNSNames []string `json:"dns_names"`
-	NotAfter string   `json:"not_after"`
-	Trusted  bool     `json:"trusted"`
-	Error    *string  `json:"error"`
+	// IPAddresses appear only when the certificate names addresses.
+	IPAddresses []string `json:"ip_addresses,omitempty"`
+	NotAfter    string   `json:"not_after"`
+	Trusted     bool     `json:"trusted"`
+	Error       *string  `json:"error"`
 }
 
 // ReportKerberos is the report's kerberos object.
@@ -125,7 +127,7 @@ func NewReport(o *Observation, d Diagnosis) *Report {
 		}
 		if c := t.PeerCert; c != nil {
 			rt.PeerCertificate = &ReportCert{
-				Subject: c.Subject, Issuer: c.Issuer, DNSNames: nonNil(c.DNSNames),
+				Subject: c.Subject, Issuer: c.Issuer, DNSNames: nonNil(c.DNSNames), IPAddresses: c.IPAddresses,
 				NotAfter: c.NotAfter.UTC().Format(time.RFC3339), Trusted: c.Trusted, Error: strPtr(c.Error),
 			}
 		}

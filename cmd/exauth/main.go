@@ -33,8 +33,8 @@ const usage = `exauth — why can't this Exchange server authenticate to that on
 
 Usage:
   exauth probe [flags] HOST[:PORT]     probe a receive connector (port 25 by default)
-  exauth probe --scenario NAME|FILE    probe the bundled fake hub replaying a scenario
-  exauth serve --scenario NAME|FILE    run the fake hub + fake KDC for a lab or a script
+  exauth probe --scenario NAME|FILE    probe the fake hub or Client Access server replaying a scenario
+  exauth serve --scenario NAME|FILE    run the fake hub (or CAS) + fake KDC for a lab or a script
   exauth scenarios [--json]            list the bundled scenarios
   exauth explain [TEXT|-] [--json]     classify a pasted queue error, NDR, event text or reply
   exauth check --plan FILE             run a lab validation plan

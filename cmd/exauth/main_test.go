@@ -157,7 +157,7 @@ func TestServeThenProbe_SameVerdicts(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	bin := buildBinary(t)
-	for _, name := range []string{"healthy", "clock-skew", "duplicate-spn", "verbs-stripped"} {
+	for _, name := range []string{"healthy", "clock-skew", "duplicate-spn", "verbs-stripped", "cas-healthy", "cas-clock-skew"} {
 		t.Run(name, func(t *testing.T) {
 			serve := exec.Command(bin, "serve", "--scenario", name, "--state-dir", t.TempDir())
 			stdout, err := serve.StdoutPipe()

@@ -39,7 +39,7 @@ func (p *probeFlags) register(fs *command) {
 	fs.BoolVar(&p.jsonOut, "json", false, "print the report as one JSON object")
 	fs.BoolVar(&p.verbose, "verbose", false, "print the transcript")
 	fs.BoolVar(&p.secrets, "show-secrets", false, "include authentication tokens in the transcript")
-	fs.StringVar(&p.scenario, "scenario", "", "probe the bundled fake hub replaying scenario `NAME|FILE`")
+	fs.StringVar(&p.scenario, "scenario", "", "probe the fake hub (or Client Access server) replaying scenario `NAME|FILE`")
 }
 
 func cmdProbe(ctx context.Context, args []string, e env) int {

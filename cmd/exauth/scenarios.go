@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/exauth/exauth/fakeserver"
+	"github.com/exauth/exauth/httpprobe"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
@@ -59,6 +60,9 @@ func probeScenario(ctx context.Context, p probeFlags, set map[string]bool, pos [
 	if err != nil {
 		return usageError(e, "probe", err)
 	}
+	if sc.IsCAS() {
+		return probeCASScenario(ctx, sc, p, set, e)
+	}
 	lab, err := scenarios.Run(sc, scenarios.Options{})
 	if err != nil {
 		return usageError(e, "probe", err)
@@ -94,16 +98,41 @@ func probeScenario(ctx context.Context, p probeFlags, set map[string]bool, pos [
 	return printReport(e, r, p)
 }
 
+// probeCASScenario probes a Client Access server scenario with the HTTP
+// probe, as `exauth probe https://...` would.
+func probeCASScenario(ctx context.Context, sc *scenarios.Scenario, p probeFlags, set map[string]bool, e env) int {
+	for _, f := range []string{"mech", "tls", "ehlo", "spn", "require-trusted-cert"} {
+		if set[f] {
+			return usageError(e, "probe", fmt.Errorf("--%s is for SMTP probes; scenario %s replays a Client Access server (HTTPS)", f, sc.Name))
+		}
+	}
+	lab, err := scenarios.Run(sc, scenarios.Options{})
+	if err != nil {
+		return usageError(e, "probe", err)
+	}
+	defer lab.Close()
+	cfg := lab.HTTPProbeConfig()
+	if set["timeout"] {
+		cfg.Timeout = p.timeout
+	}
+	r := httpprobe.Probe(ctx, cfg)
+	if !p.jsonOut {
+		fmt.Fprintf(e.stdout, "scenario %s: %s\n(expected verdict: %s)\n\n", sc.Name, sc.Description, sc.Expect)
+	}
+	return printReport(e, r, p)
+}
+
 func cmdServe(ctx context.Context, args []string, e env) int {
 	fs := newCommand(e, "serve", "[--scenario NAME|FILE] [flags]", `
-Run a scenario's fake hub and fake KDC on loopback until Ctrl-C or
-SIGTERM. When ready, print one JSON line with the addresses, the files
-and the probe arguments to use (docs/json.md).`, args)
+Run a scenario's fake hub (or fake Client Access server) and fake KDC on
+loopback until Ctrl-C or SIGTERM. When ready, print one JSON line with
+the addresses, the files and the probe arguments to use (docs/json.md).`, args)
 	name := fs.String("scenario", "healthy", "scenario `NAME|FILE` to replay")
 	stateDir := fs.String("state-dir", "", "where to write krb5.conf, the client keytab and the CA (default: a temporary directory)")
 	readyFile := fs.String("ready-file", "", "also write the ready JSON line to `FILE`")
 	smtpAddr := fs.String("smtp", "127.0.0.1:0", "SMTP listen `ADDR`")
 	kdcAddr := fs.String("kdc", "127.0.0.1:0", "KDC listen `ADDR` (TCP and UDP)")
+	httpsAddr := fs.String("https", "127.0.0.1:0", "HTTPS listen `ADDR` of a Client Access server scenario")
 	if _, code, done := fs.parse(args, 0); done {
 		return code
 	}
@@ -121,7 +150,7 @@ and the probe arguments to use (docs/json.md).`, args)
 			gone()
 		}
 	}
-	lab, err := scenarios.Run(sc, scenarios.Options{StateDir: *stateDir, Logf: logf, SMTPAddr: *smtpAddr, KDCAddr: *kdcAddr})
+	lab, err := scenarios.Run(sc, scenarios.Options{StateDir: *stateDir, Logf: logf, SMTPAddr: *smtpAddr, KDCAddr: *kdcAddr, HTTPSAddr: *httpsAddr})
 	if err != nil {
 		return usageError(e, "serve", err)
 	}
@@ -179,7 +208,9 @@ func writeFileAtomic(path string, data []byte) error {
 type readyLine struct {
 	Scenario  string   `json:"scenario"`
 	Expect    []string `json:"expect"`
-	SMTP      string   `json:"smtp"`
+	SMTP      string   `json:"smtp,omitempty"`
+	HTTPS     string   `json:"https,omitempty"`
+	URL       string   `json:"url,omitempty"`
 	KDC       string   `json:"kdc"`
 	KDCUDP    string   `json:"kdc_udp"`
 	Realm     string   `json:"realm"`
@@ -193,12 +224,31 @@ type readyLine struct {
 }
 
 func readyOf(l *scenarios.Lab) readyLine {
-	return readyLine{
-		Scenario: l.Scenario.Name, Expect: []string{l.Scenario.Expect}, SMTP: l.Hub.Addr(),
+	r := readyLine{
+		Scenario: l.Scenario.Name, Expect: []string{l.Scenario.Expect},
 		KDC: l.KDC.TCPAddr(), KDCUDP: l.KDC.UDPAddr(), Realm: l.Realm, Host: l.Host, SPN: l.SPN,
 		Krb5Conf: l.Krb5Conf, Keytab: l.ClientKeytab, Principal: l.Principal, CAFile: l.CAFile,
-		ProbeArgs: probeArgs(l.ProbeSettings()),
 	}
+	if l.CAS != nil {
+		s := l.HTTPProbeSettings()
+		r.HTTPS, r.URL = l.CAS.Addr(), s.URL
+		r.ProbeArgs = httpProbeArgs(s, l.Credentials())
+	} else {
+		r.SMTP = l.Hub.Addr()
+		r.ProbeArgs = probeArgs(l.ProbeSettings())
+	}
+	return r
+}
+
+// httpProbeArgs are the `exauth probe` arguments for a Client Access
+// server lab.
+func httpProbeArgs(s httpprobe.Settings, c smtpprobe.CredentialSettings) []string {
+	args := []string{"probe", s.URL, "--connect", s.Connect,
+		"--krb5-conf", c.Krb5Conf, "--keytab", c.Keytab, "--principal", c.Principal, "--ca-file", s.CAFile}
+	if s.Timeout != 0 {
+		args = append(args, "--timeout", s.Timeout.String())
+	}
+	return args
 }
 
 // probeArgs are the `exauth probe` arguments for s: what another process

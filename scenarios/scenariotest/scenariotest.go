@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exauth/exauth/httpprobe"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
 )
@@ -18,10 +19,14 @@ import (
 // point its own code, or the probe, at the fake hub and KDC.
 type Env struct {
 	*scenarios.Lab
-	// SMTPAddr is the hub's address; KDCAddr the KDC's (TCP).
-	SMTPAddr, KDCAddr string
-	// Probe is a ready probe configuration for the scenario.
-	Probe smtpprobe.Config
+	// SMTPAddr is the hub's address (a hub scenario), HTTPSAddr the Client
+	// Access server's (a CAS scenario); KDCAddr the KDC's (TCP).
+	SMTPAddr, HTTPSAddr, KDCAddr string
+	// Probe is a ready SMTP probe configuration for a hub scenario;
+	// HTTPProbe a ready HTTP probe configuration for a CAS scenario.
+	// Lab.RunProbe runs whichever the scenario is meant for.
+	Probe     smtpprobe.Config
+	HTTPProbe httpprobe.Config
 }
 
 // Start starts the bundled scenario name on loopback for the test and stops
@@ -61,5 +66,11 @@ func StartScenario(t testing.TB, sc *scenarios.Scenario) *Env {
 		defer cancel()
 		lab.Shutdown(ctx)
 	})
-	return &Env{Lab: lab, SMTPAddr: lab.Hub.Addr(), KDCAddr: lab.KDC.TCPAddr(), Probe: lab.ProbeConfig()}
+	env := &Env{Lab: lab, KDCAddr: lab.KDC.TCPAddr()}
+	if sc.IsCAS() {
+		env.HTTPSAddr, env.HTTPProbe = lab.CAS.Addr(), lab.HTTPProbeConfig()
+	} else {
+		env.SMTPAddr, env.Probe = lab.Hub.Addr(), lab.ProbeConfig()
+	}
+	return env
 }
