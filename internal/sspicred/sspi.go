@@ -28,6 +28,9 @@ import (
 // stubs that attribute, and ExchangeAuth's hashes bind the key.
 var ErrNoSessionKey = errors.New("SSPI gave no session key (SECPKG_ATTR_SESSION_KEY)")
 
+// ErrNotWindows says SSPI credentials exist only on Windows.
+var ErrNotWindows = errors.New("the Windows logon session's credentials (SSPI) exist only on Windows: give --cred keytab, ccache or password")
+
 // Package is an SSPI security package's name.
 type Package string
 

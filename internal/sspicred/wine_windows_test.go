@@ -118,6 +118,9 @@ func TestWine_Probe(t *testing.T) {
 			t.Errorf("a ticket for a missing SPN: verdict %s, kerberos %+v", r.Verdict, k)
 		}
 	case "stale-key":
+		// X-EXPS GSSAPI: under Wine ExchangeAuth stops at the session key
+		// before the hub could answer.
+		cfg.Mech = verdict.MechGSSAPI
 		r := smtpprobe.Probe(context.Background(), cfg)
 		logReport(t, r)
 		if a := r.Observation.Auth; a == nil || a.Final == nil || a.Final.Code != 454 {
