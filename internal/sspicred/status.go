@@ -189,7 +189,7 @@ func observeError(err error, obs *verdict.KerberosObservation) {
 		return
 	}
 	st := se.Status
-	label := fmt.Sprintf("SSPI %s (0x%08X)", st, uint32(st))
+	label := fmt.Sprintf("reported by SSPI as %s (0x%08X)", st, uint32(st))
 	switch i := statuses[st]; i.outcome {
 	case outcomeKDCError:
 		obs.KDCError = &verdict.KRBError{Exchange: i.exchange, Code: i.code, Text: label}
