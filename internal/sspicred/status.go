@@ -14,8 +14,8 @@ import (
 type Status uint32
 
 // The statuses this package names. Values are those of Windows'
-// winerror.h; a Windows-only test compares the ones golang.org/x/sys and
-// alexbrainman/sspi also define.
+// winerror.h; a Windows-only test compares the ones alexbrainman/sspi also
+// defines.
 const (
 	SEC_E_OK                          Status = 0x00000000
 	SEC_I_CONTINUE_NEEDED             Status = 0x00090312
