@@ -343,6 +343,10 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 	}
 	if k.CredentialsProblem != "" {
 		j.add("credentials: %s", k.CredentialsProblem)
+		if k.CredentialsAdvice != "" {
+			j.remediation = append(j.remediation, k.CredentialsAdvice)
+			j.ownRemediation = true
+		}
 		return VerdictNoCredentials, "no usable Kerberos credentials: " + k.CredentialsProblem, true
 	}
 	if len(k.Unreachable) > 0 && k.KDCError == nil && !k.TicketObtained {
@@ -448,6 +452,9 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 	}
 	if k.Err != nil && !k.TicketObtained {
 		j.add("Kerberos: %v", k.Err)
+		if k.CredentialsAdvice != "" {
+			j.remediation = append(j.remediation, k.CredentialsAdvice)
+		}
 		return VerdictUnknown, "Kerberos failed before a ticket was obtained: " + shortErr(k.Err), true
 	}
 	if k.TicketObtained {
@@ -455,7 +462,13 @@ func (j *judgement) kerberos() (Verdict, string, bool) {
 		if k.KVNO != nil {
 			kv = fmt.Sprint(*k.KVNO)
 		}
-		j.add("service ticket for %s issued by %s over %s: etype %s, kvno %s", k.SPN, k.KDC, k.Transport, ETypeName(k.EType), kv)
+		if k.KDC == "" {
+			// A Windows logon session's tickets come from a KDC that
+			// Windows chose; SSPI does not say which.
+			j.add("service ticket for %s: etype %s, kvno %s", k.SPN, ETypeName(k.EType), kv)
+		} else {
+			j.add("service ticket for %s issued by %s over %s: etype %s, kvno %s", k.SPN, k.KDC, k.Transport, ETypeName(k.EType), kv)
+		}
 	}
 	return "", "", false
 }

@@ -185,11 +185,15 @@ type KerberosObservation struct {
 	// /etc/exauth/hub02.keytab (HUB02$@LAB.TEST)", "ccache FILE:/tmp/krb5cc_0",
 	// "password for HUB02$ (from the environment's EXAUTH_PASSWORD)".
 	Credentials string
-	SPN         string
-	KDC         string // the KDC that answered
-	Transport   string // tcp or udp
-	EType       int32  // the etype of the service key the ticket is encrypted in; 0 when unknown
-	KVNO        *int   // service ticket kvno
+	// CredentialsAdvice, when set, is what to do when these credentials
+	// are the problem, in their source's own tools (`klist` for a Windows
+	// logon session); "" means the general advice (kinit, a keytab).
+	CredentialsAdvice string
+	SPN               string
+	KDC               string // the KDC that answered
+	Transport         string // tcp or udp
+	EType             int32  // the etype of the service key the ticket is encrypted in; 0 when unknown
+	KVNO              *int   // service ticket kvno
 	// RequestedETypes are the etypes the client asked the ticket in, most
 	// preferred first: a KDC that answers with one it was not asked for
 	// first chose it for the service account.

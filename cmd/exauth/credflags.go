@@ -1,15 +1,32 @@
 package main
 
-import "github.com/exauth/exauth/smtpprobe"
+import (
+	"errors"
+	"fmt"
+	"runtime"
+
+	"github.com/exauth/exauth/internal/sspicred"
+	"github.com/exauth/exauth/smtpprobe"
+)
 
 // credentialFlags are the Kerberos configuration and credential flags that
 // probe and spn share: the same names, meanings and precedence, so that
 // one set of credentials serves both commands.
 type credentialFlags struct {
+	cred                                                      string
 	krb5Conf, realm, kdc, ccache, keytab, princ, passwordFile string
 }
 
+// Credential sources (--cred).
+const (
+	credSSPI     = "sspi"
+	credKeytab   = "keytab"
+	credCCache   = "ccache"
+	credPassword = "password"
+)
+
 func (f *credentialFlags) register(c *command) {
+	c.StringVar(&f.cred, "cred", "", "credential `SOURCE`: sspi|keytab|ccache|password (default: keytab or password when given, else on Windows sspi — the logon session, as SYSTEM the computer account — else the ccache)")
 	c.StringVar(&f.krb5Conf, "krb5-conf", "", "krb5.conf `FILE` (default $KRB5_CONFIG, then /etc/krb5.conf; on Windows %ProgramData%\\MIT\\Kerberos5\\krb5.ini)")
 	c.StringVar(&f.realm, "realm", "", "Kerberos `REALM` (overrides krb5.conf's default_realm)")
 	c.StringVar(&f.kdc, "kdc", "", "KDC `HOST[:PORT]` for the realm")
@@ -21,14 +38,96 @@ func (f *credentialFlags) register(c *command) {
 
 // settings are the flags as smtpprobe.CredentialSettings. Explicit flags
 // beat the environment: a password left in EXAUTH_PASSWORD must not
-// override --ccache, --keytab or --password-file.
+// override --ccache, --keytab or --password-file, nor --cred sspi or
+// ccache.
 func (f credentialFlags) settings(e env) smtpprobe.CredentialSettings {
 	cs := smtpprobe.CredentialSettings{
 		Krb5Conf: f.krb5Conf, Realm: f.realm, KDC: f.kdc, CCache: f.ccache,
 		Keytab: f.keytab, Principal: f.princ, PasswordFile: f.passwordFile,
 	}
-	if pw := e.getenv("EXAUTH_PASSWORD"); pw != "" && f.ccache == "" && f.keytab == "" && f.passwordFile == "" {
+	explicit := f.cred == credSSPI || f.cred == credCCache
+	if pw := e.getenv("EXAUTH_PASSWORD"); pw != "" && !explicit && f.ccache == "" && f.keytab == "" && f.passwordFile == "" {
 		cs.Password, cs.PasswordFrom = pw, "the environment's EXAUTH_PASSWORD"
 	}
 	return cs
+}
+
+// source is the credential source the flags choose. The precedence
+// (docs/windows.md): --cred; else --keytab; else a password
+// (--password-file, then EXAUTH_PASSWORD); else --ccache; else, on Windows,
+// the logon session (SSPI), which is where a Windows administrator's
+// and a computer account's Kerberos credentials live; else the default
+// ccache.
+func (f credentialFlags) source(e env) (string, error) {
+	goos := e.goos
+	if goos == "" {
+		goos = runtime.GOOS
+	}
+	pw := f.passwordFile != "" || e.getenv("EXAUTH_PASSWORD") != ""
+	switch f.cred {
+	case "":
+		switch {
+		case f.keytab != "":
+			return credKeytab, nil
+		case f.passwordFile != "" || (pw && f.ccache == ""):
+			return credPassword, nil
+		case f.ccache != "":
+			return credCCache, nil
+		case goos == "windows":
+			return credSSPI, nil
+		}
+		return credCCache, nil
+	case credSSPI:
+		if goos != "windows" {
+			return "", errors.New("--cred sspi: " + sspicred.ErrNotWindows.Error())
+		}
+		for flag, v := range map[string]string{"--keytab": f.keytab, "--ccache": f.ccache, "--password-file": f.passwordFile, "--principal": f.princ, "--krb5-conf": f.krb5Conf, "--realm": f.realm, "--kdc": f.kdc} {
+			if v != "" {
+				return "", fmt.Errorf("--cred sspi uses the Windows logon session and its domain: %s does not apply", flag)
+			}
+		}
+	case credKeytab:
+		if f.keytab == "" {
+			return "", errors.New("--cred keytab needs --keytab FILE and --principal NAME")
+		}
+	case credPassword:
+		if !pw {
+			return "", errors.New("--cred password needs --password-file FILE (or EXAUTH_PASSWORD) and --principal NAME")
+		}
+		if f.keytab != "" || f.ccache != "" {
+			return "", errors.New("--cred password: drop --keytab and --ccache")
+		}
+	case credCCache:
+		if f.keytab != "" || f.passwordFile != "" {
+			return "", errors.New("--cred ccache: drop --keytab and --password-file")
+		}
+	default:
+		return "", fmt.Errorf("--cred %q: want sspi, keytab, ccache or password", f.cred)
+	}
+	return f.cred, nil
+}
+
+// kerberos is the probe's Kerberos side for the flags: the Windows logon
+// session through SSPI, or gokrb5 with a keytab, a ccache or a password.
+func (f credentialFlags) kerberos(e env) (smtpprobe.Kerberos, error) {
+	src, err := f.source(e)
+	if err != nil {
+		return nil, err
+	}
+	if src == credSSPI {
+		sys, err := sspicred.System()
+		if err != nil {
+			return nil, err
+		}
+		return sspicred.New(sys), nil
+	}
+	cs := f.settings(e)
+	if src == credCCache {
+		cs.Password, cs.PasswordFrom = "", ""
+	}
+	ks, err := cs.KerberosSettings(e.getenv, nil)
+	if err != nil {
+		return nil, smtpprobe.SpellFields(err, flagOf)
+	}
+	return smtpprobe.NewKerberos(ks), nil
 }

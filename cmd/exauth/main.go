@@ -61,6 +61,9 @@ type env struct {
 	// json is set when the command line asks for --json: errors then
 	// come as a JSON object on stdout too.
 	json bool
+	// goos is the system the credential defaults are for; "" is
+	// runtime.GOOS (tests set "windows").
+	goos string
 }
 
 func main() {

@@ -93,11 +93,11 @@ func probeHTTP(ctx context.Context, p probeFlags, set map[string]bool, raw strin
 	if err != nil {
 		return usageError(e, "probe", smtpprobe.SpellFields(err, flagOf))
 	}
-	ks, err := p.credentialFlags.settings(e).KerberosSettings(e.getenv, nil)
+	k, err := p.credentialFlags.kerberos(e)
 	if err != nil {
-		return usageError(e, "probe", smtpprobe.SpellFields(err, flagOf))
+		return usageError(e, "probe", err)
 	}
-	cfg.Kerberos = smtpprobe.NewKerberos(ks)
+	cfg.Kerberos = k
 	return printReport(e, httpprobe.Probe(ctx, cfg), p)
 }
 
@@ -129,11 +129,11 @@ func (p probeFlags) config(host string, e env) (smtpprobe.Config, error) {
 		LDAP: p.ldap, LDAPInsecureSkipVerify: p.ldapInsecure,
 		Credentials: p.credentialFlags.settings(e),
 	}
-	ks, err := s.Credentials.KerberosSettings(e.getenv, nil)
+	k, err := p.credentialFlags.kerberos(e)
 	if err != nil {
-		return smtpprobe.Config{}, smtpprobe.SpellFields(err, flagOf)
+		return smtpprobe.Config{}, err
 	}
-	cfg, err := s.Config(smtpprobe.NewKerberos(ks), nil)
+	cfg, err := s.Config(k, nil)
 	return cfg, smtpprobe.SpellFields(err, flagOf)
 }
 

@@ -51,7 +51,7 @@ func probeScenario(ctx context.Context, p probeFlags, set map[string]bool, pos [
 	}
 	// The scenario brings its hub, KDC and credentials; flags that would
 	// point the probe elsewhere contradict it rather than change it.
-	for _, f := range []string{"connect", "krb5-conf", "realm", "kdc", "ccache", "keytab", "principal", "password-file", "ca-file", "ldap", "ldap-insecure-skip-verify"} {
+	for _, f := range []string{"connect", "cred", "krb5-conf", "realm", "kdc", "ccache", "keytab", "principal", "password-file", "ca-file", "ldap", "ldap-insecure-skip-verify"} {
 		if set[f] {
 			return usageError(e, "probe", fmt.Errorf("--%s cannot be used with --scenario: the scenario brings its own (use exauth serve and probe its probe_args to vary them)", f))
 		}

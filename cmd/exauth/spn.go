@@ -118,6 +118,11 @@ func (f spnFlags) config(ctx context.Context, e env) (directory.Config, []string
 		if f.bindDN != "" || f.bindPasswordFile != "" {
 			return cfg, nil, errors.New("--bind-dn and --bind-password-file are for --bind simple")
 		}
+		if f.cred == credSSPI {
+			// The directory bind is SASL GSSAPI with its RFC 4752 security
+			// layer, which the SSPI side does not build.
+			return cfg, nil, errors.New("--cred sspi is for probe; spn binds with --keytab, --ccache or a password (or --bind simple)")
+		}
 		cs := f.credentialFlags.settings(e)
 		ks, err := cs.KerberosSettings(e.getenv, nil)
 		if err != nil {

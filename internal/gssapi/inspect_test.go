@@ -1,0 +1,54 @@
+package gssapi
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
+)
+
+// The clear text of a token's ticket reads the same in every framing an
+// initiator may use, RC4 and AES alike.
+func TestInspectClientToken_Framings(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		etype          int32
+		mutual, spnego bool
+		framing        Framing
+	}{
+		{"krb5 aes256 one leg", etypeID.AES256_CTS_HMAC_SHA1_96, false, false, FramingKRB5},
+		{"krb5 rc4 mutual", etypeID.RC4_HMAC, true, false, FramingKRB5},
+		{"spnego aes128 mutual", etypeID.AES128_CTS_HMAC_SHA1_96, true, true, FramingSPNEGO},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tkt, key := issue(t, ticketSpec{kt: serviceKeytab(t), etype: tc.etype})
+			_, tok, err := newTestClient(t, tkt, key, ModeExchange, tc.mutual, tc.spnego, nil).Start()
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := InspectClientToken(tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Framing != tc.framing || info.Service != testService || info.Realm != testRealm ||
+				info.EType != tc.etype || info.KVNO == nil || *info.KVNO != testKVNO || info.Mutual != tc.mutual {
+				t.Errorf("%+v (kvno %v)", info, info.KVNO)
+			}
+		})
+	}
+}
+
+// Negotiate's fallback to NTLM is named as such, bare or inside SPNEGO;
+// anything else unparseable is a plain error.
+func TestInspectClientToken_NTLMAndGarbage(t *testing.T) {
+	ntlm := append([]byte("NTLMSSP\x00"), 1, 0, 0, 0)
+	if _, err := InspectClientToken(ntlm); !errors.Is(err, ErrNTLMToken) {
+		t.Errorf("bare NTLM: %v", err)
+	}
+	if _, err := InspectClientToken([]byte{0x30, 0x03, 0x02, 0x01, 0x00}); err == nil || errors.Is(err, ErrNTLMToken) {
+		t.Errorf("garbage: %v", err)
+	}
+	if _, err := InspectClientToken(nil); err == nil {
+		t.Error("an empty token inspected")
+	}
+}

@@ -1,0 +1,167 @@
+package sspicred_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/exauth/exauth/internal/gssapi"
+	"github.com/exauth/exauth/internal/krberror"
+	"github.com/exauth/exauth/internal/sspicred"
+	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
+)
+
+// scriptedSSPI answers every call from its fields: a status for
+// Initiate per package, a token, an Accept result. It stands in for
+// Windows where a status, not a KDC, is the subject of the test.
+type scriptedSSPI struct {
+	id       sspicred.Identity
+	initErr  map[sspicred.Package]sspicred.Status
+	token    map[sspicred.Package][]byte
+	update   sspicred.Status // the status Update answers the acceptor's token with
+	key      []byte
+	accepted sspicred.Accepted
+	acceptSt sspicred.Status
+
+	mu       sync.Mutex
+	released int
+	live     int
+}
+
+func (f *scriptedSSPI) Identity() (sspicred.Identity, error) { return f.id, nil }
+
+func (f *scriptedSSPI) Initiate(pkg sspicred.Package, spn string, mutual bool) (sspicred.ClientContext, []byte, error) {
+	if st, ok := f.initErr[pkg]; ok {
+		return nil, nil, &sspicred.StatusError{Op: fmt.Sprintf("InitializeSecurityContext (%s) for %s", pkg, spn), Status: st}
+	}
+	f.mu.Lock()
+	f.live++
+	f.mu.Unlock()
+	return &scriptedContext{f: f, done: !mutual}, f.token[pkg], nil
+}
+
+func (f *scriptedSSPI) Accept(pkg sspicred.Package, token []byte) (sspicred.Accepted, error) {
+	if f.acceptSt != sspicred.SEC_E_OK {
+		return sspicred.Accepted{}, &sspicred.StatusError{Op: "AcceptSecurityContext (Kerberos)", Status: f.acceptSt}
+	}
+	return f.accepted, nil
+}
+
+type scriptedContext struct {
+	f        *scriptedSSPI
+	done     bool
+	released bool
+}
+
+func (c *scriptedContext) Update(token []byte) ([]byte, bool, error) {
+	if c.f.update != sspicred.SEC_E_OK {
+		return nil, false, &sspicred.StatusError{Op: "InitializeSecurityContext (Negotiate)", Status: c.f.update}
+	}
+	c.done = true
+	return nil, true, nil
+}
+func (c *scriptedContext) Done() bool                  { return c.done }
+func (c *scriptedContext) Mutual() bool                { return c.done }
+func (c *scriptedContext) SessionKey() ([]byte, error) { return c.f.key, nil }
+func (c *scriptedContext) ClientName() string          { return "HUB02$@LAB.TEST" }
+func (c *scriptedContext) Release() {
+	if c.released {
+		return
+	}
+	c.released = true
+	c.f.mu.Lock()
+	c.f.live--
+	c.f.released++
+	c.f.mu.Unlock()
+}
+
+// gokrb5SSPI plays Windows' SSPI with exauth's gokrb5 Kerberos side
+// underneath: real tickets from a scenario's fake KDC, real tokens, real
+// session keys. A KRB-ERROR becomes the status Windows' Kerberos package
+// reports for it, so Side meets the same failures it would on Windows.
+type gokrb5SSPI struct {
+	id  sspicred.Identity
+	krb *smtpprobe.KerberosClient
+}
+
+// statusOf is how Windows reports KRB-ERRORs to an initiator: the
+// reverse of status.go's rows.
+var statusOf = map[krberror.Code]sspicred.Status{
+	krberror.KDC_ERR_S_PRINCIPAL_UNKNOWN:  sspicred.SEC_E_TARGET_UNKNOWN,
+	krberror.KDC_ERR_PRINCIPAL_NOT_UNIQUE: sspicred.SEC_E_TOO_MANY_PRINCIPALS,
+	krberror.KDC_ERR_ETYPE_NOSUPP:         sspicred.SEC_E_KDC_UNKNOWN_ETYPE,
+	krberror.KRB_AP_ERR_SKEW:              sspicred.SEC_E_TIME_SKEW,
+	krberror.KDC_ERR_PREAUTH_FAILED:       sspicred.SEC_E_LOGON_DENIED,
+	krberror.KDC_ERR_C_PRINCIPAL_UNKNOWN:  sspicred.SEC_E_LOGON_DENIED,
+}
+
+func (f *gokrb5SSPI) Identity() (sspicred.Identity, error) { return f.id, nil }
+
+func (f *gokrb5SSPI) Initiate(pkg sspicred.Package, spn string, mutual bool) (sspicred.ClientContext, []byte, error) {
+	use := smtpprobe.UseXEXPS
+	if !mutual {
+		use = smtpprobe.UseExchangeAuth
+	}
+	var obs verdict.KerberosObservation
+	m, err := f.krb.GSSAPIClient(context.Background(), spn, use, &obs)
+	op := fmt.Sprintf("InitializeSecurityContext (%s) for %s", pkg, spn)
+	if err != nil {
+		st := sspicred.SEC_E_INTERNAL_ERROR
+		switch {
+		case obs.KDCError != nil:
+			if s, ok := statusOf[obs.KDCError.Code]; ok {
+				st = s
+			}
+		case len(obs.Unreachable) > 0:
+			st = sspicred.SEC_E_NO_AUTHENTICATING_AUTHORITY
+		case obs.CredentialsProblem != "":
+			st = sspicred.SEC_E_NO_CREDENTIALS
+		}
+		return nil, nil, &sspicred.StatusError{Op: op, Status: st}
+	}
+	_, token, err := m.Start()
+	if err != nil {
+		return nil, nil, &sspicred.StatusError{Op: op, Status: sspicred.SEC_E_INTERNAL_ERROR}
+	}
+	return &gokrb5Context{m: m, done: !mutual, client: obs.Client}, token, nil
+}
+
+func (f *gokrb5SSPI) Accept(pkg sspicred.Package, token []byte) (sspicred.Accepted, error) {
+	info, err := gssapi.InspectClientToken(token)
+	if err != nil {
+		return sspicred.Accepted{}, &sspicred.StatusError{Op: "AcceptSecurityContext (Kerberos)", Status: sspicred.SEC_E_INVALID_TOKEN}
+	}
+	r, err := f.krb.AcceptReverse(token, info.Service)
+	if err != nil {
+		st := sspicred.SEC_E_LOGON_DENIED
+		if errors.Is(err, smtpprobe.ErrMalformedToken) {
+			st = sspicred.SEC_E_INVALID_TOKEN
+		}
+		return sspicred.Accepted{}, &sspicred.StatusError{Op: "AcceptSecurityContext (Kerberos)", Status: st}
+	}
+	return sspicred.Accepted{Done: true, Client: r.Principal, SessionKey: r.SessionKey}, nil
+}
+
+type gokrb5Context struct {
+	m      smtpprobe.Mechanism
+	done   bool
+	client string
+}
+
+func (c *gokrb5Context) Update(token []byte) ([]byte, bool, error) {
+	out, err := c.m.Next(token)
+	if err != nil {
+		return nil, false, &sspicred.StatusError{Op: "InitializeSecurityContext (Negotiate)", Status: sspicred.SEC_E_MUTUAL_AUTH_FAILED}
+	}
+	c.done = c.m.Mutual()
+	return out, c.done, nil
+}
+func (c *gokrb5Context) Done() bool                  { return c.done }
+func (c *gokrb5Context) Mutual() bool                { return c.m.Mutual() }
+func (c *gokrb5Context) SessionKey() ([]byte, error) { return c.m.SessionKey(), nil }
+func (c *gokrb5Context) ClientName() string          { return c.client }
+func (c *gokrb5Context) Release()                    {}
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

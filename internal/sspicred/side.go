@@ -1,0 +1,222 @@
+package sspicred
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/exauth/exauth/internal/gssapi"
+	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
+)
+
+// Side is the probe's Kerberos side on a Windows logon session's
+// credentials. It is safe for concurrent use: every call makes its own
+// security context.
+type Side struct {
+	sspi SSPI
+	once sync.Once
+	id   Identity
+	err  error
+}
+
+var _ smtpprobe.Kerberos = (*Side)(nil)
+
+// New returns the Kerberos side on s: Windows' SSPI (System) or a fake.
+func New(s SSPI) *Side { return &Side{sspi: s} }
+
+func (s *Side) identity() (Identity, error) {
+	s.once.Do(func() { s.id, s.err = s.sspi.Identity() })
+	return s.id, s.err
+}
+
+// ErrAUTHGSSAPI says SSPI credentials cannot run AUTH GSSAPI: its RFC 4752
+// security-layer step needs wrapped messages this side does not build.
+var ErrAUTHGSSAPI = errors.New("the Windows logon session (SSPI) serves X-EXPS GSSAPI, X-EXPS EXCHANGEAUTH and HTTP Negotiate; AUTH GSSAPI needs --cred keytab, ccache or password")
+
+// GSSAPIClient starts a security context for spn with the logon session's
+// credentials and records what it showed in obs: whose credentials, the
+// ticket's realm, etype and key version (read from the token SSPI built,
+// as an acceptor would), or the SSPI status in the verdict's terms.
+func (s *Side) GSSAPIClient(ctx context.Context, spn string, use smtpprobe.TokenUse, obs *verdict.KerberosObservation) (smtpprobe.Mechanism, error) {
+	obs.SPN = spn
+	id, err := s.identity()
+	if err != nil {
+		observeError(fmt.Errorf("reading the logon session's identity: %w", err), obs)
+		return nil, obs.Err
+	}
+	obs.Credentials = id.describe()
+	obs.CredentialsAdvice = id.advice()
+	if use == smtpprobe.UseAUTH {
+		observeError(ErrAUTHGSSAPI, obs)
+		return nil, ErrAUTHGSSAPI
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// Exchange's sender uses Negotiate for X-EXPS GSSAPI (and IIS's
+	// clients for HTTP) and the Kerberos package for ExchangeAuth's one
+	// leg, which is not mutual: the reverse ticket is its mutual part.
+	pkg, mutual := PackageNegotiate, true
+	if use == smtpprobe.UseExchangeAuth {
+		pkg, mutual = PackageKerberos, false
+	}
+	cc, token, err := s.sspi.Initiate(pkg, spn, mutual)
+	if err != nil {
+		observeError(err, obs)
+		return nil, err
+	}
+	info, err := gssapi.InspectClientToken(token)
+	if errors.Is(err, gssapi.ErrNTLMToken) {
+		cc.Release()
+		return nil, s.ntlmFallback(spn, obs)
+	}
+	obs.TicketObtained = true
+	obs.Client = cc.ClientName()
+	if obs.Client == "" {
+		obs.Client = firstOf(id.Network, id.Name)
+	}
+	if err == nil {
+		obs.Realm, obs.EType = info.Realm, info.EType
+		obs.KVNO = info.KVNO
+	}
+	m := &mechanism{cc: cc, token: token, mutualWanted: mutual}
+	if use == smtpprobe.UseExchangeAuth {
+		// The one leg is complete: keep the key ExchangeAuth's hash binds
+		// and let the context go.
+		key, err := cc.SessionKey()
+		cc.Release()
+		m.cc = nil
+		if err != nil {
+			obs.TicketObtained = false
+			obs.CredentialsProblem = fmt.Sprintf("SSPI issued a ticket for %s, but ExchangeAuth's hash binds the context's session key: %v", spn, err)
+			obs.Err = err
+			return nil, err
+		}
+		m.key = key
+		return m, nil
+	}
+	// A mechanism the dialogue abandons (a connection that dropped)
+	// must still free its handles.
+	runtime.AddCleanup(m, func(cc ClientContext) { cc.Release() }, cc)
+	return m, nil
+}
+
+// ntlmFallback explains a Negotiate context that chose NTLM: Windows
+// could not get a Kerberos ticket. The Kerberos package alone reports
+// why, with the status a gokrb5 client's KRB-ERROR corresponds to.
+func (s *Side) ntlmFallback(spn string, obs *verdict.KerberosObservation) error {
+	cc, _, err := s.sspi.Initiate(PackageKerberos, spn, true)
+	if err == nil {
+		cc.Release()
+		err = fmt.Errorf("negotiate chose NTLM for %s although the Kerberos package has a ticket for it", spn)
+		obs.Err = err
+		return err
+	}
+	observeError(err, obs)
+	return fmt.Errorf("%w (%w)", gssapi.ErrNTLMToken, err)
+}
+
+// AcceptReverse accepts ExchangeAuth's reverse token, a ticket for this
+// host's SMTPSVC SPN, with the logon session's inbound credentials: only
+// the computer account (SYSTEM) holds the keys such a ticket is encrypted
+// in, so a user's session reports the check as skipped rather than failed.
+func (s *Side) AcceptReverse(token []byte, spn string) (smtpprobe.Reverse, error) {
+	id, err := s.identity()
+	if err != nil {
+		return smtpprobe.Reverse{}, fmt.Errorf("reading the logon session's identity: %w", err)
+	}
+	acc, err := s.sspi.Accept(PackageKerberos, token)
+	var se *StatusError
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNoSessionKey):
+		return smtpprobe.Reverse{}, &noKeysError{fmt.Sprintf("the reverse token for %s was accepted, but the blob's hash cannot be checked: %v", spn, err)}
+	case errors.As(err, &se) && se.Status == SEC_E_INVALID_TOKEN:
+		return smtpprobe.Reverse{}, fmt.Errorf("%w: %w", smtpprobe.ErrMalformedToken, err)
+	case id.Kind != IdentityComputer:
+		return smtpprobe.Reverse{}, &noKeysError{fmt.Sprintf("the reverse ticket for %s is encrypted in the computer account's key, which this logon session (%s) does not hold (%v): run exauth as SYSTEM to verify it", spn, id.Name, err)}
+	default:
+		return smtpprobe.Reverse{}, fmt.Errorf("accepting the reverse token for %s: %w", spn, err)
+	}
+	if !acc.Done || len(acc.Output) > 0 {
+		// Exchange's sender fails with IllegalMessage when its acceptor
+		// would have to answer (the reverse token asked for an AP-REP).
+		return smtpprobe.Reverse{}, errors.New("the reverse token asks for mutual authentication, which Exchange's sender refuses (IllegalMessage)")
+	}
+	return smtpprobe.Reverse{Principal: acc.Client, SessionKey: acc.SessionKey}, nil
+}
+
+// noKeysError is smtpprobe.ErrNoKeys in the words of a logon session.
+type noKeysError struct{ msg string }
+
+func (e *noKeysError) Error() string        { return e.msg }
+func (e *noKeysError) Is(target error) bool { return target == smtpprobe.ErrNoKeys }
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// mechanism is the GSSAPI SASL client on an SSPI context, for
+// X-EXPS GSSAPI, ExchangeAuth and HTTP Negotiate: the first token, then
+// at most the acceptor's mutual-authentication token, no security layer.
+type mechanism struct {
+	cc           ClientContext // nil once released
+	token        []byte
+	key          []byte
+	mutualWanted bool
+	started      bool
+	mutual       bool
+}
+
+func (m *mechanism) Start() (string, []byte, error) {
+	if m.started {
+		return "", nil, errors.New("sspicred: Start called twice")
+	}
+	m.started = true
+	return gssapi.Mechanism, m.token, nil
+}
+
+// Next hands the acceptor's token (an AP-REP, raw or in SPNEGO) to SSPI,
+// which verifies it; a verified one completes the context and is mutual
+// authentication. The answer is empty: X-EXPS has no further step.
+func (m *mechanism) Next(challenge []byte) ([]byte, error) {
+	if m.cc == nil {
+		if len(challenge) == 0 {
+			return nil, nil
+		}
+		return nil, errors.New("sspicred: the context is already complete; unexpected token from the server")
+	}
+	out, done, err := m.cc.Update(challenge)
+	if err != nil {
+		m.release()
+		return nil, fmt.Errorf("verifying the server's mutual-authentication token: %w", err)
+	}
+	if !done {
+		return out, nil
+	}
+	m.mutual = m.mutualWanted && m.cc.Mutual()
+	if key, err := m.cc.SessionKey(); err == nil {
+		m.key = key
+	}
+	m.release()
+	return nil, nil
+}
+
+func (m *mechanism) release() {
+	if m.cc != nil {
+		m.cc.Release()
+		m.cc = nil
+	}
+}
+
+func (m *mechanism) Mutual() bool { return m.mutual }
+
+func (m *mechanism) SessionKey() []byte { return m.key }

@@ -1,0 +1,197 @@
+package sspicred_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/exauth/exauth/internal/sspicred"
+	"github.com/exauth/exauth/scenarios"
+	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/verdict"
+)
+
+var hub02 = sspicred.Identity{Name: `NT AUTHORITY\SYSTEM`, Network: `LAB\HUB02$`, Kind: sspicred.IdentityComputer}
+
+func startLab(t *testing.T, name string) *scenarios.Lab {
+	t.Helper()
+	sc, err := scenarios.Bundled(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab, err := scenarios.Run(sc, scenarios.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lab.Close() })
+	return lab
+}
+
+// probeWith probes lab with k as the Kerberos side and mech as the
+// mechanism ("" = the scenario's).
+func probeWith(t *testing.T, lab *scenarios.Lab, k smtpprobe.Kerberos, mech verdict.Mech) *verdict.Report {
+	t.Helper()
+	cfg := lab.ProbeConfig()
+	cfg.Kerberos = k
+	if mech != "" {
+		cfg.Mech = mech
+	}
+	return smtpprobe.Probe(context.Background(), cfg)
+}
+
+// Every SSPI status the table maps leads to the verdict a gokrb5 client's
+// KRB-ERROR leads to, with the status kept in the evidence.
+func TestProbe_SSPIStatusesReachTheSameVerdicts(t *testing.T) {
+	lab := startLab(t, "healthy")
+	for _, tc := range []struct {
+		status sspicred.Status
+		want   verdict.Verdict
+	}{
+		{sspicred.SEC_E_TARGET_UNKNOWN, verdict.VerdictSPNUnknown},
+		{sspicred.SEC_E_TOO_MANY_PRINCIPALS, verdict.VerdictSPNDuplicate},
+		{sspicred.SEC_E_TIME_SKEW, verdict.VerdictClockSkew},
+		{sspicred.SEC_E_NO_AUTHENTICATING_AUTHORITY, verdict.VerdictKDCUnreachable},
+		{sspicred.SEC_E_DOWNGRADE_DETECTED, verdict.VerdictKDCUnreachable},
+		{sspicred.SEC_E_NO_CREDENTIALS, verdict.VerdictNoCredentials},
+		{sspicred.SEC_E_UNKNOWN_CREDENTIALS, verdict.VerdictNoCredentials},
+		{sspicred.SEC_E_LOGON_DENIED, verdict.VerdictAuthRejected},
+		{sspicred.SEC_E_KDC_UNKNOWN_ETYPE, verdict.VerdictETypeUnsupported},
+		{sspicred.SEC_E_WRONG_PRINCIPAL, verdict.VerdictKeyMismatch},
+		{sspicred.SEC_E_INTERNAL_ERROR, verdict.VerdictUnknown},
+		{sspicred.Status(0x8009FFFF), verdict.VerdictUnknown},
+	} {
+		t.Run(tc.status.String(), func(t *testing.T) {
+			f := &scriptedSSPI{id: hub02, initErr: map[sspicred.Package]sspicred.Status{sspicred.PackageKerberos: tc.status}}
+			r := probeWith(t, lab, sspicred.New(f), "")
+			if r.Verdict != tc.want {
+				t.Fatalf("verdict %s, want %s: %s", r.Verdict, tc.want, r.Summary)
+			}
+			ev := strings.Join(r.Evidence, "\n")
+			if !strings.Contains(ev, tc.status.String()) {
+				t.Errorf("evidence does not name %s:\n%s", tc.status, ev)
+			}
+			if !strings.Contains(ev, "the computer account") {
+				t.Errorf("evidence does not say whose credentials:\n%s", ev)
+			}
+		})
+	}
+}
+
+// Windows advice for a logon session's credentials: klist, not kinit.
+func TestProbe_SSPINoCredentialsAdvisesKlist(t *testing.T) {
+	lab := startLab(t, "healthy")
+	user := sspicred.Identity{Name: `LAB\alice`, Kind: sspicred.IdentityUser}
+	f := &scriptedSSPI{id: user, initErr: map[sspicred.Package]sspicred.Status{sspicred.PackageKerberos: sspicred.SEC_E_NO_CREDENTIALS}}
+	r := probeWith(t, lab, sspicred.New(f), "")
+	rem := strings.Join(r.Remediation, "\n")
+	if !strings.Contains(rem, "`klist`") || strings.Contains(rem, "kinit") {
+		t.Errorf("remediation:\n%s", rem)
+	}
+	if ev := strings.Join(r.Evidence, "\n"); !strings.Contains(ev, `user LAB\alice`) || !strings.Contains(ev, "not this server's own computer account") {
+		t.Errorf("evidence does not say a user's session proves less:\n%s", ev)
+	}
+}
+
+// Negotiate falls back to NTLM when Kerberos fails; the Kerberos package
+// then says why, and the verdict is Kerberos's.
+func TestProbe_SSPINegotiateFallbackToNTLM(t *testing.T) {
+	lab := startLab(t, "healthy")
+	ntlm := append([]byte("NTLMSSP\x00"), 1, 0, 0, 0)
+	f := &scriptedSSPI{id: hub02,
+		token:   map[sspicred.Package][]byte{sspicred.PackageNegotiate: ntlm},
+		initErr: map[sspicred.Package]sspicred.Status{sspicred.PackageKerberos: sspicred.SEC_E_TARGET_UNKNOWN}}
+	r := probeWith(t, lab, sspicred.New(f), verdict.MechGSSAPI)
+	if r.Verdict != verdict.VerdictSPNUnknown {
+		t.Fatalf("verdict %s, want spn-unknown: %s", r.Verdict, r.Summary)
+	}
+	if f.live != 0 {
+		t.Errorf("%d contexts not released", f.live)
+	}
+}
+
+// A mutual-authentication token SSPI rejects is judged as a gokrb5
+// client's failed AP-REP is.
+func TestProbe_SSPIMutualTokenRejected(t *testing.T) {
+	lab := startLab(t, "downgraded-gssapi")
+	// A real token from the lab's KDC, so that the hub accepts it and
+	// answers with its AP-REP, which the scripted SSPI then refuses.
+	real := &gokrb5SSPI{id: hub02, krb: lab.ProbeConfig().Kerberos.(*smtpprobe.KerberosClient)}
+	cc, token, err := real.Initiate(sspicred.PackageNegotiate, lab.SPN, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.Release()
+	f := &scriptedSSPI{id: hub02, token: map[sspicred.Package][]byte{sspicred.PackageNegotiate: token}, update: sspicred.SEC_E_MUTUAL_AUTH_FAILED}
+	r := probeWith(t, lab, sspicred.New(f), "")
+	a := r.Observation.Auth
+	if r.Verdict == verdict.VerdictOK || a == nil || a.Mutual || a.Err == nil || !strings.Contains(a.Err.Error(), "SEC_E_MUTUAL_AUTH_FAILED") {
+		t.Fatalf("verdict %s (%s), auth %+v", r.Verdict, r.Summary, a)
+	}
+	if f.live != 0 {
+		t.Errorf("%d contexts not released", f.live)
+	}
+}
+
+// With tickets and keys as real as a scenario's, the SSPI side and the
+// gokrb5 side reach the same verdict: the verdict core cannot tell them
+// apart.
+func TestProbe_SSPISideMatchesGokrb5Side(t *testing.T) {
+	// SSPI gives no reading of the KDC's clock (a gokrb5 client reads the
+	// ticket times of the KDC's reply), so a 454 with clocks in step
+	// cannot be pinned on the receiver's key: the candidate causes stay.
+	sspiDiffers := map[string]verdict.Verdict{"stale-key": verdict.VerdictAuthTemporaryFailure}
+	for _, name := range []string{"healthy", "downgraded-gssapi", "missing-spn", "stale-key", "reverse-spn-missing", "etype-mismatch", "kdc-unreachable", "no-submit-permission"} {
+		t.Run(name, func(t *testing.T) {
+			lab := startLab(t, name)
+			want := probeWith(t, lab, lab.ProbeConfig().Kerberos, "")
+			f := &gokrb5SSPI{id: hub02, krb: lab.ProbeConfig().Kerberos.(*smtpprobe.KerberosClient)}
+			got := probeWith(t, lab, sspicred.New(f), "")
+			if v, ok := sspiDiffers[name]; ok {
+				// SSPI shows less than a gokrb5 client: name what it loses.
+				if got.Verdict != v {
+					t.Fatalf("SSPI side: %s (%s), want %s", got.Verdict, got.Summary, v)
+				}
+				return
+			}
+			if got.Verdict != want.Verdict {
+				t.Fatalf("SSPI side: %s (%s); gokrb5 side: %s (%s)", got.Verdict, got.Summary, want.Verdict, want.Summary)
+			}
+			if name == "healthy" {
+				a := got.Observation.Auth
+				if a == nil || a.Reverse == nil || !a.Reverse.Verified || !a.Mutual {
+					t.Errorf("healthy: the reverse leg was not verified: %+v", a)
+				}
+				k := got.Observation.Kerberos
+				if k.EType == 0 || k.KVNO == nil || k.Realm != lab.Realm {
+					t.Errorf("ticket evidence missing: etype %d kvno %v realm %q", k.EType, k.KVNO, k.Realm)
+				}
+			}
+		})
+	}
+}
+
+// A user's logon session cannot decrypt a ticket for the computer
+// account: the reverse leg is skipped with that reason, not failed.
+func TestAcceptReverse_UserSessionSkips(t *testing.T) {
+	f := &scriptedSSPI{id: sspicred.Identity{Name: `LAB\alice`, Kind: sspicred.IdentityUser}, acceptSt: sspicred.SEC_E_LOGON_DENIED}
+	_, err := sspicred.New(f).AcceptReverse([]byte{0x60}, "SMTPSVC/hub02.lab.test")
+	if err == nil || !strings.Contains(err.Error(), "run exauth as SYSTEM") {
+		t.Fatalf("err = %v", err)
+	}
+	if !errorsIs(err, smtpprobe.ErrNoKeys) {
+		t.Errorf("%v is not ErrNoKeys", err)
+	}
+	f.acceptSt = sspicred.SEC_E_INVALID_TOKEN
+	if _, err := sspicred.New(f).AcceptReverse([]byte{1}, "SMTPSVC/hub02.lab.test"); !errorsIs(err, smtpprobe.ErrMalformedToken) {
+		t.Errorf("malformed: %v", err)
+	}
+}
+
+// AUTH GSSAPI's security layer is not built on SSPI: the probe says so.
+func TestGSSAPIClient_AUTHRefused(t *testing.T) {
+	var obs verdict.KerberosObservation
+	_, err := sspicred.New(&scriptedSSPI{id: hub02}).GSSAPIClient(context.Background(), "SMTP/mx.lab.test", smtpprobe.UseAUTH, &obs)
+	if err == nil || obs.CredentialsProblem == "" {
+		t.Fatalf("err %v, obs %+v", err, obs)
+	}
+}
