@@ -46,8 +46,13 @@ Run 'exauth COMMAND -h' for a command's flags.
 Exit codes: 0 ok, 1 warning, 2 critical, 3 unknown or usage error.
 `
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and commit are set at build time with -ldflags "-X
+// main.version=... -X main.commit=..." (scripts/release); without them the
+// commit comes from the Go toolchain's VCS stamp, when there is one.
+var (
+	version = "dev"
+	commit  = ""
+)
 
 // env is what a command may touch: its streams and environment, so tests
 // run commands in-process.
@@ -145,8 +150,8 @@ func cmdVersion(args []string, e env) int {
 		Version string `json:"version"`
 		Commit  string `json:"commit,omitempty"`
 		Go      string `json:"go"`
-	}{Version: version, Go: runtime.Version()}
-	if bi, ok := debug.ReadBuildInfo(); ok {
+	}{Version: version, Commit: commit, Go: runtime.Version()}
+	if bi, ok := debug.ReadBuildInfo(); ok && v.Commit == "" {
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" {
 				v.Commit = s.Value
