@@ -8,6 +8,7 @@ import (
 
 	"github.com/exauth/exauth/httpprobe"
 	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
@@ -78,7 +79,7 @@ func Execute(ctx context.Context, p *Plan, opts Options) *Run {
 		getenv = os.Getenv
 	}
 	run := &Run{Plan: p.source, Started: clk.Now().UTC(), Results: make([]Result, len(p.Targets)), Kerberos: []KerberosUse{}}
-	creds := &credentialPool{getenv: getenv, clock: opts.Clock, byKey: map[smtpprobe.CredentialSettings]*sharedKerberos{}}
+	creds := &credentialPool{getenv: getenv, clock: opts.Clock, byKey: map[kerberos.Credentials]*sharedKerberos{}}
 
 	sem := make(chan struct{}, opts.Concurrency)
 	var wg sync.WaitGroup
@@ -161,8 +162,8 @@ func judged(res Result, r *verdict.Report) Result {
 }
 
 // credentials are the plan's credential settings as the probes take them.
-func (s Settings) credentials() smtpprobe.CredentialSettings {
-	return smtpprobe.CredentialSettings{
+func (s Settings) credentials() kerberos.Credentials {
+	return kerberos.Credentials{
 		Krb5Conf: s.Krb5Conf, Realm: s.Realm, KDC: s.KDC, CCache: s.CCache,
 		Keytab: s.Keytab, Principal: s.Principal, PasswordFile: s.PasswordFile,
 	}
@@ -195,7 +196,7 @@ func failed(res Result, err error) Result {
 }
 
 type sharedKerberos struct {
-	kerberos  *smtpprobe.KerberosClient
+	kerberos  *kerberos.Client
 	principal string
 	err       error
 }
@@ -206,8 +207,8 @@ type credentialPool struct {
 	getenv func(string) string
 	clock  clock.Clock
 	mu     sync.Mutex
-	byKey  map[smtpprobe.CredentialSettings]*sharedKerberos
-	order  []smtpprobe.CredentialSettings
+	byKey  map[kerberos.Credentials]*sharedKerberos
+	order  []kerberos.Credentials
 }
 
 // config builds a target's probe configuration through the one path every
@@ -242,18 +243,18 @@ var keyOf = map[string]string{
 	"Keytab": "keytab", "Principal": "principal", "PasswordFile": "password_file",
 }
 
-func (c *credentialPool) kerberos(cs smtpprobe.CredentialSettings) (*smtpprobe.KerberosClient, error) {
+func (c *credentialPool) kerberos(cs kerberos.Credentials) (*kerberos.Client, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if sk, ok := c.byKey[cs]; ok {
 		return sk.kerberos, sk.err
 	}
 	sk := &sharedKerberos{principal: cs.Principal}
-	ks, err := cs.KerberosSettings(c.getenv, c.clock)
+	ks, err := cs.Settings(c.getenv, c.clock)
 	if err != nil {
 		sk.err = err
 	} else {
-		sk.kerberos = smtpprobe.NewKerberos(ks)
+		sk.kerberos = kerberos.New(ks)
 	}
 	c.byKey[cs] = sk
 	c.order = append(c.order, cs)

@@ -22,7 +22,7 @@ type Kerberos interface {
 }
 
 // KerberosFunc adapts a function to Kerberos; the probe's Kerberos side
-// (smtpprobe.KerberosClient.GSSAPIClient with UseAUTH) fits in one.
+// (kerberos.Client.GSSAPIClient with UseAUTH) fits in one.
 type KerberosFunc func(ctx context.Context, spn string) (sasl.Client, error)
 
 // SASLClient calls f.

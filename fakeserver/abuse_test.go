@@ -33,6 +33,7 @@ import (
 	"github.com/exauth/exauth/fakekdc"
 	"github.com/exauth/exauth/internal/gssapi"
 	"github.com/exauth/exauth/internal/krbclient"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 	"github.com/jcmturner/gokrb5/v8/config"
@@ -145,7 +146,7 @@ func (l *abuseLab) probe() *verdict.Report {
 	return smtpprobe.Probe(context.Background(), smtpprobe.Config{
 		Host: "hub01.lab.test", Connect: l.hub.Addr(), EHLOName: "hub02.lab.test",
 		RootCAs: l.ca.Pool(), Timeout: 10 * time.Second,
-		Kerberos: smtpprobe.NewKerberos(smtpprobe.KerberosSettings{
+		Kerberos: kerberos.New(kerberos.Settings{
 			Krb5Conf: l.krb5conf, Keytab: l.keytab, Principal: "HUB02$@" + abuseRealm,
 		}),
 	})

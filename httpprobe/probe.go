@@ -27,8 +27,10 @@ import (
 	"github.com/jcmturner/gokrb5/v8/spnego"
 
 	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/internal/fielderr"
 	"github.com/exauth/exauth/internal/gssapi"
-	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/internal/netobs"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/verdict"
 )
 
@@ -46,7 +48,7 @@ type Config struct {
 	Clock       clock.Clock   // this host's clock; nil = system
 	// Kerberos supplies the Kerberos side (the SMTP probe's: the same
 	// credentials and KDCs); nil means no credentials.
-	Kerberos smtpprobe.Kerberos
+	Kerberos kerberos.Side
 }
 
 // Settings are an HTTP probe as a front end gives it: files by path,
@@ -62,16 +64,16 @@ type Settings struct {
 // Config builds the probe's Config with k as its Kerberos side (nil: set
 // it afterwards, or probe without credentials) and clk as this host's
 // clock (nil: the system's). Errors are
-// *smtpprobe.FieldError naming the field ("URL", "CAFile").
-func (s Settings) Config(k smtpprobe.Kerberos, clk clock.Clock) (Config, error) {
+// *fielderr.Error naming the field ("URL", "CAFile").
+func (s Settings) Config(k kerberos.Side, clk clock.Clock) (Config, error) {
 	cfg := Config{URL: s.URL, Connect: s.Connect, Timeout: s.Timeout, Clock: clk, Kerberos: k}
 	if _, err := ParseURL(s.URL); err != nil {
-		return cfg, &smtpprobe.FieldError{Field: "URL", Err: err}
+		return cfg, &fielderr.Error{Field: "URL", Err: err}
 	}
 	if s.CAFile != "" {
-		pool, err := smtpprobe.LoadCAFile(s.CAFile)
+		pool, err := netobs.LoadCAFile(s.CAFile)
 		if err != nil {
-			return cfg, &smtpprobe.FieldError{Field: "CAFile", Err: err}
+			return cfg, &fielderr.Error{Field: "CAFile", Err: err}
 		}
 		cfg.RootCAs = pool
 	}
@@ -200,7 +202,7 @@ func (p *prober) run(ctx context.Context) {
 	}
 	p.step = verdict.StepKerberos
 	o.Kerberos = &verdict.KerberosObservation{}
-	mech, err := p.cfg.Kerberos.GSSAPIClient(ctx, "HTTP/"+p.host, smtpprobe.UseXEXPS, o.Kerberos)
+	mech, err := p.cfg.Kerberos.GSSAPIClient(ctx, "HTTP/"+p.host, kerberos.UseXEXPS, o.Kerberos)
 	if err != nil {
 		p.cutShort = ctx.Err() != nil
 		return
@@ -248,7 +250,7 @@ func (p *prober) dial(ctx context.Context) (net.Conn, bool) {
 	o := p.obs
 	raw, tc, err := p.connect(ctx)
 	if raw == nil {
-		o.Connect = &verdict.ConnectObservation{Err: err, Kind: smtpprobe.ConnectKind(err)}
+		o.Connect = &verdict.ConnectObservation{Err: err, Kind: netobs.ConnectKind(err)}
 		p.cutShort = ctx.Err() != nil
 		return nil, false
 	}
@@ -265,7 +267,7 @@ func (p *prober) dial(ctx context.Context) (net.Conn, bool) {
 	st := tc.ConnectionState()
 	t.Version, t.Cipher = tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)
 	if len(st.PeerCertificates) > 0 {
-		t.PeerCert = smtpprobe.VerifyCertificate(st.PeerCertificates, p.host, p.cfg.RootCAs, p.cfg.Clock.Now())
+		t.PeerCert = netobs.VerifyCertificate(st.PeerCertificates, p.host, p.cfg.RootCAs, p.cfg.Clock.Now())
 	}
 	return tc, true
 }

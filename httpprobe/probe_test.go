@@ -12,7 +12,7 @@ import (
 	"github.com/exauth/exauth/fakecas"
 	"github.com/exauth/exauth/fakecas/castest"
 	"github.com/exauth/exauth/httpprobe"
-	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/verdict"
 )
 
@@ -20,7 +20,7 @@ func probe(t *testing.T, env *castest.Env, url string, srv *fakecas.Server) *ver
 	t.Helper()
 	return httpprobe.Probe(context.Background(), httpprobe.Config{
 		URL: url, Connect: srv.Addr(), RootCAs: env.CA.Pool(), Timeout: 20 * time.Second,
-		Kerberos: smtpprobe.NewKerberos(smtpprobe.KerberosSettings{Krb5Conf: env.Krb5Conf, Keytab: env.ClientKeytab, Principal: env.Principal}),
+		Kerberos: kerberos.New(kerberos.Settings{Krb5Conf: env.Krb5Conf, Keytab: env.ClientKeytab, Principal: env.Principal}),
 	})
 }
 
@@ -115,7 +115,7 @@ func TestProbe_HostileNegotiateReplies(t *testing.T) {
 			defer srv.Close()
 			r := httpprobe.Probe(context.Background(), httpprobe.Config{
 				URL: "https://cas02.lab.test/owa", Connect: srv.Listener.Addr().String(), RootCAs: env.CA.Pool(), Timeout: 10 * time.Second,
-				Kerberos: smtpprobe.NewKerberos(smtpprobe.KerberosSettings{Krb5Conf: env.Krb5Conf, Keytab: env.ClientKeytab, Principal: env.Principal}),
+				Kerberos: kerberos.New(kerberos.Settings{Krb5Conf: env.Krb5Conf, Keytab: env.ClientKeytab, Principal: env.Principal}),
 			})
 			if r.Verdict != c.want {
 				t.Errorf("verdict %s: %s; want %s", r.Verdict, r.Summary, c.want)

@@ -23,6 +23,7 @@ import (
 	"github.com/exauth/exauth/internal/enctype"
 	"github.com/exauth/exauth/internal/gssapi"
 	"github.com/exauth/exauth/internal/krbclient"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 )
@@ -393,8 +394,8 @@ func (l *Lab) ProbeSettings() smtpprobe.Settings {
 
 // Credentials are the probing server's: the lab's krb5.conf, the client
 // keytab and principal.
-func (l *Lab) Credentials() smtpprobe.CredentialSettings {
-	return smtpprobe.CredentialSettings{Krb5Conf: l.Krb5Conf, Keytab: l.ClientKeytab, Principal: l.Principal}
+func (l *Lab) Credentials() kerberos.Credentials {
+	return kerberos.Credentials{Krb5Conf: l.Krb5Conf, Keytab: l.ClientKeytab, Principal: l.Principal}
 }
 
 // HTTPProbeSettings are the HTTP probe settings a CAS scenario is meant
@@ -453,9 +454,9 @@ func (l *Lab) HTTPProbeConfig() httpprobe.Config {
 	}
 }
 
-func (l *Lab) kerberos() smtpprobe.Kerberos {
+func (l *Lab) kerberos() kerberos.Side {
 	c := l.Credentials()
-	return smtpprobe.NewKerberos(smtpprobe.KerberosSettings{Krb5Conf: c.Krb5Conf, Keytab: c.Keytab, Principal: c.Principal, Clock: l.clock})
+	return kerberos.New(kerberos.Settings{Krb5Conf: c.Krb5Conf, Keytab: c.Keytab, Principal: c.Principal, Clock: l.clock})
 }
 
 // RunProbe runs the probe the scenario is meant for, SMTP or HTTP, with its

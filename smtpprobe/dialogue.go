@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"github.com/exauth/exauth/internal/exchangeauth"
+	"github.com/exauth/exauth/internal/netobs"
 	"github.com/exauth/exauth/internal/safetext"
 	"github.com/exauth/exauth/internal/smtpreply"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/verdict"
 )
 
@@ -104,7 +106,7 @@ func refusedExchangeAuth(o *verdict.Observation) bool {
 func followUp(ctx context.Context, cfg Config, main *verdict.Observation, host, addr string) (*verdict.FollowUpObservation, *verdict.SPNCheck) {
 	rs := &verdict.SPNCheck{SPN: "SMTPSVC/" + cfg.EHLOName}
 	var kobs verdict.KerberosObservation
-	if _, err := cfg.Kerberos.GSSAPIClient(ctx, rs.SPN, UseExchangeAuth, &kobs); err != nil {
+	if _, err := cfg.Kerberos.GSSAPIClient(ctx, rs.SPN, kerberos.UseExchangeAuth, &kobs); err != nil {
 		rs.Err, rs.KDCError = err, kobs.KDCError
 	}
 	rs.TicketObtained = kobs.TicketObtained
@@ -220,7 +222,7 @@ type prefetch struct {
 	spn    string
 	done   chan struct{}
 	obs    *verdict.KerberosObservation
-	client Mechanism
+	client kerberos.Mechanism
 	err    error
 	took   time.Duration
 }
@@ -243,7 +245,7 @@ func (d *dialogue) prefetchTicket(ctx context.Context, caps smtpreply.Capabiliti
 	go func() {
 		defer close(p.done)
 		began := time.Now()
-		p.client, p.err = d.cfg.Kerberos.GSSAPIClient(ctx, spn, UseExchangeAuth, p.obs)
+		p.client, p.err = d.cfg.Kerberos.GSSAPIClient(ctx, spn, kerberos.UseExchangeAuth, p.obs)
 		p.took = time.Since(began)
 	}()
 	return p
@@ -378,30 +380,12 @@ func (d *dialogue) connect(ctx context.Context, addr string) bool {
 	c, err := dial(dctx, "tcp", addr)
 	d.obs.Timings.Connect = time.Since(began)
 	if err != nil {
-		d.obs.Connect = &verdict.ConnectObservation{Err: err, Kind: ConnectKind(err)}
+		d.obs.Connect = &verdict.ConnectObservation{Err: err, Kind: netobs.ConnectKind(err)}
 		return d.fail(verdict.StepConnect, err)
 	}
 	d.obs.Connect = &verdict.ConnectObservation{}
 	d.setConn(c)
 	return true
-}
-
-// ConnectKind classifies a failed TCP connect.
-func ConnectKind(err error) verdict.ConnectKind {
-	var dnsErr *net.DNSError
-	var ne net.Error
-	switch {
-	case errors.As(err, &dnsErr):
-		return verdict.ConnectDNS
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return verdict.ConnectRefused
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return verdict.ConnectUnreachable
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return verdict.ConnectTimeout
-	default:
-		return verdict.ConnectOther
-	}
 }
 
 // greet reads the banner and the server's clock written in it.
@@ -521,39 +505,7 @@ func (d *dialogue) upgradeTLS(ctx context.Context, verb string) bool {
 }
 
 func (d *dialogue) verifyCert(chain []*x509.Certificate) *verdict.CertObservation {
-	return VerifyCertificate(chain, d.host, d.cfg.RootCAs, d.cfg.Clock.Now())
-}
-
-// VerifyCertificate records a server's certificate chain and whether it
-// is trusted for host by roots (nil: the system's) at now. Producers keep
-// the handshake going whatever the answer (InsecureSkipVerify) and let
-// the verdict core decide what an untrusted certificate means on their
-// path.
-func VerifyCertificate(chain []*x509.Certificate, host string, roots *x509.CertPool, now time.Time) *verdict.CertObservation {
-	leaf := chain[0]
-	c := &verdict.CertObservation{
-		Subject: leaf.Subject.String(), Issuer: leaf.Issuer.String(), DNSNames: leaf.DNSNames,
-		NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter,
-	}
-	for _, ip := range leaf.IPAddresses {
-		c.IPAddresses = append(c.IPAddresses, ip.String())
-	}
-	inter := x509.NewCertPool()
-	for _, ic := range chain[1:] {
-		inter.AddCert(ic)
-	}
-	_, err := leaf.Verify(x509.VerifyOptions{
-		DNSName:       host,
-		Roots:         roots,
-		Intermediates: inter,
-		CurrentTime:   now,
-	})
-	if err != nil {
-		c.Error = err.Error()
-	} else {
-		c.Trusted = true
-	}
-	return c
+	return netobs.VerifyCertificate(chain, d.host, d.cfg.RootCAs, d.cfg.Clock.Now())
 }
 
 // authChoice is how the dialogue authenticates, and why.
@@ -635,12 +587,12 @@ func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities
 		d.obs.Kerberos = &verdict.KerberosObservation{SPN: spn, CredentialsProblem: "no Kerberos credentials were configured (no ccache, keytab or password)"}
 		return true
 	}
-	use := UseXEXPS
+	use := kerberos.UseXEXPS
 	switch {
 	case choice.verb == "AUTH":
-		use = UseAUTH
+		use = kerberos.UseAUTH
 	case choice.mech == "EXCHANGEAUTH":
-		use = UseExchangeAuth
+		use = kerberos.UseExchangeAuth
 	}
 	d.obs.Kerberos = &verdict.KerberosObservation{SPN: spn}
 	began := time.Now()
@@ -665,7 +617,7 @@ func (d *dialogue) authenticate(ctx context.Context, caps smtpreply.Capabilities
 // exchangeAuth runs "X-EXPS EXCHANGEAUTH SHA256 <blob>" and checks the
 // receiver's reverse ticket in its "235 <blob>" when the credentials hold
 // this host's keys.
-func (d *dialogue) exchangeAuth(ctx context.Context, a *verdict.AuthObservation, client Mechanism) bool {
+func (d *dialogue) exchangeAuth(ctx context.Context, a *verdict.AuthObservation, client kerberos.Mechanism) bool {
 	_, token, err := client.Start()
 	if err != nil {
 		a.Err = err
@@ -713,11 +665,11 @@ func (d *dialogue) exchangeAuth(ctx context.Context, a *verdict.AuthObservation,
 	}
 	r, err := d.cfg.Kerberos.AcceptReverse(rtoken, rev.SPN)
 	switch {
-	case errors.Is(err, ErrNoKeys):
+	case errors.Is(err, kerberos.ErrNoKeys):
 		rev.Skipped = err.Error()
 		return true
 	case err != nil:
-		rev.Err, rev.Malformed = err, errors.Is(err, ErrMalformedToken)
+		rev.Err, rev.Malformed = err, errors.Is(err, kerberos.ErrMalformedToken)
 		return true
 	}
 	rev.Principal = r.Principal
@@ -730,7 +682,7 @@ func (d *dialogue) exchangeAuth(ctx context.Context, a *verdict.AuthObservation,
 }
 
 // gssapi runs X-EXPS GSSAPI or AUTH GSSAPI.
-func (d *dialogue) gssapi(ctx context.Context, a *verdict.AuthObservation, client Mechanism) bool {
+func (d *dialogue) gssapi(ctx context.Context, a *verdict.AuthObservation, client kerberos.Mechanism) bool {
 	verb := a.Verb
 	_, initial, err := client.Start()
 	if err != nil {

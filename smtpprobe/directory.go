@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"github.com/exauth/exauth/directory"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/verdict"
 )
 
@@ -151,10 +152,10 @@ func keyVersions(ctx context.Context, dcfg directory.Config, urls []string, firs
 
 // DirectoryKerberos binds to the directory with the probe's Kerberos side:
 // the same credentials, KDCs and tickets, and its RFC 4752 client.
-func DirectoryKerberos(k Kerberos) directory.Kerberos {
+func DirectoryKerberos(k kerberos.Side) directory.Kerberos {
 	return directory.KerberosFunc(func(ctx context.Context, spn string) (sasl.Client, error) {
 		var obs verdict.KerberosObservation
-		m, err := k.GSSAPIClient(ctx, spn, UseAUTH, &obs)
+		m, err := k.GSSAPIClient(ctx, spn, kerberos.UseAUTH, &obs)
 		if err != nil {
 			return nil, err
 		}

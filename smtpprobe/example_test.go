@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/exauth/exauth/internal/smtpreply"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
@@ -33,7 +34,7 @@ func ExampleConfig() {
 	cfg := smtpprobe.Config{
 		Host:    "hub01.contoso.com",
 		Connect: "10.0.0.11:25", // optional: dial this, name the SPN after Host
-		Kerberos: smtpprobe.NewKerberos(smtpprobe.KerberosSettings{
+		Kerberos: kerberos.New(kerberos.Settings{
 			Krb5Conf:  "/etc/krb5.conf",
 			Keytab:    "/etc/exauth/hub02.keytab",
 			Principal: "HUB02$@CONTOSO.COM",

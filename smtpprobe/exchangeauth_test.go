@@ -10,6 +10,7 @@ import (
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/internal/gssapi"
 	"github.com/exauth/exauth/internal/krbclient"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 )
@@ -49,7 +50,7 @@ func passwordLab(t *testing.T) (hubAddr, krb5conf string, ca *fakeserver.CA) {
 func TestProbe_ExchangeAuthReverseLegWithPassword(t *testing.T) {
 	addr, krb5conf, ca := passwordLab(t)
 	cfg := smtpprobe.Config{Host: "hub01.lab.test", Connect: addr, EHLOName: "hub02.lab.test", RootCAs: ca.Pool(),
-		Kerberos: smtpprobe.NewKerberos(smtpprobe.KerberosSettings{Krb5Conf: krb5conf, Principal: "HUB02$@LAB.TEST", Password: "hub02-password"})}
+		Kerberos: kerberos.New(kerberos.Settings{Krb5Conf: krb5conf, Principal: "HUB02$@LAB.TEST", Password: "hub02-password"})}
 	r := smtpprobe.Probe(context.Background(), cfg)
 	if r.Verdict != verdict.VerdictOK || r.Auth == nil || r.Auth.Mechanism != "EXCHANGEAUTH" || r.Auth.Reverse == nil || !r.Auth.Reverse.Verified {
 		t.Fatalf("verdict %s (%s), evidence %q; want ok with a verified reverse leg", r.Verdict, r.Summary, r.Evidence)
@@ -64,7 +65,7 @@ func TestProbe_ExchangeAuthReverseLegWithPassword(t *testing.T) {
 func TestProbe_ExchangeAuthReverseLegFails(t *testing.T) {
 	addr, krb5conf, ca := passwordLab(t)
 	cfg := smtpprobe.Config{Host: "hub01.lab.test", Connect: addr, EHLOName: "hub01.lab.test", RootCAs: ca.Pool(),
-		Kerberos: smtpprobe.NewKerberos(smtpprobe.KerberosSettings{Krb5Conf: krb5conf, Principal: "HUB02$@LAB.TEST", Password: "hub02-password"})}
+		Kerberos: kerberos.New(kerberos.Settings{Krb5Conf: krb5conf, Principal: "HUB02$@LAB.TEST", Password: "hub02-password"})}
 	r := smtpprobe.Probe(context.Background(), cfg)
 	if r.Verdict != verdict.VerdictReverseAuthFailed {
 		t.Fatalf("verdict %s (%s); want reverse-auth-failed", r.Verdict, r.Summary)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/internal/exchangeauth"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/scenarios/scenariotest"
 	"github.com/exauth/exauth/smtpprobe"
@@ -224,7 +225,7 @@ func (f *hostileFixture) withKerberos(addr, krb5conf string, timeout time.Durati
 	cfg := f.env.Probe
 	cfg.Connect = addr
 	cfg.Timeout, cfg.StepTimeout = timeout, timeout/2
-	cfg.Kerberos = smtpprobe.NewKerberos(smtpprobe.KerberosSettings{
+	cfg.Kerberos = kerberos.New(kerberos.Settings{
 		Krb5Conf: krb5conf, Keytab: f.env.ClientKeytab, Principal: f.env.Principal, StepTimeout: timeout / 4,
 	})
 	return cfg

@@ -25,9 +25,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-sasl"
-
 	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/verdict"
 )
 
@@ -52,7 +51,7 @@ type Config struct {
 	Clock              clock.Clock   // this host's clock; nil = system
 	// Kerberos supplies the GSSAPI client; nil means the probe has no
 	// credentials (verdict no-credentials when authentication is reached).
-	Kerberos Kerberos
+	Kerberos kerberos.Side
 	// ShowSecrets puts authentication tokens in the transcript.
 	ShowSecrets bool
 	// Directory, when set, lets the probe read Active Directory (with its
@@ -61,54 +60,6 @@ type Config struct {
 	// Dial replaces net.Dialer.DialContext (tests, proxies).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
-
-// Kerberos obtains a GSSAPI SASL client for a service principal and
-// records what its Kerberos exchanges saw in obs, whether or not it
-// succeeds.
-type Kerberos interface {
-	GSSAPIClient(ctx context.Context, spn string, use TokenUse, obs *verdict.KerberosObservation) (Mechanism, error)
-	// AcceptReverse verifies ExchangeAuth's reverse token, sent by the
-	// receiver to this host's own SPN, with this host's account's keys;
-	// ErrNoKeys when the credentials hold none.
-	AcceptReverse(token []byte, spn string) (Reverse, error)
-}
-
-// TokenUse is what a Kerberos token is for; it decides its flags and the
-// exchange around it.
-type TokenUse int
-
-// Token uses.
-const (
-	UseAUTH         TokenUse = iota + 1 // AUTH GSSAPI: RFC 4752, mutual
-	UseXEXPS                            // X-EXPS GSSAPI: mutual, no security layer
-	UseExchangeAuth                     // X-EXPS EXCHANGEAUTH: one leg, no mutual authentication
-)
-
-// Mechanism is the GSSAPI SASL client a Kerberos side hands the dialogue.
-type Mechanism interface {
-	sasl.Client
-	// Mutual reports whether the server's mutual-authentication token
-	// (an AP-REP) arrived and verified.
-	Mutual() bool
-	// SessionKey is the context's session key once Start has run (a
-	// secret): ExchangeAuth's hash binds it.
-	SessionKey() []byte
-}
-
-// Reverse is an accepted reverse token: who sent it and the context's
-// session key (a secret).
-type Reverse struct {
-	Principal  string
-	SessionKey []byte
-}
-
-// ErrMalformedToken says the reverse token is not a Kerberos token at all:
-// the receiver broke the protocol, no key is at fault.
-var ErrMalformedToken = errors.New("the reverse token is not a well-formed Kerberos token")
-
-// ErrNoKeys says the probe's credentials hold no long-term keys (a ccache):
-// it cannot decrypt a ticket sent to its own account.
-var ErrNoKeys = errors.New("the credentials are a ccache, which holds tickets but not the account's keys")
 
 const (
 	defaultTimeout     = 30 * time.Second

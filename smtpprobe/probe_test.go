@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/exauth/exauth/fakeserver"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/scenarios/scenariotest"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
@@ -292,7 +293,7 @@ func TestProbe_CancelInsideTLS(t *testing.T) {
 func TestProbe_RealmAndKDCWithoutKrb5Conf(t *testing.T) {
 	env := scenariotest.Start(t, "healthy")
 	cfg := env.Probe
-	cfg.Kerberos = smtpprobe.NewKerberos(smtpprobe.KerberosSettings{
+	cfg.Kerberos = kerberos.New(kerberos.Settings{
 		Realm: env.Realm, KDC: env.KDCAddr, Keytab: env.ClientKeytab, Principal: env.Principal,
 		Getenv: func(k string) string {
 			if k == "KRB5_CONFIG" {

@@ -1,15 +1,15 @@
 package smtpprobe
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/exauth/exauth/internal/clock"
-	"github.com/exauth/exauth/internal/safetext"
+	"github.com/exauth/exauth/internal/fielderr"
+	"github.com/exauth/exauth/internal/netobs"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/verdict"
 )
 
@@ -30,7 +30,7 @@ type Settings struct {
 	RequireTrustedCert bool
 	Timeout            time.Duration
 	ShowSecrets        bool
-	Credentials        CredentialSettings
+	Credentials        kerberos.Credentials
 	// LDAP says whether the probe reads Active Directory where the verdict
 	// needs it: "off" or "" never, "auto" the realm's domain controllers
 	// (DNS, then the KDC that answered), or an ldaps:// or ldap:// URL.
@@ -40,87 +40,15 @@ type Settings struct {
 	LDAPInsecureSkipVerify bool
 }
 
-// CredentialSettings say where the Kerberos configuration and the
-// credentials come from, as kinit's options do.
-type CredentialSettings struct {
-	Krb5Conf     string // "" = the first file of $KRB5_CONFIG, then /etc/krb5.conf
-	Realm        string
-	KDC          string
-	CCache       string // "" = $KRB5CCNAME, then the default FILE ccache
-	Keytab       string // with Principal
-	Principal    string
-	PasswordFile string // with Principal
-	// Password is used when PasswordFile is empty: a secret the caller took
-	// from the environment (EXAUTH_PASSWORD), never from a command line;
-	// PasswordFrom says where, for the report.
-	Password     string
-	PasswordFrom string
-}
-
-// FieldError is an invalid setting. Field is the Go field's name
-// ("PasswordFile", "Mech"), so that a command line or a configuration file
-// can name its own spelling of it.
-type FieldError struct {
-	Field string
-	Err   error
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
-
-func (e *FieldError) Unwrap() error { return e.Err }
+// FieldError is an invalid setting (fielderr.Error): Field is the Go
+// field's name ("PasswordFile", "Mech"), so that a command line or a
+// configuration file can name its own spelling of it.
+type FieldError = fielderr.Error
 
 // SpellFields rewrites a *FieldError in err with the front end's own name
 // for the field (spelling maps Go field names to flags or file keys);
 // other errors, and fields spelling does not name, are returned as they are.
-func SpellFields(err error, spelling map[string]string) error {
-	var fe *FieldError
-	if errors.As(err, &fe) {
-		if name, ok := spelling[fe.Field]; ok {
-			return fmt.Errorf("%s: %w", name, fe.Err)
-		}
-	}
-	return err
-}
-
-// KerberosSettings reads the password file and checks that the credential
-// settings fit together; getenv reads $KRB5_CONFIG and $KRB5CCNAME (nil:
-// os.Getenv) and clk is this host's clock (nil: the system clock).
-func (c CredentialSettings) KerberosSettings(getenv func(string) string, clk clock.Clock) (KerberosSettings, error) {
-	ks := KerberosSettings{
-		Krb5Conf: c.Krb5Conf, Realm: c.Realm, KDC: c.KDC, CCache: c.CCache,
-		Keytab: c.Keytab, Principal: c.Principal, Password: c.Password, PasswordFrom: c.PasswordFrom,
-		Clock: clk, Getenv: getenv,
-	}
-	if c.Keytab != "" && c.PasswordFile != "" {
-		return ks, &FieldError{Field: "PasswordFile", Err: errors.New("give a keytab or a password file, not both")}
-	}
-	if c.PasswordFile != "" {
-		pw, err := safetext.ReadPasswordFile(c.PasswordFile)
-		if err != nil {
-			return ks, &FieldError{Field: "PasswordFile", Err: err}
-		}
-		ks.Password, ks.PasswordFrom = pw, "password file "+c.PasswordFile
-	}
-	if ks.Password != "" && ks.Principal == "" {
-		return ks, &FieldError{Field: "Principal", Err: errors.New("a password needs a principal")}
-	}
-	if ks.Keytab != "" && ks.Principal == "" {
-		return ks, &FieldError{Field: "Principal", Err: errors.New("a keytab needs a principal")}
-	}
-	// A mistyped keytab path is found here, before any network traffic.
-	if ks.Keytab != "" {
-		f, err := os.Open(ks.Keytab)
-		if err != nil {
-			return ks, &FieldError{Field: "Keytab", Err: err}
-		}
-		st, err := f.Stat()
-		f.Close()
-		if err == nil && st.IsDir() {
-			return ks, &FieldError{Field: "Keytab", Err: fmt.Errorf("%s is a directory", ks.Keytab)}
-		}
-	}
-	return ks, nil
-}
+func SpellFields(err error, spelling map[string]string) error { return fielderr.Spell(err, spelling) }
 
 // ParseLDAP reads an LDAP setting: "" or "off" is nil (never read the
 // directory), "auto" finds the domain controllers, and ldaps:// or ldap://
@@ -151,7 +79,7 @@ func ParseLDAP(v string) (*DirectorySettings, error) {
 // Config builds the probe's Config, with k as its Kerberos side (NewKerberos
 // of the credential settings, or one shared between many probes) and clk as
 // this host's clock (nil: the system clock).
-func (s Settings) Config(k Kerberos, clk clock.Clock) (Config, error) {
+func (s Settings) Config(k kerberos.Side, clk clock.Clock) (Config, error) {
 	cfg := Config{
 		Host: s.Host, Connect: s.Connect, SPN: s.SPN, EHLOName: s.EHLO,
 		Mech: s.Mech, TLS: s.TLS,
@@ -159,7 +87,7 @@ func (s Settings) Config(k Kerberos, clk clock.Clock) (Config, error) {
 		ShowSecrets: s.ShowSecrets, Clock: clk, Kerberos: k,
 	}
 	if s.CAFile != "" {
-		pool, err := LoadCAFile(s.CAFile)
+		pool, err := netobs.LoadCAFile(s.CAFile)
 		if err != nil {
 			return cfg, &FieldError{Field: "CAFile", Err: err}
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/scenarios/scenariotest"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
@@ -21,12 +22,12 @@ func TestKerberos_KRB5ConfigList(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"KRB5_CONFIG": conf + ":" + filepath.Join(dir, "b.conf")}
-	k := smtpprobe.NewKerberos(smtpprobe.KerberosSettings{
+	k := kerberos.New(kerberos.Settings{
 		Keytab: filepath.Join(dir, "missing.keytab"), Principal: "HUB02$@LAB.TEST",
 		Getenv: func(name string) string { return env[name] },
 	})
 	var obs verdict.KerberosObservation
-	if _, err := k.GSSAPIClient(context.Background(), "SMTPSVC/hub01.lab.test", smtpprobe.UseExchangeAuth, &obs); err == nil {
+	if _, err := k.GSSAPIClient(context.Background(), "SMTPSVC/hub01.lab.test", kerberos.UseExchangeAuth, &obs); err == nil {
 		t.Fatal("no error with a missing keytab")
 	}
 	if strings.Contains(obs.CredentialsProblem, "krb5.conf") || !strings.Contains(obs.CredentialsProblem, "missing.keytab") {
@@ -42,21 +43,21 @@ func TestCredentialSettings_Refusals(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name  string
-		cs    smtpprobe.CredentialSettings
+		cs    kerberos.Credentials
 		field string
 		want  string
 	}{
 		// An empty password file must not fall back to the user's ccache.
-		{"empty password file", smtpprobe.CredentialSettings{PasswordFile: empty, Principal: "HUB02$"}, "PasswordFile", "is empty"},
-		{"missing password file", smtpprobe.CredentialSettings{PasswordFile: filepath.Join(dir, "none"), Principal: "HUB02$"}, "PasswordFile", "no such file"},
-		{"password without principal", smtpprobe.CredentialSettings{Password: "secret"}, "Principal", "a password needs a principal"},
-		{"keytab without principal", smtpprobe.CredentialSettings{Keytab: "k.keytab"}, "Principal", "a keytab needs a principal"},
-		{"keytab and password file", smtpprobe.CredentialSettings{Keytab: "k.keytab", PasswordFile: empty, Principal: "HUB02$"}, "PasswordFile", "not both"},
+		{"empty password file", kerberos.Credentials{PasswordFile: empty, Principal: "HUB02$"}, "PasswordFile", "is empty"},
+		{"missing password file", kerberos.Credentials{PasswordFile: filepath.Join(dir, "none"), Principal: "HUB02$"}, "PasswordFile", "no such file"},
+		{"password without principal", kerberos.Credentials{Password: "secret"}, "Principal", "a password needs a principal"},
+		{"keytab without principal", kerberos.Credentials{Keytab: "k.keytab"}, "Principal", "a keytab needs a principal"},
+		{"keytab and password file", kerberos.Credentials{Keytab: "k.keytab", PasswordFile: empty, Principal: "HUB02$"}, "PasswordFile", "not both"},
 		// Found before any network traffic.
-		{"mistyped keytab path", smtpprobe.CredentialSettings{Keytab: filepath.Join(dir, "hub02.keytba"), Principal: "HUB02$"}, "Keytab", "no such file"},
+		{"mistyped keytab path", kerberos.Credentials{Keytab: filepath.Join(dir, "hub02.keytba"), Principal: "HUB02$"}, "Keytab", "no such file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := tc.cs.KerberosSettings(nil, nil)
+			_, err := tc.cs.Settings(nil, nil)
 			var fe *smtpprobe.FieldError
 			if !errors.As(err, &fe) || fe.Field != tc.field || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v; want a FieldError on %s containing %q", err, tc.field, tc.want)
@@ -92,7 +93,7 @@ func TestProbe_BrokenKrb5ConfIsAConfigurationVerdict(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := env.Probe
-			cfg.Kerberos = smtpprobe.NewKerberos(smtpprobe.KerberosSettings{Krb5Conf: conf, Keytab: env.ClientKeytab, Principal: env.Principal})
+			cfg.Kerberos = kerberos.New(kerberos.Settings{Krb5Conf: conf, Keytab: env.ClientKeytab, Principal: env.Principal})
 			r := smtpprobe.Probe(context.Background(), cfg)
 			if r.Verdict != verdict.VerdictNoCredentials || !strings.Contains(r.Summary, "Kerberos configuration") || strings.Contains(strings.Join(r.Remediation, " "), "88/TCP") {
 				t.Fatalf("verdict %s: %s %q; want no-credentials for the configuration", r.Verdict, r.Summary, r.Remediation)

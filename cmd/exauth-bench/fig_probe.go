@@ -15,6 +15,7 @@ import (
 
 	"github.com/exauth/exauth/internal/gssapi"
 	"github.com/exauth/exauth/internal/krbclient"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
@@ -425,7 +426,7 @@ func figRoundTrips() row {
 		return r
 	}
 	cfg := lab.ProbeConfig()
-	cfg.Kerberos = smtpprobe.NewKerberos(smtpprobe.KerberosSettings{Krb5Conf: proxyConf, Keytab: lab.ClientKeytab, Principal: lab.Principal})
+	cfg.Kerberos = kerberos.New(kerberos.Settings{Krb5Conf: proxyConf, Keytab: lab.ClientKeytab, Principal: lab.Principal})
 	var smtpConn *rtConn
 	cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var d net.Dialer

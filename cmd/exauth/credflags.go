@@ -6,6 +6,7 @@ import (
 	"runtime"
 
 	"github.com/exauth/exauth/internal/sspicred"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/smtpprobe"
 )
 
@@ -36,12 +37,12 @@ func (f *credentialFlags) register(c *command) {
 	c.StringVar(&f.passwordFile, "password-file", "", "read the password for --principal from `FILE` (or set EXAUTH_PASSWORD)")
 }
 
-// settings are the flags as smtpprobe.CredentialSettings. Explicit flags
+// settings are the flags as kerberos.Credentials. Explicit flags
 // beat the environment: a password left in EXAUTH_PASSWORD must not
 // override --ccache, --keytab or --password-file, nor --cred sspi or
 // ccache.
-func (f credentialFlags) settings(e env) smtpprobe.CredentialSettings {
-	cs := smtpprobe.CredentialSettings{
+func (f credentialFlags) settings(e env) kerberos.Credentials {
+	cs := kerberos.Credentials{
 		Krb5Conf: f.krb5Conf, Realm: f.realm, KDC: f.kdc, CCache: f.ccache,
 		Keytab: f.keytab, Principal: f.princ, PasswordFile: f.passwordFile,
 	}
@@ -109,7 +110,7 @@ func (f credentialFlags) source(e env) (string, error) {
 
 // kerberos is the probe's Kerberos side for the flags: the Windows logon
 // session through SSPI, or gokrb5 with a keytab, a ccache or a password.
-func (f credentialFlags) kerberos(e env) (smtpprobe.Kerberos, error) {
+func (f credentialFlags) kerberos(e env) (kerberos.Side, error) {
 	src, err := f.source(e)
 	if err != nil {
 		return nil, err
@@ -125,9 +126,9 @@ func (f credentialFlags) kerberos(e env) (smtpprobe.Kerberos, error) {
 	if src == credCCache {
 		cs.Password, cs.PasswordFrom = "", ""
 	}
-	ks, err := cs.KerberosSettings(e.getenv, nil)
+	ks, err := cs.Settings(e.getenv, nil)
 	if err != nil {
 		return nil, smtpprobe.SpellFields(err, flagOf)
 	}
-	return smtpprobe.NewKerberos(ks), nil
+	return kerberos.New(ks), nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/httpprobe"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
@@ -242,7 +243,7 @@ func readyOf(l *scenarios.Lab) readyLine {
 
 // httpProbeArgs are the `exauth probe` arguments for a Client Access
 // server lab.
-func httpProbeArgs(s httpprobe.Settings, c smtpprobe.CredentialSettings) []string {
+func httpProbeArgs(s httpprobe.Settings, c kerberos.Credentials) []string {
 	args := []string{"probe", s.URL, "--connect", s.Connect,
 		"--krb5-conf", c.Krb5Conf, "--keytab", c.Keytab, "--principal", c.Principal, "--ca-file", s.CAFile}
 	if s.Timeout != 0 {

@@ -10,7 +10,9 @@ import (
 
 	"github.com/exauth/exauth/directory"
 	"github.com/exauth/exauth/internal/krbclient"
+	"github.com/exauth/exauth/internal/netobs"
 	"github.com/exauth/exauth/internal/safetext"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/smtpprobe"
 )
 
@@ -102,12 +104,12 @@ tried after them.`, args)
 
 // config turns the flags into a directory.Config and the server URLs to
 // try in order. Kerberos credentials go through the probe's own path
-// (smtpprobe.CredentialSettings), so both commands read the same flags,
+// (kerberos.Credentials), so both commands read the same flags,
 // files and environment the same way.
 func (f spnFlags) config(ctx context.Context, e env) (directory.Config, []string, error) {
 	cfg := directory.Config{BaseDN: f.base, Timeout: f.timeout, InsecureSkipVerify: f.insecure}
 	if f.caFile != "" {
-		pool, err := smtpprobe.LoadCAFile(f.caFile)
+		pool, err := netobs.LoadCAFile(f.caFile)
 		if err != nil {
 			return cfg, nil, fmt.Errorf("--ca-file: %w", err)
 		}
@@ -124,11 +126,11 @@ func (f spnFlags) config(ctx context.Context, e env) (directory.Config, []string
 			return cfg, nil, errors.New("--cred sspi is for probe; spn binds with --keytab, --ccache or a password (or --bind simple)")
 		}
 		cs := f.credentialFlags.settings(e)
-		ks, err := cs.KerberosSettings(e.getenv, nil)
+		ks, err := cs.Settings(e.getenv, nil)
 		if err != nil {
 			return cfg, nil, smtpprobe.SpellFields(err, flagOf)
 		}
-		cfg.Bind = directory.Bind{Method: directory.BindKerberos, Kerberos: smtpprobe.DirectoryKerberos(smtpprobe.NewKerberos(ks))}
+		cfg.Bind = directory.Bind{Method: directory.BindKerberos, Kerberos: smtpprobe.DirectoryKerberos(kerberos.New(ks))}
 	case "simple":
 		if f.bindDN == "" || f.bindPasswordFile == "" {
 			return cfg, nil, errors.New("--bind simple needs --bind-dn and --bind-password-file")

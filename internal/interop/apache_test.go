@@ -16,7 +16,7 @@ import (
 
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/httpprobe"
-	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/verdict"
 )
 
@@ -131,7 +131,7 @@ SSLCertificateKeyFile %[1]s/key.pem
 		t.Helper()
 		return httpprobe.Probe(context.Background(), httpprobe.Config{
 			URL: "https://" + host + "/owa", Connect: addr, RootCAs: ca.Pool(), Timeout: 20 * time.Second,
-			Kerberos: smtpprobe.NewKerberos(smtpprobe.KerberosSettings{Krb5Conf: r.krb5Conf, Keytab: clientKT, Principal: clientPrin}),
+			Kerberos: kerberos.New(kerberos.Settings{Krb5Conf: r.krb5Conf, Keytab: clientKT, Principal: clientPrin}),
 		})
 	}
 	t.Run("ok", func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 
 	"github.com/exauth/exauth/fakekdc"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 )
@@ -130,7 +131,7 @@ func TestFakeKDCWithMITClients(t *testing.T) {
 				}
 
 				h := startHub(t, hubOptions{Keytab: loadKeytab(t, hubKeytab), Capabilities: capsWithAuthGSSAPI(), Krb5Conf: l.krb5Conf, Principal: "HUB01$@" + realmName})
-				r := h.probe(t, smtpprobe.KerberosSettings{Krb5Conf: l.krb5Conf, CCache: l.ccache})
+				r := h.probe(t, kerberos.Settings{Krb5Conf: l.krb5Conf, CCache: l.ccache})
 				expectVerdict(t, r, verdict.VerdictOK, 0)
 				if r.Kerberos == nil || r.Kerberos.EType == nil || *r.Kerberos.EType != et.name {
 					t.Errorf("kerberos = %+v; want etype %s", r.Kerberos, et.name)
@@ -142,7 +143,7 @@ func TestFakeKDCWithMITClients(t *testing.T) {
 				// security-layer step), SPN SMTP/hub01.lab.test.
 				r = probe(t, smtpprobe.Config{
 					Host: hubHost, Connect: h.srv.Addr(), RootCAs: h.pki.pool, Mech: verdict.MechAUTH,
-					Kerberos: smtpprobe.NewKerberos(smtpprobe.KerberosSettings{Krb5Conf: l.krb5Conf, CCache: l.ccache}),
+					Kerberos: kerberos.New(kerberos.Settings{Krb5Conf: l.krb5Conf, CCache: l.ccache}),
 				})
 				expectVerdict(t, r, verdict.VerdictOK, 0)
 			})

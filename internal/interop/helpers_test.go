@@ -33,6 +33,7 @@ import (
 	"github.com/exauth/exauth/internal/clock"
 	"github.com/exauth/exauth/internal/interop/mitrealm"
 	"github.com/exauth/exauth/internal/krbclient"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 )
@@ -451,11 +452,11 @@ func (h *hub) messages() []fakeserver.Envelope {
 }
 
 // probeHub probes the fake hub with the settings given, trusting its CA.
-func (h *hub) probe(t testing.TB, ks smtpprobe.KerberosSettings) *verdict.Report {
+func (h *hub) probe(t testing.TB, ks kerberos.Settings) *verdict.Report {
 	t.Helper()
 	return probe(t, smtpprobe.Config{
 		Host: hubHost, Connect: h.srv.Addr(), RootCAs: h.pki.pool,
-		Kerberos: smtpprobe.NewKerberos(ks),
+		Kerberos: kerberos.New(ks),
 	})
 }
 

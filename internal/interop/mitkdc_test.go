@@ -13,7 +13,7 @@ import (
 
 	"github.com/exauth/exauth/internal/clock"
 	"github.com/exauth/exauth/internal/interop/mitrealm"
-	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/verdict"
 )
 
@@ -130,8 +130,8 @@ func newMITLab(t *testing.T) *mitLab {
 	return l
 }
 
-func (l *mitLab) keytabSettings() smtpprobe.KerberosSettings {
-	return smtpprobe.KerberosSettings{Krb5Conf: l.realm.krb5Conf, Keytab: l.clientKeytab, Principal: clientPrin}
+func (l *mitLab) keytabSettings() kerberos.Settings {
+	return kerberos.Settings{Krb5Conf: l.realm.krb5Conf, Keytab: l.clientKeytab, Principal: clientPrin}
 }
 
 // TestMITKDC runs the probe, with the fake connector as hub01, against a
@@ -187,7 +187,7 @@ func TestMITKDC(t *testing.T) {
 		l := newMITLab(t)
 		cc := l.realm.kinit(l.clientKeytab, clientPrin)
 		h := startHub(t, hubOptions{Krb5Conf: l.realm.krb5Conf, Principal: xexpsSPN + "@" + realmName, Keytab: loadKeytab(t, l.hubKeytab)})
-		r := h.probe(t, smtpprobe.KerberosSettings{Krb5Conf: l.realm.krb5Conf, CCache: cc})
+		r := h.probe(t, kerberos.Settings{Krb5Conf: l.realm.krb5Conf, CCache: cc})
 		expectVerdict(t, r, verdict.VerdictOK, 0)
 		if r.Kerberos == nil || r.Kerberos.Client == nil || *r.Kerberos.Client != clientPrin {
 			t.Errorf("kerberos = %+v; want client %s read from the ccache", r.Kerberos, clientPrin)

@@ -16,6 +16,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 )
@@ -198,10 +199,10 @@ func (p *postfix) installKeytabBytes(t *testing.T, b []byte) {
 	}
 }
 
-func (p *postfix) probeConfig(ks smtpprobe.KerberosSettings) smtpprobe.Config {
+func (p *postfix) probeConfig(ks kerberos.Settings) smtpprobe.Config {
 	return smtpprobe.Config{
 		Host: hubHost, Connect: p.addr, Mech: verdict.MechAUTH, TLS: verdict.TLSStartTLS, SPN: postfixSPN,
-		RootCAs: p.pki.pool, Kerberos: smtpprobe.NewKerberos(ks),
+		RootCAs: p.pki.pool, Kerberos: kerberos.New(ks),
 	}
 }
 
@@ -228,7 +229,7 @@ func TestPostfixCyrusGSSAPI(t *testing.T) {
 	realm.kadmin("addprinc -randkey " + postfixSPN)
 	clientKeytab := realm.ktadd("client.keytab", clientName)
 	pf := startPostfix(t, realm, realm.ktadd("smtp.keytab", postfixSPN))
-	ks := smtpprobe.KerberosSettings{Krb5Conf: realm.krb5Conf, Keytab: clientKeytab, Principal: clientPrin}
+	ks := kerberos.Settings{Krb5Conf: realm.krb5Conf, Keytab: clientKeytab, Principal: clientPrin}
 
 	t.Run("ok", func(t *testing.T) {
 		r := probe(t, pf.probeConfig(ks))

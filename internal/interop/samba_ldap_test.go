@@ -21,6 +21,7 @@ import (
 
 	"github.com/exauth/exauth/directory"
 	"github.com/exauth/exauth/internal/krbclient"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
 )
@@ -195,7 +196,7 @@ func TestSambaLDAP(t *testing.T) {
 		h := d.hub(hubKeytab)
 		return probe(t, smtpprobe.Config{
 			Host: hubHost, Connect: h.srv.Addr(), RootCAs: h.pki.pool,
-			Kerberos:  smtpprobe.NewKerberos(smtpprobe.KerberosSettings{Krb5Conf: d.krb5Conf, Keytab: hub02Keytab, Principal: clientPrin}),
+			Kerberos:  kerberos.New(kerberos.Settings{Krb5Conf: d.krb5Conf, Keytab: hub02Keytab, Principal: clientPrin}),
 			Directory: &smtpprobe.DirectorySettings{URLs: dcs, InsecureSkipVerify: true},
 		})
 	}

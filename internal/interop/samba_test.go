@@ -12,7 +12,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/keytab"
 
 	"github.com/exauth/exauth/internal/enctype"
-	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/verdict"
 )
 
@@ -158,7 +158,7 @@ func (d *sambaDomain) setEncTypes(account, value string) {
 func TestSambaAD(t *testing.T) {
 	d := newSambaDomain(t, sambaAddr)
 	hub01 := d.keytab("HUB01$")
-	keytabCreds := smtpprobe.KerberosSettings{Krb5Conf: d.krb5Conf, Keytab: d.keytab("HUB02$"), Principal: "HUB02$@" + realmName}
+	keytabCreds := kerberos.Settings{Krb5Conf: d.krb5Conf, Keytab: d.keytab("HUB02$"), Principal: "HUB02$@" + realmName}
 
 	t.Run("ok/keytab", func(t *testing.T) {
 		r := d.hub(hub01).probe(t, keytabCreds)
@@ -175,7 +175,7 @@ func TestSambaAD(t *testing.T) {
 	t.Run("ok/password", func(t *testing.T) {
 		// The reverse ticket decrypts with keys derived from the password
 		// and AD's computer-account salt, LAB.TESThosthub02.lab.test.
-		r := d.hub(hub01).probe(t, smtpprobe.KerberosSettings{Krb5Conf: d.krb5Conf, Principal: "HUB02$@" + realmName, Password: hub02Password})
+		r := d.hub(hub01).probe(t, kerberos.Settings{Krb5Conf: d.krb5Conf, Principal: "HUB02$@" + realmName, Password: hub02Password})
 		expectVerdict(t, r, verdict.VerdictOK, 0)
 		if a := r.Observation.Auth; a == nil || a.Reverse == nil || !a.Reverse.Verified {
 			t.Errorf("auth %+v; want the reverse leg verified with password-derived keys", a)
@@ -248,7 +248,7 @@ func TestSambaAD(t *testing.T) {
 		expectVerdict(t, r, verdict.VerdictETypeUnsupported, 2)
 	})
 	t.Run("auth-rejected/wrong-realm", func(t *testing.T) {
-		creds := smtpprobe.KerberosSettings{Krb5Conf: d.krb5Conf, Principal: "HUB02$@WRONG.TEST", Password: hub02Password, KDC: d.addr}
+		creds := kerberos.Settings{Krb5Conf: d.krb5Conf, Principal: "HUB02$@WRONG.TEST", Password: hub02Password, KDC: d.addr}
 		r := d.hub(hub01).probe(t, creds)
 		expectVerdict(t, r, verdict.VerdictAuthRejected, 2)
 		if !strings.Contains(r.Summary, "realm is not the KDC's domain") {

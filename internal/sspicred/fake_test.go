@@ -9,7 +9,7 @@ import (
 	"github.com/exauth/exauth/internal/gssapi"
 	"github.com/exauth/exauth/internal/krberror"
 	"github.com/exauth/exauth/internal/sspicred"
-	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/verdict"
 )
 
@@ -83,7 +83,7 @@ func (c *scriptedContext) Release() {
 // reports for it, so Side meets the same failures it would on Windows.
 type gokrb5SSPI struct {
 	id  sspicred.Identity
-	krb *smtpprobe.KerberosClient
+	krb *kerberos.Client
 }
 
 // statusOf is how Windows reports KRB-ERRORs to an initiator: the
@@ -100,9 +100,9 @@ var statusOf = map[krberror.Code]sspicred.Status{
 func (f *gokrb5SSPI) Identity() (sspicred.Identity, error) { return f.id, nil }
 
 func (f *gokrb5SSPI) Initiate(pkg sspicred.Package, spn string, mutual bool) (sspicred.ClientContext, []byte, error) {
-	use := smtpprobe.UseXEXPS
+	use := kerberos.UseXEXPS
 	if !mutual {
-		use = smtpprobe.UseExchangeAuth
+		use = kerberos.UseExchangeAuth
 	}
 	var obs verdict.KerberosObservation
 	m, err := f.krb.GSSAPIClient(context.Background(), spn, use, &obs)
@@ -136,7 +136,7 @@ func (f *gokrb5SSPI) Accept(pkg sspicred.Package, token []byte) (sspicred.Accept
 	r, err := f.krb.AcceptReverse(token, info.Service)
 	if err != nil {
 		st := sspicred.SEC_E_LOGON_DENIED
-		if errors.Is(err, smtpprobe.ErrMalformedToken) {
+		if errors.Is(err, kerberos.ErrMalformedToken) {
 			st = sspicred.SEC_E_INVALID_TOKEN
 		}
 		return sspicred.Accepted{}, &sspicred.StatusError{Op: "AcceptSecurityContext (Kerberos)", Status: st}
@@ -145,7 +145,7 @@ func (f *gokrb5SSPI) Accept(pkg sspicred.Package, token []byte) (sspicred.Accept
 }
 
 type gokrb5Context struct {
-	m      smtpprobe.Mechanism
+	m      kerberos.Mechanism
 	done   bool
 	client string
 }

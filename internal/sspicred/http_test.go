@@ -9,7 +9,7 @@ import (
 	"github.com/exauth/exauth/fakecas/castest"
 	"github.com/exauth/exauth/httpprobe"
 	"github.com/exauth/exauth/internal/sspicred"
-	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/verdict"
 )
 
@@ -29,7 +29,7 @@ func TestHTTPProbe_SSPISide(t *testing.T) {
 		t.Run(tc.host, func(t *testing.T) {
 			tc.cfg.Host = tc.host
 			srv := env.Start(t, tc.cfg, false)
-			krb := smtpprobe.NewKerberos(smtpprobe.KerberosSettings{Krb5Conf: env.Krb5Conf, Keytab: env.ClientKeytab, Principal: env.Principal})
+			krb := kerberos.New(kerberos.Settings{Krb5Conf: env.Krb5Conf, Keytab: env.ClientKeytab, Principal: env.Principal})
 			r := httpprobe.Probe(context.Background(), httpprobe.Config{
 				URL: "https://" + tc.host + "/owa", Connect: srv.Addr(), RootCAs: env.CA.Pool(), Timeout: 20 * time.Second,
 				Kerberos: sspicred.New(&gokrb5SSPI{id: hub02, krb: krb}),

@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/exauth/exauth/internal/gssapi"
-	"github.com/exauth/exauth/smtpprobe"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/verdict"
 )
 
@@ -22,7 +22,7 @@ type Side struct {
 	err  error
 }
 
-var _ smtpprobe.Kerberos = (*Side)(nil)
+var _ kerberos.Side = (*Side)(nil)
 
 // New returns the Kerberos side on s: Windows' SSPI (System) or a fake.
 func New(s SSPI) *Side { return &Side{sspi: s} }
@@ -40,7 +40,7 @@ var ErrAUTHGSSAPI = errors.New("the Windows logon session (SSPI) serves X-EXPS G
 // credentials and records what it showed in obs: whose credentials, the
 // ticket's realm, etype and key version (read from the token SSPI built,
 // as an acceptor would), or the SSPI status in the verdict's terms.
-func (s *Side) GSSAPIClient(ctx context.Context, spn string, use smtpprobe.TokenUse, obs *verdict.KerberosObservation) (smtpprobe.Mechanism, error) {
+func (s *Side) GSSAPIClient(ctx context.Context, spn string, use kerberos.TokenUse, obs *verdict.KerberosObservation) (kerberos.Mechanism, error) {
 	obs.SPN = spn
 	id, err := s.identity()
 	if err != nil {
@@ -49,7 +49,7 @@ func (s *Side) GSSAPIClient(ctx context.Context, spn string, use smtpprobe.Token
 	}
 	obs.Credentials = id.describe()
 	obs.CredentialsAdvice = id.advice()
-	if use == smtpprobe.UseAUTH {
+	if use == kerberos.UseAUTH {
 		observeError(ErrAUTHGSSAPI, obs)
 		return nil, ErrAUTHGSSAPI
 	}
@@ -60,7 +60,7 @@ func (s *Side) GSSAPIClient(ctx context.Context, spn string, use smtpprobe.Token
 	// clients for HTTP) and the Kerberos package for ExchangeAuth's one
 	// leg, which is not mutual: the reverse ticket is its mutual part.
 	pkg, mutual := PackageNegotiate, true
-	if use == smtpprobe.UseExchangeAuth {
+	if use == kerberos.UseExchangeAuth {
 		pkg, mutual = PackageKerberos, false
 	}
 	cc, token, err := s.sspi.Initiate(pkg, spn, mutual)
@@ -83,7 +83,7 @@ func (s *Side) GSSAPIClient(ctx context.Context, spn string, use smtpprobe.Token
 		obs.KVNO = info.KVNO
 	}
 	m := &mechanism{cc: cc, token: token, mutualWanted: mutual}
-	if use == smtpprobe.UseExchangeAuth {
+	if use == kerberos.UseExchangeAuth {
 		// The one leg is complete: keep the key ExchangeAuth's hash binds
 		// and let the context go.
 		key, err := cc.SessionKey()
@@ -123,37 +123,37 @@ func (s *Side) ntlmFallback(spn string, obs *verdict.KerberosObservation) error 
 // host's SMTPSVC SPN, with the logon session's inbound credentials: only
 // the computer account (SYSTEM) holds the keys such a ticket is encrypted
 // in, so a user's session reports the check as skipped rather than failed.
-func (s *Side) AcceptReverse(token []byte, spn string) (smtpprobe.Reverse, error) {
+func (s *Side) AcceptReverse(token []byte, spn string) (kerberos.Reverse, error) {
 	id, err := s.identity()
 	if err != nil {
-		return smtpprobe.Reverse{}, fmt.Errorf("reading the logon session's identity: %w", err)
+		return kerberos.Reverse{}, fmt.Errorf("reading the logon session's identity: %w", err)
 	}
 	acc, err := s.sspi.Accept(PackageKerberos, token)
 	var se *StatusError
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrNoSessionKey):
-		return smtpprobe.Reverse{}, &noKeysError{fmt.Sprintf("the reverse token for %s was accepted, but the blob's hash cannot be checked: %v", spn, err)}
+		return kerberos.Reverse{}, &noKeysError{fmt.Sprintf("the reverse token for %s was accepted, but the blob's hash cannot be checked: %v", spn, err)}
 	case errors.As(err, &se) && se.Status == SEC_E_INVALID_TOKEN:
-		return smtpprobe.Reverse{}, fmt.Errorf("%w: %w", smtpprobe.ErrMalformedToken, err)
+		return kerberos.Reverse{}, fmt.Errorf("%w: %w", kerberos.ErrMalformedToken, err)
 	case id.Kind != IdentityComputer:
-		return smtpprobe.Reverse{}, &noKeysError{fmt.Sprintf("the reverse ticket for %s is encrypted in the computer account's key, which this logon session (%s) does not hold (%v): run exauth as SYSTEM to verify it", spn, id.Name, err)}
+		return kerberos.Reverse{}, &noKeysError{fmt.Sprintf("the reverse ticket for %s is encrypted in the computer account's key, which this logon session (%s) does not hold (%v): run exauth as SYSTEM to verify it", spn, id.Name, err)}
 	default:
-		return smtpprobe.Reverse{}, fmt.Errorf("accepting the reverse token for %s: %w", spn, err)
+		return kerberos.Reverse{}, fmt.Errorf("accepting the reverse token for %s: %w", spn, err)
 	}
 	if !acc.Done || len(acc.Output) > 0 {
 		// Exchange's sender fails with IllegalMessage when its acceptor
 		// would have to answer (the reverse token asked for an AP-REP).
-		return smtpprobe.Reverse{}, errors.New("the reverse token asks for mutual authentication, which Exchange's sender refuses (IllegalMessage)")
+		return kerberos.Reverse{}, errors.New("the reverse token asks for mutual authentication, which Exchange's sender refuses (IllegalMessage)")
 	}
-	return smtpprobe.Reverse{Principal: acc.Client, SessionKey: acc.SessionKey}, nil
+	return kerberos.Reverse{Principal: acc.Client, SessionKey: acc.SessionKey}, nil
 }
 
-// noKeysError is smtpprobe.ErrNoKeys in the words of a logon session.
+// noKeysError is kerberos.ErrNoKeys in the words of a logon session.
 type noKeysError struct{ msg string }
 
 func (e *noKeysError) Error() string        { return e.msg }
-func (e *noKeysError) Is(target error) bool { return target == smtpprobe.ErrNoKeys }
+func (e *noKeysError) Is(target error) bool { return target == kerberos.ErrNoKeys }
 
 func firstOf(s ...string) string {
 	for _, v := range s {

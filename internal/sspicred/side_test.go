@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/exauth/exauth/internal/sspicred"
+	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
@@ -29,7 +30,7 @@ func startLab(t *testing.T, name string) *scenarios.Lab {
 
 // probeWith probes lab with k as the Kerberos side and mech as the
 // mechanism ("" = the scenario's).
-func probeWith(t *testing.T, lab *scenarios.Lab, k smtpprobe.Kerberos, mech verdict.Mech) *verdict.Report {
+func probeWith(t *testing.T, lab *scenarios.Lab, k kerberos.Side, mech verdict.Mech) *verdict.Report {
 	t.Helper()
 	cfg := lab.ProbeConfig()
 	cfg.Kerberos = k
@@ -115,7 +116,7 @@ func TestProbe_SSPIMutualTokenRejected(t *testing.T) {
 	lab := startLab(t, "downgraded-gssapi")
 	// A real token from the lab's KDC, so that the hub accepts it and
 	// answers with its AP-REP, which the scripted SSPI then refuses.
-	real := &gokrb5SSPI{id: hub02, krb: lab.ProbeConfig().Kerberos.(*smtpprobe.KerberosClient)}
+	real := &gokrb5SSPI{id: hub02, krb: lab.ProbeConfig().Kerberos.(*kerberos.Client)}
 	cc, token, err := real.Initiate(sspicred.PackageNegotiate, lab.SPN, true)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +145,7 @@ func TestProbe_SSPISideMatchesGokrb5Side(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			lab := startLab(t, name)
 			want := probeWith(t, lab, lab.ProbeConfig().Kerberos, "")
-			f := &gokrb5SSPI{id: hub02, krb: lab.ProbeConfig().Kerberos.(*smtpprobe.KerberosClient)}
+			f := &gokrb5SSPI{id: hub02, krb: lab.ProbeConfig().Kerberos.(*kerberos.Client)}
 			got := probeWith(t, lab, sspicred.New(f), "")
 			if v, ok := sspiDiffers[name]; ok {
 				// SSPI shows less than a gokrb5 client: name what it loses.
@@ -178,11 +179,11 @@ func TestAcceptReverse_UserSessionSkips(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "run exauth as SYSTEM") {
 		t.Fatalf("err = %v", err)
 	}
-	if !errorsIs(err, smtpprobe.ErrNoKeys) {
+	if !errorsIs(err, kerberos.ErrNoKeys) {
 		t.Errorf("%v is not ErrNoKeys", err)
 	}
 	f.acceptSt = sspicred.SEC_E_INVALID_TOKEN
-	if _, err := sspicred.New(f).AcceptReverse([]byte{1}, "SMTPSVC/hub02.lab.test"); !errorsIs(err, smtpprobe.ErrMalformedToken) {
+	if _, err := sspicred.New(f).AcceptReverse([]byte{1}, "SMTPSVC/hub02.lab.test"); !errorsIs(err, kerberos.ErrMalformedToken) {
 		t.Errorf("malformed: %v", err)
 	}
 }
@@ -190,7 +191,7 @@ func TestAcceptReverse_UserSessionSkips(t *testing.T) {
 // AUTH GSSAPI's security layer is not built on SSPI: the probe says so.
 func TestGSSAPIClient_AUTHRefused(t *testing.T) {
 	var obs verdict.KerberosObservation
-	_, err := sspicred.New(&scriptedSSPI{id: hub02}).GSSAPIClient(context.Background(), "SMTP/mx.lab.test", smtpprobe.UseAUTH, &obs)
+	_, err := sspicred.New(&scriptedSSPI{id: hub02}).GSSAPIClient(context.Background(), "SMTP/mx.lab.test", kerberos.UseAUTH, &obs)
 	if err == nil || obs.CredentialsProblem == "" {
 		t.Fatalf("err %v, obs %+v", err, obs)
 	}

@@ -4,7 +4,7 @@
 // server's computer account, the identity its transport service uses;
 // run as a user, it is that user, and the report says so.
 //
-// Side implements smtpprobe.Kerberos: the X-EXPS GSSAPI token comes from
+// Side implements kerberos.Side: the X-EXPS GSSAPI token comes from
 // the Negotiate package, as Exchange's sender's does; ExchangeAuth's token
 // and its session key (SECPKG_ATTR_SESSION_KEY) from the Kerberos
 // package, which also accepts the reverse leg. SSPI status codes

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exauth/exauth/internal/netobs"
 	"github.com/exauth/exauth/internal/sspicred"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
@@ -61,7 +62,7 @@ func startWineLab(t *testing.T) (wineLab, smtpprobe.Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool, err := smtpprobe.LoadCAFile(winePath(lab.CAFile))
+	pool, err := netobs.LoadCAFile(winePath(lab.CAFile))
 	if err != nil {
 		t.Fatal(err)
 	}

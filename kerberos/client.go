@@ -1,4 +1,4 @@
-package smtpprobe
+package kerberos
 
 import (
 	"context"
@@ -14,10 +14,10 @@ import (
 	"github.com/exauth/exauth/verdict"
 )
 
-// KerberosSettings say where the probe's Kerberos configuration and
+// Settings say where the probe's Kerberos configuration and
 // credentials come from, as kinit's options do. Password is a secret: it is
 // never printed and never taken from argv.
-type KerberosSettings struct {
+type Settings struct {
 	Krb5Conf  string // krb5.conf path; "" = $KRB5_CONFIG, then /etc/krb5.conf
 	Realm     string // overrides default_realm
 	KDC       string // HOST[:PORT] for the realm
@@ -36,21 +36,21 @@ type KerberosSettings struct {
 	Getenv func(string) string
 }
 
-// NewKerberos returns the probe's Kerberos side for these settings. Nothing
+// New returns the probe's Kerberos side for these settings. Nothing
 // is read or sent until the first GSSAPIClient call; problems then become
 // observations (no-credentials, kdc-unreachable, ...), not errors. One value
 // shared by many probes logs in once and asks for each SPN once.
-func NewKerberos(s KerberosSettings) *KerberosClient {
+func New(s Settings) *Client {
 	if s.Getenv == nil {
 		s.Getenv = os.Getenv
 	}
-	return &KerberosClient{settings: s}
+	return &Client{settings: s}
 }
 
-// KerberosClient is the probe's Kerberos side on gokrb5: a keytab, a FILE
+// Client is the probe's Kerberos side on gokrb5: a keytab, a FILE
 // ccache or a password, and the KDCs of krb5.conf.
-type KerberosClient struct {
-	settings KerberosSettings
+type Client struct {
+	settings Settings
 	once     sync.Once
 	client   *krbclient.Client
 	creds    krbclient.Credentials
@@ -58,7 +58,7 @@ type KerberosClient struct {
 }
 
 // setup reads the configuration and the credentials once.
-func (k *KerberosClient) setup() (*krbclient.Client, error) {
+func (k *Client) setup() (*krbclient.Client, error) {
 	k.once.Do(func() {
 		s := k.settings
 		cfg := krbclient.Config{Realm: s.Realm, Clock: s.Clock, StepTimeout: s.StepTimeout}
@@ -107,7 +107,7 @@ func (k *KerberosClient) setup() (*krbclient.Client, error) {
 // Stats counts the AS and TGS exchanges this Kerberos side has made: one
 // login per principal and one TGS exchange per SPN, however many probes
 // shared it.
-func (k *KerberosClient) Stats() (as, tgs int) {
+func (k *Client) Stats() (as, tgs int) {
 	if k.client == nil {
 		return 0, 0
 	}
@@ -116,7 +116,7 @@ func (k *KerberosClient) Stats() (as, tgs int) {
 
 // GSSAPIClient obtains a service ticket for spn and returns the GSSAPI
 // mechanism client built on it, recording what Kerberos showed in obs.
-func (k *KerberosClient) GSSAPIClient(ctx context.Context, spn string, use TokenUse, obs *verdict.KerberosObservation) (Mechanism, error) {
+func (k *Client) GSSAPIClient(ctx context.Context, spn string, use TokenUse, obs *verdict.KerberosObservation) (Mechanism, error) {
 	obs.SPN = spn
 	client, err := k.setup()
 	if err != nil {
@@ -165,7 +165,7 @@ func (k *KerberosClient) GSSAPIClient(ctx context.Context, spn string, use Token
 // SMTPSVC/<its EHLO name>) with the account's keys: a keytab's, or keys
 // derived from the password. A ccache holds no keys: the error is then
 // ErrNoKeys.
-func (k *KerberosClient) AcceptReverse(token []byte, spn string) (Reverse, error) {
+func (k *Client) AcceptReverse(token []byte, spn string) (Reverse, error) {
 	client, err := k.setup()
 	if err != nil {
 		return Reverse{}, err
