@@ -125,7 +125,7 @@ var verdictTable = map[Verdict]verdictInfo{
 		"Check that the sending server's account is a member of Exchange Servers and the connector's PermissionGroups include ExchangeServers.",
 	}},
 	VerdictNoCredentials: {SeverityUnknown, []string{
-		"Give the probe credentials: `kinit` (with KRB5CCNAME=FILE:/tmp/krb5cc_exauth), or --keytab FILE --principal NAME, or --password-file FILE --principal NAME.",
+		"Give the probe credentials: on a Windows server, run exauth.exe in a logon session with Kerberos tickets (`--cred sspi`; as SYSTEM, e.g. `psexec -s`, it is the computer account; `klist` shows the session's tickets); elsewhere `kinit` (with KRB5CCNAME=FILE:/tmp/krb5cc_exauth), or --keytab FILE --principal NAME, or --password-file FILE --principal NAME.",
 	}},
 	VerdictConnectFailed: {SeverityCritical, []string{
 		"Check DNS and the route to the server on port 25 (`Test-NetConnection <server> -Port 25`), and that the Microsoft Exchange Transport service is running.",
