@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/exauth/exauth/internal/gssapi"
+	"github.com/exauth/exauth/internal/sspistatus"
 )
 
 // IIS logs a refused request as sc-status sc-substatus sc-win32-status.
@@ -35,13 +36,15 @@ import (
 // no Microsoft document mapping each Kerberos error): we use it for the
 // key faults. The others are our choice of the closest SSPI status and are
 // not taken from an IIS log.
+// IIS logs the status as an unsigned decimal (2148074254), as
+// sspistatus.Status is.
 const (
-	win32AccessDenied  = 5          // ERROR_ACCESS_DENIED: no credentials sent (401 2 5)
-	secNoCredentials   = 2148074254 // 0x8009030E SEC_E_NO_CREDENTIALS: key faults, no keytab
-	secLogonDenied     = 2148074252 // 0x8009030C SEC_E_LOGON_DENIED: integrity, replay, wrong service, NTLM
-	secInvalidToken    = 2148074248 // 0x80090308 SEC_E_INVALID_TOKEN: malformed token or header
-	secTimeSkew        = 2148074276 // 0x80090324 SEC_E_TIME_SKEW: clock skew, ticket not yet valid
-	secContextExpired  = 2148074263 // 0x80090317 SEC_E_CONTEXT_EXPIRED: ticket expired
+	win32AccessDenied  = 5                                       // ERROR_ACCESS_DENIED: no credentials sent (401 2 5)
+	secNoCredentials   = int64(sspistatus.SEC_E_NO_CREDENTIALS)  // key faults, no keytab
+	secLogonDenied     = int64(sspistatus.SEC_E_LOGON_DENIED)    // integrity, replay, wrong service, NTLM
+	secInvalidToken    = int64(sspistatus.SEC_E_INVALID_TOKEN)   // malformed token or header
+	secTimeSkew        = int64(sspistatus.SEC_E_TIME_SKEW)       // clock skew, ticket not yet valid
+	secContextExpired  = int64(sspistatus.SEC_E_CONTEXT_EXPIRED) // ticket expired
 	substatusInvalid   = 1
 	substatusNoCreds   = 2
 	substatusNone      = 0

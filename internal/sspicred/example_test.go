@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/exauth/exauth/internal/sspicred"
+	"github.com/exauth/exauth/internal/sspistatus"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
 )
@@ -24,7 +25,7 @@ func ExampleNew() {
 
 	windows := &scriptedSSPI{
 		id:      sspicred.Identity{Name: `NT AUTHORITY\SYSTEM`, Network: `LAB\HUB02$`, Kind: sspicred.IdentityComputer},
-		initErr: map[sspicred.Package]sspicred.Status{sspicred.PackageKerberos: sspicred.SEC_E_TARGET_UNKNOWN},
+		initErr: map[sspicred.Package]sspistatus.Status{sspicred.PackageKerberos: sspistatus.SEC_E_TARGET_UNKNOWN},
 	}
 	cfg := lab.ProbeConfig()
 	cfg.Kerberos = sspicred.New(windows)

@@ -9,6 +9,7 @@ import (
 	"github.com/exauth/exauth/internal/gssapi"
 	"github.com/exauth/exauth/internal/krberror"
 	"github.com/exauth/exauth/internal/sspicred"
+	"github.com/exauth/exauth/internal/sspistatus"
 	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/verdict"
 )
@@ -18,12 +19,12 @@ import (
 // Windows where a status, not a KDC, is the subject of the test.
 type scriptedSSPI struct {
 	id       sspicred.Identity
-	initErr  map[sspicred.Package]sspicred.Status
+	initErr  map[sspicred.Package]sspistatus.Status
 	token    map[sspicred.Package][]byte
-	update   sspicred.Status // the status Update answers the acceptor's token with
+	update   sspistatus.Status // the status Update answers the acceptor's token with
 	key      []byte
 	accepted sspicred.Accepted
-	acceptSt sspicred.Status
+	acceptSt sspistatus.Status
 
 	mu       sync.Mutex
 	released int
@@ -43,7 +44,7 @@ func (f *scriptedSSPI) Initiate(pkg sspicred.Package, spn string, mutual bool) (
 }
 
 func (f *scriptedSSPI) Accept(pkg sspicred.Package, token []byte) (sspicred.Accepted, error) {
-	if f.acceptSt != sspicred.SEC_E_OK {
+	if f.acceptSt != sspistatus.SEC_E_OK {
 		return sspicred.Accepted{}, &sspicred.StatusError{Op: "AcceptSecurityContext (Kerberos)", Status: f.acceptSt}
 	}
 	return f.accepted, nil
@@ -56,7 +57,7 @@ type scriptedContext struct {
 }
 
 func (c *scriptedContext) Update(token []byte) ([]byte, bool, error) {
-	if c.f.update != sspicred.SEC_E_OK {
+	if c.f.update != sspistatus.SEC_E_OK {
 		return nil, false, &sspicred.StatusError{Op: "InitializeSecurityContext (Negotiate)", Status: c.f.update}
 	}
 	c.done = true
@@ -88,13 +89,13 @@ type gokrb5SSPI struct {
 
 // statusOf is how Windows reports KRB-ERRORs to an initiator: the
 // reverse of status.go's rows.
-var statusOf = map[krberror.Code]sspicred.Status{
-	krberror.KDC_ERR_S_PRINCIPAL_UNKNOWN:  sspicred.SEC_E_TARGET_UNKNOWN,
-	krberror.KDC_ERR_PRINCIPAL_NOT_UNIQUE: sspicred.SEC_E_TOO_MANY_PRINCIPALS,
-	krberror.KDC_ERR_ETYPE_NOSUPP:         sspicred.SEC_E_KDC_UNKNOWN_ETYPE,
-	krberror.KRB_AP_ERR_SKEW:              sspicred.SEC_E_TIME_SKEW,
-	krberror.KDC_ERR_PREAUTH_FAILED:       sspicred.SEC_E_LOGON_DENIED,
-	krberror.KDC_ERR_C_PRINCIPAL_UNKNOWN:  sspicred.SEC_E_LOGON_DENIED,
+var statusOf = map[krberror.Code]sspistatus.Status{
+	krberror.KDC_ERR_S_PRINCIPAL_UNKNOWN:  sspistatus.SEC_E_TARGET_UNKNOWN,
+	krberror.KDC_ERR_PRINCIPAL_NOT_UNIQUE: sspistatus.SEC_E_TOO_MANY_PRINCIPALS,
+	krberror.KDC_ERR_ETYPE_NOSUPP:         sspistatus.SEC_E_KDC_UNKNOWN_ETYPE,
+	krberror.KRB_AP_ERR_SKEW:              sspistatus.SEC_E_TIME_SKEW,
+	krberror.KDC_ERR_PREAUTH_FAILED:       sspistatus.SEC_E_LOGON_DENIED,
+	krberror.KDC_ERR_C_PRINCIPAL_UNKNOWN:  sspistatus.SEC_E_LOGON_DENIED,
 }
 
 func (f *gokrb5SSPI) Identity() (sspicred.Identity, error) { return f.id, nil }
@@ -108,22 +109,22 @@ func (f *gokrb5SSPI) Initiate(pkg sspicred.Package, spn string, mutual bool) (ss
 	m, err := f.krb.GSSAPIClient(context.Background(), spn, use, &obs)
 	op := fmt.Sprintf("InitializeSecurityContext (%s) for %s", pkg, spn)
 	if err != nil {
-		st := sspicred.SEC_E_INTERNAL_ERROR
+		st := sspistatus.SEC_E_INTERNAL_ERROR
 		switch {
 		case obs.KDCError != nil:
 			if s, ok := statusOf[obs.KDCError.Code]; ok {
 				st = s
 			}
 		case len(obs.Unreachable) > 0:
-			st = sspicred.SEC_E_NO_AUTHENTICATING_AUTHORITY
+			st = sspistatus.SEC_E_NO_AUTHENTICATING_AUTHORITY
 		case obs.CredentialsProblem != "":
-			st = sspicred.SEC_E_NO_CREDENTIALS
+			st = sspistatus.SEC_E_NO_CREDENTIALS
 		}
 		return nil, nil, &sspicred.StatusError{Op: op, Status: st}
 	}
 	_, token, err := m.Start()
 	if err != nil {
-		return nil, nil, &sspicred.StatusError{Op: op, Status: sspicred.SEC_E_INTERNAL_ERROR}
+		return nil, nil, &sspicred.StatusError{Op: op, Status: sspistatus.SEC_E_INTERNAL_ERROR}
 	}
 	return &gokrb5Context{m: m, done: !mutual, client: obs.Client}, token, nil
 }
@@ -131,13 +132,13 @@ func (f *gokrb5SSPI) Initiate(pkg sspicred.Package, spn string, mutual bool) (ss
 func (f *gokrb5SSPI) Accept(pkg sspicred.Package, token []byte) (sspicred.Accepted, error) {
 	info, err := gssapi.InspectClientToken(token)
 	if err != nil {
-		return sspicred.Accepted{}, &sspicred.StatusError{Op: "AcceptSecurityContext (Kerberos)", Status: sspicred.SEC_E_INVALID_TOKEN}
+		return sspicred.Accepted{}, &sspicred.StatusError{Op: "AcceptSecurityContext (Kerberos)", Status: sspistatus.SEC_E_INVALID_TOKEN}
 	}
 	r, err := f.krb.AcceptReverse(token, info.Service)
 	if err != nil {
-		st := sspicred.SEC_E_LOGON_DENIED
+		st := sspistatus.SEC_E_LOGON_DENIED
 		if errors.Is(err, kerberos.ErrMalformedToken) {
-			st = sspicred.SEC_E_INVALID_TOKEN
+			st = sspistatus.SEC_E_INVALID_TOKEN
 		}
 		return sspicred.Accepted{}, &sspicred.StatusError{Op: "AcceptSecurityContext (Kerberos)", Status: st}
 	}
@@ -153,7 +154,7 @@ type gokrb5Context struct {
 func (c *gokrb5Context) Update(token []byte) ([]byte, bool, error) {
 	out, err := c.m.Next(token)
 	if err != nil {
-		return nil, false, &sspicred.StatusError{Op: "InitializeSecurityContext (Negotiate)", Status: sspicred.SEC_E_MUTUAL_AUTH_FAILED}
+		return nil, false, &sspicred.StatusError{Op: "InitializeSecurityContext (Negotiate)", Status: sspistatus.SEC_E_MUTUAL_AUTH_FAILED}
 	}
 	c.done = c.m.Mutual()
 	return out, c.done, nil

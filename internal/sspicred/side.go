@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/exauth/exauth/internal/gssapi"
+	"github.com/exauth/exauth/internal/sspistatus"
 	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/verdict"
 )
@@ -134,7 +135,7 @@ func (s *Side) AcceptReverse(token []byte, spn string) (kerberos.Reverse, error)
 	case err == nil:
 	case errors.Is(err, ErrNoSessionKey):
 		return kerberos.Reverse{}, &noKeysError{fmt.Sprintf("the reverse token for %s was accepted, but the blob's hash cannot be checked: %v", spn, err)}
-	case errors.As(err, &se) && se.Status == SEC_E_INVALID_TOKEN:
+	case errors.As(err, &se) && se.Status == sspistatus.SEC_E_INVALID_TOKEN:
 		return kerberos.Reverse{}, fmt.Errorf("%w: %w", kerberos.ErrMalformedToken, err)
 	case id.Kind != IdentityComputer:
 		return kerberos.Reverse{}, &noKeysError{fmt.Sprintf("the reverse ticket for %s is encrypted in the computer account's key, which this logon session (%s) does not hold (%v): run exauth as SYSTEM to verify it", spn, id.Name, err)}

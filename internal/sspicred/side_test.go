@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/exauth/exauth/internal/sspicred"
+	"github.com/exauth/exauth/internal/sspistatus"
 	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
@@ -45,24 +46,24 @@ func probeWith(t *testing.T, lab *scenarios.Lab, k kerberos.Side, mech verdict.M
 func TestProbe_SSPIStatusesReachTheSameVerdicts(t *testing.T) {
 	lab := startLab(t, "healthy")
 	for _, tc := range []struct {
-		status sspicred.Status
+		status sspistatus.Status
 		want   verdict.Verdict
 	}{
-		{sspicred.SEC_E_TARGET_UNKNOWN, verdict.VerdictSPNUnknown},
-		{sspicred.SEC_E_TOO_MANY_PRINCIPALS, verdict.VerdictSPNDuplicate},
-		{sspicred.SEC_E_TIME_SKEW, verdict.VerdictClockSkew},
-		{sspicred.SEC_E_NO_AUTHENTICATING_AUTHORITY, verdict.VerdictKDCUnreachable},
-		{sspicred.SEC_E_DOWNGRADE_DETECTED, verdict.VerdictKDCUnreachable},
-		{sspicred.SEC_E_NO_CREDENTIALS, verdict.VerdictNoCredentials},
-		{sspicred.SEC_E_UNKNOWN_CREDENTIALS, verdict.VerdictNoCredentials},
-		{sspicred.SEC_E_LOGON_DENIED, verdict.VerdictAuthRejected},
-		{sspicred.SEC_E_KDC_UNKNOWN_ETYPE, verdict.VerdictETypeUnsupported},
-		{sspicred.SEC_E_WRONG_PRINCIPAL, verdict.VerdictKeyMismatch},
-		{sspicred.SEC_E_INTERNAL_ERROR, verdict.VerdictUnknown},
-		{sspicred.Status(0x8009FFFF), verdict.VerdictUnknown},
+		{sspistatus.SEC_E_TARGET_UNKNOWN, verdict.VerdictSPNUnknown},
+		{sspistatus.SEC_E_TOO_MANY_PRINCIPALS, verdict.VerdictSPNDuplicate},
+		{sspistatus.SEC_E_TIME_SKEW, verdict.VerdictClockSkew},
+		{sspistatus.SEC_E_NO_AUTHENTICATING_AUTHORITY, verdict.VerdictKDCUnreachable},
+		{sspistatus.SEC_E_DOWNGRADE_DETECTED, verdict.VerdictKDCUnreachable},
+		{sspistatus.SEC_E_NO_CREDENTIALS, verdict.VerdictNoCredentials},
+		{sspistatus.SEC_E_UNKNOWN_CREDENTIALS, verdict.VerdictNoCredentials},
+		{sspistatus.SEC_E_LOGON_DENIED, verdict.VerdictAuthRejected},
+		{sspistatus.SEC_E_KDC_UNKNOWN_ETYPE, verdict.VerdictETypeUnsupported},
+		{sspistatus.SEC_E_WRONG_PRINCIPAL, verdict.VerdictKeyMismatch},
+		{sspistatus.SEC_E_INTERNAL_ERROR, verdict.VerdictUnknown},
+		{sspistatus.Status(0x8009FFFF), verdict.VerdictUnknown},
 	} {
 		t.Run(tc.status.String(), func(t *testing.T) {
-			f := &scriptedSSPI{id: hub02, initErr: map[sspicred.Package]sspicred.Status{sspicred.PackageKerberos: tc.status}}
+			f := &scriptedSSPI{id: hub02, initErr: map[sspicred.Package]sspistatus.Status{sspicred.PackageKerberos: tc.status}}
 			r := probeWith(t, lab, sspicred.New(f), "")
 			if r.Verdict != tc.want {
 				t.Fatalf("verdict %s, want %s: %s", r.Verdict, tc.want, r.Summary)
@@ -82,7 +83,7 @@ func TestProbe_SSPIStatusesReachTheSameVerdicts(t *testing.T) {
 func TestProbe_SSPINoCredentialsAdvisesKlist(t *testing.T) {
 	lab := startLab(t, "healthy")
 	user := sspicred.Identity{Name: `LAB\alice`, Kind: sspicred.IdentityUser}
-	f := &scriptedSSPI{id: user, initErr: map[sspicred.Package]sspicred.Status{sspicred.PackageKerberos: sspicred.SEC_E_NO_CREDENTIALS}}
+	f := &scriptedSSPI{id: user, initErr: map[sspicred.Package]sspistatus.Status{sspicred.PackageKerberos: sspistatus.SEC_E_NO_CREDENTIALS}}
 	r := probeWith(t, lab, sspicred.New(f), "")
 	rem := strings.Join(r.Remediation, "\n")
 	if !strings.Contains(rem, "`klist`") || strings.Contains(rem, "kinit") {
@@ -100,7 +101,7 @@ func TestProbe_SSPINegotiateFallbackToNTLM(t *testing.T) {
 	ntlm := append([]byte("NTLMSSP\x00"), 1, 0, 0, 0)
 	f := &scriptedSSPI{id: hub02,
 		token:   map[sspicred.Package][]byte{sspicred.PackageNegotiate: ntlm},
-		initErr: map[sspicred.Package]sspicred.Status{sspicred.PackageKerberos: sspicred.SEC_E_TARGET_UNKNOWN}}
+		initErr: map[sspicred.Package]sspistatus.Status{sspicred.PackageKerberos: sspistatus.SEC_E_TARGET_UNKNOWN}}
 	r := probeWith(t, lab, sspicred.New(f), verdict.MechGSSAPI)
 	if r.Verdict != verdict.VerdictSPNUnknown {
 		t.Fatalf("verdict %s, want spn-unknown: %s", r.Verdict, r.Summary)
@@ -122,7 +123,7 @@ func TestProbe_SSPIMutualTokenRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	cc.Release()
-	f := &scriptedSSPI{id: hub02, token: map[sspicred.Package][]byte{sspicred.PackageNegotiate: token}, update: sspicred.SEC_E_MUTUAL_AUTH_FAILED}
+	f := &scriptedSSPI{id: hub02, token: map[sspicred.Package][]byte{sspicred.PackageNegotiate: token}, update: sspistatus.SEC_E_MUTUAL_AUTH_FAILED}
 	r := probeWith(t, lab, sspicred.New(f), "")
 	a := r.Observation.Auth
 	if r.Verdict == verdict.VerdictOK || a == nil || a.Mutual || a.Err == nil || !strings.Contains(a.Err.Error(), "SEC_E_MUTUAL_AUTH_FAILED") {
@@ -174,7 +175,7 @@ func TestProbe_SSPISideMatchesGokrb5Side(t *testing.T) {
 // A user's logon session cannot decrypt a ticket for the computer
 // account: the reverse leg is skipped with that reason, not failed.
 func TestAcceptReverse_UserSessionSkips(t *testing.T) {
-	f := &scriptedSSPI{id: sspicred.Identity{Name: `LAB\alice`, Kind: sspicred.IdentityUser}, acceptSt: sspicred.SEC_E_LOGON_DENIED}
+	f := &scriptedSSPI{id: sspicred.Identity{Name: `LAB\alice`, Kind: sspicred.IdentityUser}, acceptSt: sspistatus.SEC_E_LOGON_DENIED}
 	_, err := sspicred.New(f).AcceptReverse([]byte{0x60}, "SMTPSVC/hub02.lab.test")
 	if err == nil || !strings.Contains(err.Error(), "run exauth as SYSTEM") {
 		t.Fatalf("err = %v", err)
@@ -182,7 +183,7 @@ func TestAcceptReverse_UserSessionSkips(t *testing.T) {
 	if !errorsIs(err, kerberos.ErrNoKeys) {
 		t.Errorf("%v is not ErrNoKeys", err)
 	}
-	f.acceptSt = sspicred.SEC_E_INVALID_TOKEN
+	f.acceptSt = sspistatus.SEC_E_INVALID_TOKEN
 	if _, err := sspicred.New(f).AcceptReverse([]byte{1}, "SMTPSVC/hub02.lab.test"); !errorsIs(err, kerberos.ErrMalformedToken) {
 		t.Errorf("malformed: %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/alexbrainman/sspi"
+	"github.com/exauth/exauth/internal/sspistatus"
 )
 
 // Context attributes alexbrainman/sspi does not export (sspi.h).
@@ -98,7 +99,7 @@ func userNameEx(format uint32) (string, error) {
 func statusError(op string, err error) error {
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
-		return &StatusError{Op: op, Status: Status(uint32(errno))}
+		return &StatusError{Op: op, Status: sspistatus.Status(uint32(errno))}
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
@@ -133,7 +134,7 @@ func (system) Initiate(pkg Package, spn string, mutual bool) (ClientContext, []b
 	out, done, st := step(c.ctx, target, max, nil)
 	if st != sspi.SEC_E_OK {
 		cred.Release()
-		return nil, nil, &StatusError{Op: op, Status: Status(uint32(st))}
+		return nil, nil, &StatusError{Op: op, Status: sspistatus.Status(uint32(st))}
 	}
 	c.done = done
 	return c, out, nil
@@ -187,7 +188,7 @@ func (c *clientContext) Update(token []byte) ([]byte, bool, error) {
 	}
 	out, done, st := step(c.ctx, c.target, c.max, token)
 	if st != sspi.SEC_E_OK {
-		return nil, false, &StatusError{Op: c.op, Status: Status(uint32(st))}
+		return nil, false, &StatusError{Op: c.op, Status: sspistatus.Status(uint32(st))}
 	}
 	c.done = done
 	return out, done, nil
@@ -237,7 +238,7 @@ func (c *clientContext) Release() {
 func sessionKey(c *sspi.Context) ([]byte, error) {
 	var sk secPkgContextSessionKey
 	if st := sspi.QueryContextAttributes(c.Handle, secpkgAttrSessionKey, (*byte)(unsafe.Pointer(&sk))); st != sspi.SEC_E_OK {
-		return nil, fmt.Errorf("%w: %w", ErrNoSessionKey, &StatusError{Op: "QueryContextAttributes", Status: Status(uint32(st))})
+		return nil, fmt.Errorf("%w: %w", ErrNoSessionKey, &StatusError{Op: "QueryContextAttributes", Status: sspistatus.Status(uint32(st))})
 	}
 	if sk.key == nil {
 		return nil, ErrNoSessionKey
@@ -295,7 +296,7 @@ func (system) Accept(pkg Package, token []byte) (Accepted, error) {
 	c := sspi.NewServerContext(cred, sspi.ASC_REQ_CONNECTION)
 	out, done, st := step(c, nil, max, token)
 	if st != sspi.SEC_E_OK {
-		return Accepted{}, &StatusError{Op: op, Status: Status(uint32(st))}
+		return Accepted{}, &StatusError{Op: op, Status: sspistatus.Status(uint32(st))}
 	}
 	defer c.Release()
 	acc := Accepted{Output: out, Done: done}
