@@ -38,6 +38,7 @@ Usage:
   exauth scenarios [--json]            list the bundled scenarios
   exauth explain [TEXT|-] [--json]     classify a pasted queue error, NDR, event text or reply
   exauth check --plan FILE             run a lab validation plan
+  exauth exporter --config FILE        serve probes to Prometheus (/probe, /metrics)
   exauth spn [flags] SPN               who holds an SPN in Active Directory (like setspn -Q)
   exauth spn --duplicates              SPNs held by more than one account (like setspn -X)
   exauth version
@@ -92,6 +93,8 @@ func run(ctx context.Context, args []string, e env) int {
 		return cmdExplain(ctx, rest, e)
 	case "check":
 		return cmdCheck(ctx, rest, e)
+	case "exporter":
+		return cmdExporter(ctx, rest, e)
 	case "spn":
 		return cmdSPN(ctx, rest, e)
 	case "version", "--version":
