@@ -26,11 +26,13 @@ type Diagnosis struct {
 
 // MaxSkew is the clock difference Kerberos tolerates by default (RFC 4120
 // 1.6; Active Directory's "Maximum tolerance for computer clock
-// synchronization"); warnWithin is where "works, but look at this" begins.
+// synchronization"); WarnSkew is where "works, but look at this" begins, and
+// CertExpiryWarning how close to its end a trusted certificate is a
+// warning. Monitoring output uses the same thresholds.
 const (
-	MaxSkew    = 5 * time.Minute
-	warnSkew   = 2 * time.Minute
-	certExpiry = 14 * 24 * time.Hour
+	MaxSkew           = 5 * time.Minute
+	WarnSkew          = 2 * time.Minute
+	CertExpiryWarning = 14 * 24 * time.Hour
 )
 
 // Diagnose turns an Observation into a verdict. It is a pure function: no
@@ -94,7 +96,7 @@ func (j *judgement) collectEvidence() {
 	if c := o.TLS.peerCert(); c != nil {
 		if c.Trusted {
 			j.add("certificate %q (SAN %s) is trusted for %s, valid until %s", c.Subject, strings.Join(c.DNSNames, ", "), o.Target, c.NotAfter.UTC().Format(time.RFC3339))
-			if o.Banner != nil && c.NotAfter.Sub(o.Banner.ReceivedAt) < certExpiry {
+			if o.Banner != nil && c.NotAfter.Sub(o.Banner.ReceivedAt) < CertExpiryWarning {
 				j.warn(WarningCertificateExpiring, "the certificate expires soon", fmt.Sprintf("certificate expires %s, in less than 14 days", c.NotAfter.UTC().Format(time.RFC3339)))
 			}
 		} else if !o.Options.RequireTrustedCert {

@@ -123,10 +123,14 @@ func usageError(e env, cmd string, err error) int {
 }
 
 func jsonAsked(args []string) bool {
-	for _, a := range args {
+	for i, a := range args {
 		switch a {
-		case "--json", "-json", "--json=true", "-json=true":
+		case "--json", "-json", "--json=true", "-json=true", "--format=json", "-format=json":
 			return true
+		case "--format", "-format":
+			if i+1 < len(args) && args[i+1] == "json" {
+				return true
+			}
 		case "--":
 			return false
 		}
