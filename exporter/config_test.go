@@ -99,3 +99,15 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestExampleConfig: the shipped example parses (its keytab paths are for
+// a real site, so its credentials are not read here).
+func TestExampleConfig(t *testing.T) {
+	c, err := exporter.LoadConfig(filepath.Join("..", "examples", "exporter.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.ModuleNames(), ","); got != "cas,default,strict-tls" {
+		t.Errorf("modules %s", got)
+	}
+}

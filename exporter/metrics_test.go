@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,4 +99,61 @@ func exposition(t *testing.T, c prometheus.Collector) []byte {
 		}
 	}
 	return b.Bytes()
+}
+
+// TestMetricsDocumented keeps docs/exporter.md, the contract of metric
+// names, in step with the code: every probe and exporter metric has a row.
+func TestMetricsDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "exporter.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newProbeDescs()
+	ch := make(chan *prometheus.Desc, 64)
+	reportCollector{d: &d}.Describe(ch)
+	x, err := New(Options{ConfigFile: writeHealthyishConfig(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := x.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(ch)
+	var names []string
+	for desc := range ch {
+		s := desc.String()
+		i := strings.Index(s, `fqName: "`) + len(`fqName: "`)
+		names = append(names, s[i:i+strings.IndexByte(s[i:], '"')])
+	}
+	for _, mf := range mfs {
+		if strings.HasPrefix(mf.GetName(), "exauth_") {
+			names = append(names, mf.GetName())
+		}
+	}
+	if len(names) < 15 {
+		t.Fatalf("only %d metrics found: %v", len(names), names)
+	}
+	for _, n := range names {
+		if !strings.Contains(string(doc), "| `"+n+"` |") {
+			t.Errorf("docs/exporter.md has no table row for %s", n)
+		}
+	}
+}
+
+// writeHealthyishConfig is a module whose credentials can be read without
+// a KDC: a password file.
+func writeHealthyishConfig(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"krb5.conf":     "[libdefaults]\n default_realm = LAB.TEST\n[realms]\n LAB.TEST = {\n  kdc = 127.0.0.1:1\n }\n",
+		"pw":            "secret\n",
+		"exporter.yaml": "modules:\n  default:\n    krb5_conf: krb5.conf\n    password_file: pw\n    principal: HUB02$@LAB.TEST\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "exporter.yaml")
 }
