@@ -64,7 +64,7 @@ func startLabs(t *testing.T, names ...string) ([]lab, string) {
 	return labs, cfg.String()
 }
 
-func writeConfig(t *testing.T, text string) string {
+func writeConfig(t testing.TB, text string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "exporter.yaml")
 	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
@@ -226,6 +226,15 @@ func ownMetrics(t *testing.T, base string) map[string]float64 {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return samples(string(body))
+}
+
+func listen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
 }
 
 // silentListener accepts connections and never says anything: a hub that
