@@ -336,22 +336,24 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{DisableCompression: true}).ServeHTTP(w, r)
 }
 
-// kerberosCollector publishes the shared Kerberos sides' exchange counts:
-// the cost of the ticket cache to the domain controllers.
-type kerberosCollector struct {
-	e    *Exporter
-	desc *prometheus.Desc
+// KerberosStats counts the AS and TGS exchanges the current
+// configuration's shared Kerberos sides have made: what the ticket cache
+// costs the domain controllers.
+func (e *Exporter) KerberosStats() (as, tgs int) {
+	for _, n := range e.kerberosUse() {
+		as, tgs = as+n[0], tgs+n[1]
+	}
+	return as, tgs
 }
 
-func (c kerberosCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-
-func (c kerberosCollector) Collect(ch chan<- prometheus.Metric) {
-	l := c.e.current.Load()
+// kerberosUse is the AS and TGS exchange counts by client principal.
+func (e *Exporter) kerberosUse() map[string][2]int {
+	l := e.current.Load()
+	byPrincipal := map[string][2]int{}
 	if l == nil {
-		return
+		return byPrincipal
 	}
 	seen := map[*smtpprobe.KerberosClient]bool{}
-	byPrincipal := map[string][2]int{}
 	for _, name := range l.config.ModuleNames() {
 		k := l.modules[name].kerberos
 		if seen[k] {
@@ -366,7 +368,20 @@ func (c kerberosCollector) Collect(ch chan<- prometheus.Metric) {
 		n := byPrincipal[p]
 		byPrincipal[p] = [2]int{n[0] + as, n[1] + tgs}
 	}
-	for p, n := range byPrincipal {
+	return byPrincipal
+}
+
+// kerberosCollector publishes the shared Kerberos sides' exchange counts:
+// the cost of the ticket cache to the domain controllers.
+type kerberosCollector struct {
+	e    *Exporter
+	desc *prometheus.Desc
+}
+
+func (c kerberosCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c kerberosCollector) Collect(ch chan<- prometheus.Metric) {
+	for p, n := range c.e.kerberosUse() {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(n[0]), p, "as")
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(n[1]), p, "tgs")
 	}
