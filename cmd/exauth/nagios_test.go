@@ -94,3 +94,25 @@ func TestProbe_FormatNagios(t *testing.T) {
 		t.Errorf("--format xml: exit %d, %q", code, stderr)
 	}
 }
+
+// TestCheck_FormatNagios: a plan as one plugin line, CRITICAL naming the
+// target that was not as expected, with the exit code of check.
+func TestCheck_FormatNagios(t *testing.T) {
+	plan := filepath.Join(t.TempDir(), "plan.yaml")
+	if err := os.WriteFile(plan, []byte("targets:\n  - scenario: healthy\n  - scenario: clock-skew\n    expect: ok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runCmd(t, "", "check", "--plan", plan, "--format", "nagios")
+	first, rest, _ := strings.Cut(stdout, "\n")
+	if code != 2 || !strings.HasPrefix(first, "CRITICAL - 1 of 2 targets not as expected: clock-skew clock-skew (expected ok) | targets=2 met=1 failed=1;;0 duration=") ||
+		!strings.Contains(rest, "healthy: ok, as expected: ") {
+		t.Errorf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	good := filepath.Join(t.TempDir(), "good.yaml")
+	if err := os.WriteFile(good, []byte("targets:\n  - scenario: healthy\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if stdout, _, code := runCmd(t, "", "check", "--plan", good, "--format", "nagios"); code != 0 || !strings.HasPrefix(stdout, "OK - 1 target as expected | targets=1 met=1 failed=0;;0 ") {
+		t.Errorf("exit %d, %q", code, stdout)
+	}
+}
