@@ -241,6 +241,10 @@ func (e *Exporter) Probe(ctx context.Context, req ProbeRequest) (*verdict.Report
 	if err != nil {
 		return nil, &RequestError{err}
 	}
+	// The budget covers the wait for a slot too: Prometheus wants an
+	// answer within its scrape timeout, however busy the exporter is.
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	select {
 	case e.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -307,7 +311,6 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	began := time.Now()
 	rep, err := e.Probe(ctx, req)
 	var re *RequestError
 	switch {
@@ -330,7 +333,7 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(reportCollector{d: &e.descs, r: rep, duration: time.Since(began)})
+	reg.MustRegister(reportCollector{d: &e.descs, r: rep})
 	// A probe's few kilobytes cross a site's LAN: gzip would cost more CPU
 	// per scrape (half the exposition's cost, measured) than it saves.
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{DisableCompression: true}).ServeHTTP(w, r)

@@ -23,7 +23,7 @@ func newProbeDescs() probeDescs {
 	}
 	return probeDescs{
 		success:      d("exauth_probe_success", "1 when the server accepted authentication (verdict ok, with or without warnings), else 0."),
-		duration:     d("exauth_probe_duration_seconds", "How long the probe took, queueing for a free probe slot excluded."),
+		duration:     d("exauth_probe_duration_seconds", "How long the probe took, not counting the wait for a free probe slot."),
 		verdict:      d("exauth_probe_verdict", "1 for the probe's verdict, 0 for every other verdict ID.", "verdict"),
 		severity:     d("exauth_probe_severity", "The verdict's severity as its exit code: 0 ok, 1 warning, 2 critical, 3 unknown."),
 		warning:      d("exauth_probe_warning", "1 for each warning that raised an ok verdict to severity warning, 0 for the others.", "warning"),
@@ -41,9 +41,8 @@ func newProbeDescs() probeDescs {
 // observe are absent, never zero: a missing clock pair is unknown, not in
 // step.
 type reportCollector struct {
-	d        *probeDescs
-	r        *verdict.Report
-	duration time.Duration
+	d *probeDescs
+	r *verdict.Report
 }
 
 func (c reportCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -59,7 +58,7 @@ func (c reportCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	gauge(c.d.success, boolValue(r.Verdict == verdict.VerdictOK))
-	gauge(c.d.duration, c.duration.Seconds())
+	gauge(c.d.duration, math.Round(r.Timings.Total*1000)/1e6)
 	for _, v := range verdict.Verdicts() {
 		gauge(c.d.verdict, boolValue(v == r.Verdict), string(v))
 	}

@@ -58,7 +58,7 @@ func TestReportCollector_Golden(t *testing.T) {
 			Warnings: []verdict.Warning{}, Timings: verdict.ReportTimings{Connect: f64(1000), Total: 1000}, Observation: &verdict.Observation{}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := reportCollector{d: &d, r: tc.r, duration: 6200 * time.Microsecond}
+			c := reportCollector{d: &d, r: tc.r}
 			got := exposition(t, c)
 			path := filepath.Join("testdata", "metrics-"+tc.name+".golden")
 			if *update {
