@@ -200,8 +200,9 @@ type ProbeRequest struct {
 	// Connect, when set, is dialled instead of the target's host, which
 	// still names the SPN and the TLS server (probe's --connect).
 	Connect string
-	// Timeout bounds the probe; 0 is the module's timeout, else the
-	// exporter's default.
+	// Timeout bounds the probe, the wait for a slot included (the scrape's
+	// timeout); a shorter module timeout wins. 0 is the module's timeout,
+	// else Options.DefaultTimeout.
 	Timeout time.Duration
 }
 
@@ -230,11 +231,13 @@ func (e *Exporter) Probe(ctx context.Context, req ProbeRequest) (*verdict.Report
 	if req.Target == "" {
 		return nil, &RequestError{errors.New("target is required: HOST[:PORT] or an https:// URL")}
 	}
-	timeout := req.Timeout
-	if timeout <= 0 {
+	timeout, mt := req.Timeout, time.Duration(m.settings.Timeout)
+	switch {
+	case timeout <= 0 && mt > 0:
+		timeout = mt
+	case timeout <= 0:
 		timeout = e.opts.DefaultTimeout
-	}
-	if mt := time.Duration(m.settings.Timeout); mt > 0 && mt < timeout {
+	case mt > 0 && mt < timeout:
 		timeout = mt
 	}
 	probe, err := e.prepare(m, req, timeout)

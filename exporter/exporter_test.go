@@ -277,10 +277,18 @@ func silentListener(t *testing.T) string {
 // every probe slot busy until its deadline gets 503.
 func TestExporter_ScrapeTimeout(t *testing.T) {
 	labs, cfg := startLabs(t, "healthy")
-	_ = labs
+	cfg += "  short:\n" + moduleYAML(labs[0].env) + "    timeout: 300ms\n"
 	silent := silentListener(t)
-	x, srv := newExporter(t, exporter.Options{ConfigFile: writeConfig(t, cfg), MaxConcurrent: 1, TimeoutOffset: 100 * time.Millisecond})
-	_ = x
+	_, srv := newExporter(t, exporter.Options{ConfigFile: writeConfig(t, cfg), MaxConcurrent: 1, TimeoutOffset: 100 * time.Millisecond})
+
+	// Without the header, the module's own timeout is the budget.
+	began0 := time.Now()
+	if got, status, body := scrape(t, srv.URL, "short", "hub01.lab.test", silent, 0); status != 200 || got["exauth_probe_success"] != 0 {
+		t.Fatalf("status %d:\n%s", status, body)
+	}
+	if took := time.Since(began0); took < 250*time.Millisecond || took > 1500*time.Millisecond {
+		t.Errorf("a module with timeout 300ms took %s", took)
+	}
 
 	began := time.Now()
 	got, status, body := scrape(t, srv.URL, "healthy", "hub01.lab.test", silent, 0.5)
