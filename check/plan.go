@@ -50,6 +50,10 @@ type Settings struct {
 	// directory) or a URL, as probe's --ldap.
 	LDAP                   string `yaml:"ldap"`
 	LDAPInsecureSkipVerify *bool  `yaml:"ldap_insecure_skip_verify"`
+	// LDAPEveryProbe reads the directory after a probe that passed too,
+	// for the key versions across domain controllers (an exporter's
+	// warning key-version-differs); by default only a failure reads it.
+	LDAPEveryProbe *bool `yaml:"ldap_every_probe"`
 }
 
 // Target is one server pair to check.
@@ -297,6 +301,9 @@ func (t *Target) merged(d Settings) Settings {
 	set(&s.LDAP, o.LDAP)
 	if o.LDAPInsecureSkipVerify != nil {
 		s.LDAPInsecureSkipVerify = o.LDAPInsecureSkipVerify
+	}
+	if o.LDAPEveryProbe != nil {
+		s.LDAPEveryProbe = o.LDAPEveryProbe
 	}
 	return s
 }

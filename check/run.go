@@ -238,6 +238,9 @@ func (s Settings) SMTP(host, connect, spn string) smtpprobe.Settings {
 	if s.LDAPInsecureSkipVerify != nil {
 		ps.LDAPInsecureSkipVerify = *s.LDAPInsecureSkipVerify
 	}
+	if s.LDAPEveryProbe != nil {
+		ps.LDAPEveryProbe = *s.LDAPEveryProbe
+	}
 	return ps
 }
 

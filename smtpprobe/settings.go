@@ -38,6 +38,9 @@ type Settings struct {
 	// LDAPInsecureSkipVerify accepts any ldaps:// certificate (a lab DC's
 	// self-signed one); the Kerberos bind still authenticates the server.
 	LDAPInsecureSkipVerify bool
+	// LDAPEveryProbe reads the directory after a probe that passed too
+	// (DirectorySettings.EveryProbe): a monitor's setting.
+	LDAPEveryProbe bool
 }
 
 // CredentialSettings say where the Kerberos configuration and the
@@ -171,7 +174,7 @@ func (s Settings) Config(k Kerberos, clk clock.Clock) (Config, error) {
 	}
 	cfg.Directory = d
 	if d != nil {
-		d.RootCAs, d.InsecureSkipVerify = cfg.RootCAs, s.LDAPInsecureSkipVerify
+		d.RootCAs, d.InsecureSkipVerify, d.EveryProbe = cfg.RootCAs, s.LDAPInsecureSkipVerify, s.LDAPEveryProbe
 	}
 	return cfg, cfg.Validate()
 }
