@@ -14,7 +14,7 @@ import (
 type probeDescs struct {
 	success, duration, verdict, severity, warning        *prometheus.Desc
 	clock, phase, ticketExpiry, certExpiry, kvno, dcKVNO *prometheus.Desc
-	info                                                 *prometheus.Desc
+	info, kdcSample                                      *prometheus.Desc
 }
 
 func newProbeDescs() probeDescs {
@@ -33,6 +33,7 @@ func newProbeDescs() probeDescs {
 		certExpiry:   d("exauth_certificate_expiry_timestamp_seconds", "When the server's TLS certificate expires (Unix time)."),
 		kvno:         d("exauth_key_version", "Key version number of the service ticket the KDC issued for the SPN.", "spn"),
 		dcKVNO:       d("exauth_directory_key_version", "msDS-KeyVersionNumber of the SPN's holder as each domain controller has it (when the directory was read).", "spn", "dc"),
+		kdcSample:    d("exauth_clock_kdc_sample_timestamp_seconds", "When this host's clock was last compared with the KDC's (Unix time): at the last exchange with the KDC, which tickets shared between scrapes make rare."),
 		info:         d("exauth_probe_info", "Always 1: what the probe talked to (empty labels where unknown).", "address", "spn", "kdc", "etype", "tls_version"),
 	}
 }
@@ -47,7 +48,7 @@ type reportCollector struct {
 
 func (c reportCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.d.success, c.d.duration, c.d.verdict, c.d.severity, c.d.warning,
-		c.d.clock, c.d.phase, c.d.ticketExpiry, c.d.certExpiry, c.d.kvno, c.d.dcKVNO, c.d.info} {
+		c.d.clock, c.d.phase, c.d.ticketExpiry, c.d.certExpiry, c.d.kvno, c.d.dcKVNO, c.d.info, c.d.kdcSample} {
 		ch <- d
 	}
 }
@@ -101,6 +102,9 @@ func (c reportCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			if k.EType != 0 {
 				etype = verdict.ETypeName(k.EType)
+			}
+			if cs := k.ClockSample; cs != nil && !cs.Local.IsZero() {
+				gauge(c.d.kdcSample, unix(cs.Local))
 			}
 		}
 		if t := o.TLS; t != nil {

@@ -35,8 +35,9 @@ func report(v verdict.Verdict, sev verdict.Severity, warnings ...verdict.Warning
 		Clocks:  verdict.ReportClocks{LocalVsKDC: f64(0.25), ServerVsKDC: f64(150), ServerVsLocal: f64(149.75)},
 		Timings: verdict.ReportTimings{Connect: f64(0.3), TLS: f64(2.1), KDC: f64(1.4), Auth: f64(0.9), Total: 6.2},
 		Observation: &verdict.Observation{
-			Kerberos: &verdict.KerberosObservation{SPN: "SMTPSVC/hub01.lab.test", KDC: "10.0.0.5:88", EType: 18, KVNO: intp(3), TicketObtained: true, TicketEnd: end},
-			TLS:      &verdict.TLSObservation{Version: "TLS 1.2", PeerCert: &verdict.CertObservation{NotAfter: notAfter}},
+			Kerberos: &verdict.KerberosObservation{SPN: "SMTPSVC/hub01.lab.test", KDC: "10.0.0.5:88", EType: 18, KVNO: intp(3), TicketObtained: true, TicketEnd: end,
+				ClockSample: &verdict.ClockSample{Local: end.Add(-10 * time.Hour), KDC: end.Add(-10*time.Hour + 250*time.Millisecond)}},
+			TLS: &verdict.TLSObservation{Version: "TLS 1.2", PeerCert: &verdict.CertObservation{NotAfter: notAfter}},
 			Directory: &verdict.DirectoryObservation{SPN: "SMTPSVC/hub01.lab.test", KeyVersions: []verdict.DCKeyVersion{
 				{DC: "ldaps://dc1.lab.test", KeyVersion: intp(3)}, {DC: "ldaps://dc2.lab.test", KeyVersion: intp(2)},
 			}},
