@@ -20,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/exauth/exauth/exporter"
+	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/scenarios/scenariotest"
 )
 
@@ -434,4 +435,27 @@ func ExampleNew() {
 	srv := &http.Server{Addr: ":9818", Handler: x.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go srv.ListenAndServe()
 	defer srv.Shutdown(context.Background())
+}
+
+// TestExporter_EveryScenarioTwice: every bundled scenario, scraped twice,
+// reaches its expected verdict both times: a second scrape, served from
+// the shared tickets (or the remembered failure), judges as the first.
+func TestExporter_EveryScenarioTwice(t *testing.T) {
+	labs, cfg := startLabs(t, scenarios.Names()...)
+	_, srv := newExporter(t, exporter.Options{ConfigFile: writeConfig(t, cfg)})
+	for _, l := range labs {
+		want := l.env.Lab.Scenario.Expect
+		for i := range 2 {
+			got, status, body := scrape(t, srv.URL, l.name, l.target, l.connect, 10)
+			if status != 200 || got[`exauth_probe_verdict{verdict="`+want+`"}`] != 1 {
+				var verdictSeen string
+				for k, v := range got {
+					if v == 1 && strings.HasPrefix(k, "exauth_probe_verdict{") {
+						verdictSeen = k
+					}
+				}
+				t.Errorf("%s, scrape %d: status %d, %s; want %s\n%.300s", l.name, i+1, status, verdictSeen, want, body)
+			}
+		}
+	}
 }
