@@ -258,7 +258,8 @@ func (c *Client) ServiceTicket(ctx context.Context, spn string) (*ServiceTicket,
 		func(ctx context.Context) (*ServiceTicket, error) { return c.serviceTicket(ctx, t, name, sname) })
 }
 
-// Exchanges returns every exchange so far, in the order they ended.
+// Exchanges returns every exchange so far (the last ones only, with
+// Config.KeepExchanges), in the order they ended.
 func (c *Client) Exchanges() []Exchange {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -292,9 +293,10 @@ func freshness[T any](c *Client, life func(T) (start, end time.Time, ok bool)) f
 	}
 }
 
-// renewAt is when a ticket valid from start to end is renewed: before
-// before its end, but never earlier than three quarters into its life, so
-// that a short-lived ticket (a lab KDC's) is not renewed at every use.
+// renewAt is when a ticket valid from start to end is renewed: the
+// duration before ahead of its end, but never earlier than three quarters
+// into its life, so that a short-lived ticket (a lab KDC's) is not renewed
+// at every use.
 func renewAt(start, end time.Time, before time.Duration) time.Time {
 	if before <= 0 {
 		return end
