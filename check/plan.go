@@ -50,6 +50,10 @@ type Settings struct {
 	// directory) or a URL, as probe's --ldap.
 	LDAP                   string `yaml:"ldap"`
 	LDAPInsecureSkipVerify *bool  `yaml:"ldap_insecure_skip_verify"`
+	// LDAPEveryProbe reads the directory after a probe that passed too,
+	// for the key versions across domain controllers (an exporter's
+	// warning key-version-differs); by default only a failure reads it.
+	LDAPEveryProbe *bool `yaml:"ldap_every_probe"`
 }
 
 // Target is one server pair to check.
@@ -152,7 +156,10 @@ var (
 )
 
 func (p *Plan) validate(errs *yamlfile.Errors) {
-	p.Defaults.validate(errs, "defaults")
+	p.Defaults.Validate(errs, "defaults")
+	if s := p.Defaults; (s.Keytab != "" || s.PasswordFile != "") && s.Principal == "" {
+		errs.Add("defaults.principal", "keytab and password_file need a principal")
+	}
 	if len(p.Targets) == 0 {
 		errs.Add("targets", "required: at least one target")
 	}
@@ -212,19 +219,19 @@ func (p *Plan) validate(errs *yamlfile.Errors) {
 		if t.Connect != "" && !hostPortRE.MatchString(t.Connect) {
 			errs.Add(f+".connect", "not a HOST[:PORT]: %q", t.Connect)
 		}
-		t.Settings.validate(errs, f)
+		t.Settings.Validate(errs, f)
 	}
 }
 
-func (s *Settings) validate(errs *yamlfile.Errors, f string) {
+// Validate checks settings that sit at the dotted path f of a file (a
+// plan's "defaults", a target, an exporter's module), recording each
+// problem with its line in errs.
+func (s *Settings) Validate(errs *yamlfile.Errors, f string) {
 	if !s.Mech.Valid() {
 		errs.Add(f+".mech", "unknown value %q (want "+verdict.MechChoices+")", s.Mech)
 	}
 	if !s.TLS.Valid() {
 		errs.Add(f+".tls", "unknown value %q (want auto, anonymous, starttls or none)", s.TLS)
-	}
-	if (s.Keytab != "" || s.PasswordFile != "") && s.Principal == "" && f == "defaults" {
-		errs.Add(f+".principal", "keytab and password_file need a principal")
 	}
 	if s.Keytab != "" && s.PasswordFile != "" {
 		errs.Add(f+".password_file", "give a keytab or a password_file, not both")
@@ -238,27 +245,25 @@ func (s *Settings) validate(errs *yamlfile.Errors, f string) {
 }
 
 func (p *Plan) resolvePaths(dir string) {
-	abs := func(s *string) {
-		if *s != "" && !filepath.IsAbs(*s) {
-			*s = filepath.Join(dir, *s)
-		}
-	}
-	for _, s := range []*Settings{&p.Defaults} {
-		abs(&s.Krb5Conf)
-		abs(&s.Keytab)
-		abs(&s.CCache)
-		abs(&s.PasswordFile)
-		abs(&s.CAFile)
-	}
+	p.Defaults.ResolvePaths(dir)
 	for i := range p.Targets {
 		t := &p.Targets[i]
-		abs(&t.Krb5Conf)
-		abs(&t.Keytab)
-		abs(&t.CCache)
-		abs(&t.PasswordFile)
-		abs(&t.CAFile)
+		t.Settings.ResolvePaths(dir)
 		if strings.ContainsRune(t.Scenario, '/') || strings.HasSuffix(t.Scenario, ".yaml") {
-			abs(&t.Scenario)
+			if !filepath.IsAbs(t.Scenario) {
+				t.Scenario = filepath.Join(dir, t.Scenario)
+			}
+		}
+	}
+}
+
+// ResolvePaths makes the settings' relative file paths (krb5.conf, keytab,
+// ccache, password file, CA file) relative to dir, the directory of the
+// file that names them.
+func (s *Settings) ResolvePaths(dir string) {
+	for _, p := range []*string{&s.Krb5Conf, &s.Keytab, &s.CCache, &s.PasswordFile, &s.CAFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
 		}
 	}
 }
@@ -296,6 +301,9 @@ func (t *Target) merged(d Settings) Settings {
 	set(&s.LDAP, o.LDAP)
 	if o.LDAPInsecureSkipVerify != nil {
 		s.LDAPInsecureSkipVerify = o.LDAPInsecureSkipVerify
+	}
+	if o.LDAPEveryProbe != nil {
+		s.LDAPEveryProbe = o.LDAPEveryProbe
 	}
 	return s
 }

@@ -161,8 +161,8 @@ func judged(res Result, r *verdict.Report) Result {
 	return res
 }
 
-// credentials are the plan's credential settings as the probes take them.
-func (s Settings) credentials() kerberos.Credentials {
+// Credentials are the credential settings as the probes take them.
+func (s Settings) Credentials() kerberos.Credentials {
 	return kerberos.Credentials{
 		Krb5Conf: s.Krb5Conf, Realm: s.Realm, KDC: s.KDC, CCache: s.CCache,
 		Keytab: s.Keytab, Principal: s.Principal, PasswordFile: s.PasswordFile,
@@ -174,14 +174,13 @@ func (s Settings) credentials() kerberos.Credentials {
 // credentials. The SMTP-only settings (mech, tls, ehlo, ldap) do not
 // apply; HTTPS is always checked strictly.
 func (c *credentialPool) httpConfig(t *Target, s Settings) (httpprobe.Config, error) {
-	hs := httpprobe.Settings{URL: t.URL, Connect: t.Connect, CAFile: s.CAFile, Timeout: time.Duration(s.Timeout)}
-	cfg, err := hs.Config(nil, c.clock)
+	cfg, err := s.HTTP(t.URL, t.Connect).Config(nil, c.clock)
 	if err != nil {
-		return cfg, smtpprobe.SpellFields(err, keyOf)
+		return cfg, smtpprobe.SpellFields(err, KeyOf)
 	}
-	k, err := c.kerberos(s.credentials())
+	k, err := c.kerberos(s.Credentials())
 	if err != nil {
-		return cfg, smtpprobe.SpellFields(err, keyOf)
+		return cfg, smtpprobe.SpellFields(err, KeyOf)
 	}
 	cfg.Kerberos = k
 	return cfg, nil
@@ -214,28 +213,46 @@ type credentialPool struct {
 // config builds a target's probe configuration through the one path every
 // front end uses (smtpprobe.Settings), with the pool's shared credentials.
 func (c *credentialPool) config(t *Target, s Settings) (smtpprobe.Config, error) {
+	ps := s.SMTP(t.Host, t.Connect, t.SPN)
+	k, err := c.kerberos(ps.Credentials)
+	if err != nil {
+		return smtpprobe.Config{}, smtpprobe.SpellFields(err, KeyOf)
+	}
+	cfg, err := ps.Config(k, c.clock)
+	return cfg, smtpprobe.SpellFields(err, KeyOf)
+}
+
+// SMTP is an SMTP probe of host (dialling connect when set; spn "" is the
+// default) with these settings, for smtpprobe.Settings.Config: the one path
+// from settings to a probe.
+func (s Settings) SMTP(host, connect, spn string) smtpprobe.Settings {
 	ps := smtpprobe.Settings{
-		Host: t.Host, Connect: t.Connect, SPN: t.SPN, EHLO: s.EHLO,
+		Host: host, Connect: connect, SPN: spn, EHLO: s.EHLO,
 		Mech: s.Mech, TLS: s.TLS, CAFile: s.CAFile, Timeout: time.Duration(s.Timeout),
-		Credentials: s.credentials(),
+		Credentials: s.Credentials(), LDAP: s.LDAP,
 	}
 	if s.RequireTrustedCert != nil {
 		ps.RequireTrustedCert = *s.RequireTrustedCert
 	}
-	ps.LDAP = s.LDAP
 	if s.LDAPInsecureSkipVerify != nil {
 		ps.LDAPInsecureSkipVerify = *s.LDAPInsecureSkipVerify
 	}
-	k, err := c.kerberos(ps.Credentials)
-	if err != nil {
-		return smtpprobe.Config{}, smtpprobe.SpellFields(err, keyOf)
+	if s.LDAPEveryProbe != nil {
+		ps.LDAPEveryProbe = *s.LDAPEveryProbe
 	}
-	cfg, err := ps.Config(k, c.clock)
-	return cfg, smtpprobe.SpellFields(err, keyOf)
+	return ps
 }
 
-// keyOf names the plan-file key of each smtpprobe.Settings field.
-var keyOf = map[string]string{
+// HTTP is an HTTP probe of url with these settings, for
+// httpprobe.Settings.Config. The SMTP-only settings (mech, tls, ehlo,
+// ldap) do not apply; HTTPS is always checked strictly.
+func (s Settings) HTTP(url, connect string) httpprobe.Settings {
+	return httpprobe.Settings{URL: url, Connect: connect, CAFile: s.CAFile, Timeout: time.Duration(s.Timeout)}
+}
+
+// KeyOf names the file key of each smtpprobe.Settings field, for
+// smtpprobe.SpellFields.
+var KeyOf = map[string]string{
 	"LDAP": "ldap", "URL": "url",
 	"Host": "host", "Connect": "connect", "SPN": "spn", "EHLO": "ehlo", "Mech": "mech", "TLS": "tls",
 	"CAFile": "ca_file", "Timeout": "timeout", "StepTimeout": "timeout",

@@ -34,6 +34,12 @@ type Settings struct {
 	StepTimeout time.Duration
 	// Getenv reads the environment ($KRB5_CONFIG, $KRB5CCNAME); nil = os.Getenv.
 	Getenv func(string) string
+	// RenewBefore, RetryAfter and KeepExchanges are for a Kerberos side
+	// that lives as long as a server (the exporter's): renew tickets ahead
+	// of their end, ask again after a failure, bound the exchange log
+	// (krbclient.Config). Zero values suit one probe or one plan run.
+	RenewBefore, RetryAfter time.Duration
+	KeepExchanges           int
 }
 
 // New returns the probe's Kerberos side for these settings. Nothing
@@ -61,7 +67,10 @@ type Client struct {
 func (k *Client) setup() (*krbclient.Client, error) {
 	k.once.Do(func() {
 		s := k.settings
-		cfg := krbclient.Config{Realm: s.Realm, Clock: s.Clock, StepTimeout: s.StepTimeout}
+		cfg := krbclient.Config{
+			Realm: s.Realm, Clock: s.Clock, StepTimeout: s.StepTimeout,
+			RenewBefore: s.RenewBefore, RetryAfter: s.RetryAfter, KeepExchanges: s.KeepExchanges,
+		}
 		if s.KDC != "" {
 			cfg.KDCs = []string{s.KDC}
 		}
@@ -104,6 +113,24 @@ func (k *Client) setup() (*krbclient.Client, error) {
 	return k.client, k.setupErr
 }
 
+// Ready reads the Kerberos configuration and the credentials now, without
+// any network traffic, and returns what would leave every probe without
+// credentials: a server checks its configuration at start-up rather than
+// at its first probe.
+func (k *Client) Ready() error {
+	_, err := k.setup()
+	return err
+}
+
+// Principal is the client principal (NAME@REALM) once Ready has succeeded,
+// else the one the settings name.
+func (k *Client) Principal() string {
+	if c, err := k.setup(); err == nil {
+		return c.Principal()
+	}
+	return k.settings.Principal
+}
+
 // Stats counts the AS and TGS exchanges this Kerberos side has made: one
 // login per principal and one TGS exchange per SPN, however many probes
 // shared it.
@@ -136,6 +163,7 @@ func (k *Client) GSSAPIClient(ctx context.Context, spn string, use TokenUse, obs
 		return nil, err
 	}
 	obs.TicketObtained = true
+	obs.TicketEnd = st.EndTime
 	obs.EType = st.EType
 	obs.RequestedETypes = client.ServiceETypes()
 	kvno := st.KVNO

@@ -49,7 +49,7 @@ func Observe(ctx context.Context, cfg Config) *verdict.Observation {
 	if refusedExchangeAuth(obs) && ctx.Err() == nil {
 		obs.FollowUp, obs.ReverseSPN = followUp(ctx, cfg, obs, host, addr)
 	}
-	if cfg.Directory != nil && cfg.Kerberos != nil && ctx.Err() == nil && needsDirectory(obs) {
+	if cfg.Directory != nil && cfg.Kerberos != nil && ctx.Err() == nil && needsDirectory(obs, cfg.Directory.EveryProbe) {
 		obs.Directory = readDirectory(ctx, cfg, obs)
 	}
 	obs.Timings.Total = d.since()

@@ -36,6 +36,11 @@ type DirectorySettings struct {
 	InsecureSkipVerify bool
 	// Resolver finds domain controllers; nil is net.DefaultResolver.
 	Resolver *net.Resolver
+	// EveryProbe reads the directory after a probe that passed too.
+	// Monitoring wants to see a key version that differs between domain
+	// controllers (a password change still replicating) before it breaks
+	// the pair; one probe on demand reads only what a failure needs.
+	EveryProbe bool
 }
 
 // exchangeServersCN is the group whose members Exchange lets submit as a
@@ -48,8 +53,10 @@ const exchangeServersCN = "cn=exchange servers,"
 // given with 454 or 535 (whose key, which key version, which account). A
 // refused login (AS exchange) is left alone: the bind would use the same
 // refused credentials; so is a connector that never took a ticket (504,
-// a TLS demand), which the directory cannot explain.
-func needsDirectory(obs *verdict.Observation) bool {
+// a TLS demand), which the directory cannot explain. everyProbe adds a
+// ticket the server accepted (235): its key versions across domain
+// controllers may still differ.
+func needsDirectory(obs *verdict.Observation, everyProbe bool) bool {
 	k := obs.Kerberos
 	if obs.Interrupted != nil || k == nil || k.SPN == "" {
 		return false
@@ -63,6 +70,8 @@ func needsDirectory(obs *verdict.Observation) bool {
 	switch obs.Auth.Final.Code {
 	case 454, 535:
 		return true
+	case 235:
+		return everyProbe
 	}
 	return false
 }

@@ -34,8 +34,12 @@ func TestNeedsDirectory(t *testing.T) {
 		"no Kerberos":          {&verdict.Observation{}, false},
 		"interrupted":          {interrupted, false},
 	} {
-		if got := needsDirectory(c.o); got != c.want {
+		if got := needsDirectory(c.o, false); got != c.want {
 			t.Errorf("%s: needsDirectory = %v, want %v", name, got, c.want)
+		}
+		// Reading on every probe adds the accepted ticket, nothing else.
+		if got, want := needsDirectory(c.o, true), c.want || name == "235 accepted"; got != want {
+			t.Errorf("%s: needsDirectory(every probe) = %v, want %v", name, got, want)
 		}
 	}
 }

@@ -38,6 +38,9 @@ type Settings struct {
 	// LDAPInsecureSkipVerify accepts any ldaps:// certificate (a lab DC's
 	// self-signed one); the Kerberos bind still authenticates the server.
 	LDAPInsecureSkipVerify bool
+	// LDAPEveryProbe reads the directory after a probe that passed too
+	// (DirectorySettings.EveryProbe): a monitor's setting.
+	LDAPEveryProbe bool
 }
 
 // FieldError is an invalid setting (fielderr.Error): Field is the Go
@@ -99,7 +102,7 @@ func (s Settings) Config(k kerberos.Side, clk clock.Clock) (Config, error) {
 	}
 	cfg.Directory = d
 	if d != nil {
-		d.RootCAs, d.InsecureSkipVerify = cfg.RootCAs, s.LDAPInsecureSkipVerify
+		d.RootCAs, d.InsecureSkipVerify, d.EveryProbe = cfg.RootCAs, s.LDAPInsecureSkipVerify, s.LDAPEveryProbe
 	}
 	return cfg, cfg.Validate()
 }

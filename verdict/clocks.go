@@ -139,10 +139,10 @@ func (c clocks) evidence(add func(string, ...any)) {
 }
 
 // warnings for pairs that work but are close to the limit.
-func (c clocks) warnings(warn func(short, long string)) {
+func (c clocks) warnings(warn func(id Warning, short, long string)) {
 	for _, p := range c.pairs() {
-		if abs(p.off) > warnSkew {
-			warn(fmt.Sprintf("%s is %s %s", p.a, signed(p.off), p.b),
+		if abs(p.off) > WarnSkew {
+			warn(WarningClockDrift, fmt.Sprintf("%s is %s %s", p.a, signed(p.off), p.b),
 				fmt.Sprintf("%s's clock is %s %s's (Kerberos allows 5m)", p.a, aheadBehind(p.off), p.b))
 		}
 	}

@@ -20,15 +20,19 @@ type Diagnosis struct {
 	Summary     string
 	Evidence    []string
 	Remediation []string
+	// Warnings say why an ok verdict has severity warning; empty otherwise.
+	Warnings []Warning
 }
 
 // MaxSkew is the clock difference Kerberos tolerates by default (RFC 4120
 // 1.6; Active Directory's "Maximum tolerance for computer clock
-// synchronization"); warnWithin is where "works, but look at this" begins.
+// synchronization"); WarnSkew is where "works, but look at this" begins, and
+// CertExpiryWarning how close to its end a trusted certificate is a
+// warning. Monitoring output uses the same thresholds.
 const (
-	MaxSkew    = 5 * time.Minute
-	warnSkew   = 2 * time.Minute
-	certExpiry = 14 * 24 * time.Hour
+	MaxSkew           = 5 * time.Minute
+	WarnSkew          = 2 * time.Minute
+	CertExpiryWarning = 14 * 24 * time.Hour
 )
 
 // Diagnose turns an Observation into a verdict. It is a pure function: no
@@ -45,8 +49,10 @@ func Diagnose(o *Observation) Diagnosis {
 		d.Remediation = append(d.Remediation, verdictTable[v].remediation...)
 	}
 	d.Evidence = append(d.Evidence, j.warnings...)
+	d.Warnings = []Warning{}
 	if v == VerdictOK && len(j.warnings) > 0 {
 		d.Severity = SeverityWarning
+		d.Warnings = warningIDs(j.warningIDs)
 		d.Summary += "; but " + strings.Join(j.warningsShort, "; ")
 	}
 	return d
@@ -58,6 +64,7 @@ type judgement struct {
 	remediation   []string
 	warnings      []string
 	warningsShort []string
+	warningIDs    []Warning
 	clocks        clocks
 	// ownRemediation: the rule's remediation replaces the verdict table's,
 	// which would point at the wrong machine.
@@ -68,7 +75,8 @@ func (j *judgement) add(format string, args ...any) {
 	j.evidence = append(j.evidence, fmt.Sprintf(format, args...))
 }
 
-func (j *judgement) warn(short, long string) {
+func (j *judgement) warn(id Warning, short, long string) {
+	j.warningIDs = append(j.warningIDs, id)
 	j.warningsShort = append(j.warningsShort, short)
 	j.warnings = append(j.warnings, long)
 }
@@ -88,8 +96,8 @@ func (j *judgement) collectEvidence() {
 	if c := o.TLS.peerCert(); c != nil {
 		if c.Trusted {
 			j.add("certificate %q (SAN %s) is trusted for %s, valid until %s", c.Subject, c.SAN(), o.Target, c.NotAfter.UTC().Format(time.RFC3339))
-			if o.Banner != nil && c.NotAfter.Sub(o.Banner.ReceivedAt) < certExpiry {
-				j.warn("the certificate expires soon", fmt.Sprintf("certificate expires %s, in less than 14 days", c.NotAfter.UTC().Format(time.RFC3339)))
+			if o.Banner != nil && c.NotAfter.Sub(o.Banner.ReceivedAt) < CertExpiryWarning {
+				j.warn(WarningCertificateExpiring, "the certificate expires soon", fmt.Sprintf("certificate expires %s, in less than 14 days", c.NotAfter.UTC().Format(time.RFC3339)))
 			}
 		} else if !o.Options.RequireTrustedCert {
 			expired := o.Banner != nil && c.NotAfter.Before(o.Banner.ReceivedAt)
@@ -99,7 +107,7 @@ func (j *judgement) collectEvidence() {
 				// self-signed Internal Transport Certificates are the norm.
 				j.add("certificate %q is not trusted for %s: %s — X-ANONYMOUSTLS does not check it (its public key goes into the ExchangeAuth hash); --require-trusted-cert makes this a failure", c.Subject, o.Target, c.Error)
 			} else {
-				j.warn("the certificate is not trusted", fmt.Sprintf("certificate %q is not trusted for %s: %s (Exchange servers often use self-signed certificates between themselves; --require-trusted-cert makes this a failure)", c.Subject, o.Target, c.Error))
+				j.warn(WarningCertificateUntrusted, "the certificate is not trusted", fmt.Sprintf("certificate %q is not trusted for %s: %s (Exchange servers often use self-signed certificates between themselves; --require-trusted-cert makes this a failure)", c.Subject, o.Target, c.Error))
 			}
 		}
 	}
@@ -522,11 +530,11 @@ func (j *judgement) authResult() (Verdict, string) {
 			return VerdictKeyMismatch, "the server accepted the ticket but its mutual-authentication reply did not verify: " + shortErr(a.Err)
 		}
 		if !a.Mutual {
-			j.warn("the server sent no mutual-authentication data", "the server accepted authentication without returning an AP-REP (no mutual authentication)")
+			j.warn(WarningNoMutualAuth, "the server sent no mutual-authentication data", "the server accepted authentication without returning an AP-REP (no mutual authentication)")
 		} else {
 			j.add("mutual authentication verified (AP-REP)")
 		}
-		j.clocks.warnings(j.warn)
+		j.okWarnings()
 		return VerdictOK, fmt.Sprintf("%s accepted %s from %s", o.Target, a.label(), orUnknown(o.Kerberos))
 	case isSkewed:
 		return VerdictClockSkew, skewed
@@ -756,7 +764,7 @@ func (j *judgement) exchangeAuthAccepted() (Verdict, string) {
 	case rev.Skipped != "":
 		j.add("reverse leg not verified: %s; the receiving server did send its ticket to %s — give the sending account's keytab (--keytab, --principal) to check it", rev.Skipped, rev.SPN)
 	}
-	j.clocks.warnings(j.warn)
+	j.okWarnings()
 	return VerdictOK, fmt.Sprintf("%s accepted X-EXPS EXCHANGEAUTH from %s", o.Target, orUnknown(o.Kerberos))
 }
 

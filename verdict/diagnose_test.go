@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -253,6 +254,9 @@ func TestDiagnose(t *testing.T) {
 func render(d verdict.Diagnosis) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "verdict: %s\nseverity: %s\nsummary: %s\n", d.Verdict, d.Severity, d.Summary)
+	if len(d.Warnings) > 0 {
+		fmt.Fprintf(&b, "warnings: %v\n", d.Warnings)
+	}
 	for _, e := range d.Evidence {
 		fmt.Fprintf(&b, "evidence: %s\n", e)
 	}
@@ -292,4 +296,59 @@ func TestVerdictsDocumented(t *testing.T) {
 func disabled(a verdict.DirectoryAccount) verdict.DirectoryAccount {
 	a.Disabled = true
 	return a
+}
+
+// TestDiagnose_Warnings: each thing close to breaking on a session that
+// worked makes the ok verdict a warning, named by its stable ID.
+func TestDiagnose_Warnings(t *testing.T) {
+	rc4 := func(o *verdict.Observation) { o.Kerberos.EType = 23 }
+	kvno := func(o *verdict.Observation) {
+		withDirectory(o, hub01Account)
+		o.Directory.KeyVersions = []verdict.DCKeyVersion{{DC: "dc1.lab.test", KeyVersion: intPtr(3)}, {DC: "dc2.lab.test", KeyVersion: intPtr(2)}}
+	}
+	sameKVNO := func(o *verdict.Observation) {
+		withDirectory(o, hub01Account)
+		o.Directory.KeyVersions = []verdict.DCKeyVersion{{DC: "dc1.lab.test", KeyVersion: intPtr(3)}, {DC: "dc2.lab.test", KeyVersion: intPtr(3)}}
+	}
+	for _, tc := range []struct {
+		name         string
+		serverOff    time.Duration
+		mod          func(*verdict.Observation)
+		want         []verdict.Warning
+		wantSeverity verdict.Severity
+	}{
+		{"healthy", 0, nil, []verdict.Warning{}, verdict.SeverityOK},
+		{"server 3 minutes ahead", 3 * time.Minute, nil, []verdict.Warning{verdict.WarningClockDrift}, verdict.SeverityWarning},
+		{"rc4 ticket", 0, rc4, []verdict.Warning{verdict.WarningRC4}, verdict.SeverityWarning},
+		{"key versions differ between DCs", 0, kvno, []verdict.Warning{verdict.WarningKeyVersionDiffers}, verdict.SeverityWarning},
+		{"key versions agree", 0, sameKVNO, []verdict.Warning{}, verdict.SeverityOK},
+		{"drift and rc4", 3 * time.Minute, rc4, []verdict.Warning{verdict.WarningClockDrift, verdict.WarningRC4}, verdict.SeverityWarning},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := exchangeAuth(235, "", "<authenticated>", &verdict.ReverseObservation{SPN: "SMTPSVC/hub02.lab.test", Skipped: "no keys"}, nil, nil)
+			o.Banner.Date = ptrTime(t0.Add(tc.serverOff))
+			if tc.mod != nil {
+				tc.mod(o)
+			}
+			d := verdict.Diagnose(o)
+			if d.Verdict != verdict.VerdictOK || d.Severity != tc.wantSeverity || !slices.Equal(d.Warnings, tc.want) {
+				t.Errorf("got %s/%s %v, want ok/%s %v\n%s", d.Verdict, d.Severity, d.Warnings, tc.wantSeverity, tc.want, render(d))
+			}
+		})
+	}
+}
+
+func ptrTime(t time.Time) *time.Time { return &t }
+
+// TestWarningsDocumented keeps docs/verdicts.md's warning IDs in step.
+func TestWarningsDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "verdicts.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range verdict.Warnings() {
+		if !strings.Contains(string(doc), "| `"+string(w)+"` |") {
+			t.Errorf("docs/verdicts.md has no table row for warning %s", w)
+		}
+	}
 }

@@ -164,7 +164,7 @@ func (j *judgement) decideHTTP() (Verdict, string) {
 			return VerdictKeyMismatch, fmt.Sprintf("%s accepted the ticket but its mutual-authentication reply did not verify: %s", h.URL, h.MutualErr)
 		}
 		if !h.Mutual {
-			j.warn("no mutual-authentication reply", "the server sent no reply token (AP-REP), so it did not prove it holds the key of "+o.Kerberos.spnOrEmpty())
+			j.warn(WarningNoMutualAuth, "no mutual-authentication reply", "the server sent no reply token (AP-REP), so it did not prove it holds the key of "+o.Kerberos.spnOrEmpty())
 		}
 		return VerdictOK, fmt.Sprintf("%s accepted Kerberos for %s (%d)", h.URL, o.Kerberos.spnOrEmpty(), f.Status)
 	}

@@ -221,6 +221,9 @@ type KerberosObservation struct {
 	ClockSample *ClockSample
 	// TicketObtained is true when a service ticket for SPN was issued.
 	TicketObtained bool
+	// TicketEnd is the service ticket's end time; zero when none was
+	// issued.
+	TicketEnd time.Time
 }
 
 // KRBError is a Kerberos error as observed: its code keeps its meaning.

@@ -10,13 +10,15 @@ import (
 // Report is what `exauth probe --json` prints (docs/json.md).
 // Unknown values are null, never invented.
 type Report struct {
-	Target       string          `json:"target"`
-	Address      *string         `json:"address"`
-	Verdict      Verdict         `json:"verdict"`
-	Severity     Severity        `json:"severity"`
-	Summary      string          `json:"summary"`
-	Evidence     []string        `json:"evidence"`
-	Remediation  []string        `json:"remediation"`
+	Target      string   `json:"target"`
+	Address     *string  `json:"address"`
+	Verdict     Verdict  `json:"verdict"`
+	Severity    Severity `json:"severity"`
+	Summary     string   `json:"summary"`
+	Evidence    []string `json:"evidence"`
+	Remediation []string `json:"remediation"`
+	// Warnings are the IDs of what makes an ok verdict a warning.
+	Warnings     []Warning       `json:"warnings"`
 	Capabilities []string        `json:"capabilities"`
 	TLS          *ReportTLS      `json:"tls"`
 	Kerberos     *ReportKerberos `json:"kerberos"`
@@ -61,8 +63,10 @@ type ReportKerberos struct {
 	KDC         *string `json:"kdc"`
 	EType       *string `json:"etype"`
 	TicketKVNO  *int    `json:"ticket_kvno"`
-	ErrorCode   *int32  `json:"error_code"`
-	ErrorName   *string `json:"error_name"`
+	// TicketEndTime is when the service ticket expires (UTC RFC 3339).
+	TicketEndTime *string `json:"ticket_end_time"`
+	ErrorCode     *int32  `json:"error_code"`
+	ErrorName     *string `json:"error_name"`
 }
 
 // ReportAuth is the authentication exchange: which mechanism, why, and
@@ -113,6 +117,7 @@ func NewReport(o *Observation, d Diagnosis) *Report {
 		Summary:      d.Summary,
 		Evidence:     nonNil(d.Evidence),
 		Remediation:  nonNil(d.Remediation),
+		Warnings:     d.Warnings,
 		Capabilities: nonNil(o.finalCapabilities().Strings()),
 		Transcript:   o.Transcript,
 		Observation:  o,
@@ -137,6 +142,9 @@ func NewReport(o *Observation, d Diagnosis) *Report {
 		rk := &ReportKerberos{
 			Realm: strPtr(k.Realm), Client: strPtr(k.Client), Credentials: strPtr(k.Credentials), SPN: strPtr(k.SPN), KDC: strPtr(k.KDC),
 			TicketKVNO: k.KVNO,
+		}
+		if !k.TicketEnd.IsZero() {
+			rk.TicketEndTime = strPtr(k.TicketEnd.UTC().Format(time.RFC3339))
 		}
 		if k.EType != 0 {
 			rk.EType = strPtr(ETypeName(k.EType))
@@ -165,6 +173,9 @@ func NewReport(o *Observation, d Diagnosis) *Report {
 			ra.Reverse = rr
 		}
 		r.Auth = ra
+	}
+	if r.Warnings == nil {
+		r.Warnings = []Warning{}
 	}
 	r.Directory = o.Directory
 	c := observeClocks(o)

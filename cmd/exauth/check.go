@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/exauth/exauth/check"
 )
@@ -19,7 +22,8 @@ codes: 0 every target as expected, 2 otherwise, 3 invalid plan or
 interrupted.`, args)
 	planFile := fs.String("plan", "", "the plan `FILE` (YAML; see examples/lab-plan.yaml)")
 	concurrency := fs.Int("concurrency", 16, "targets probed at once")
-	jsonOut := fs.Bool("json", false, "print all results and reports as JSON")
+	jsonOut := fs.Bool("json", false, "print all results and reports as JSON (= --format json)")
+	format := fs.String("format", "text", "text|json|nagios: nagios prints one monitoring-plugin line (OK when every target is as expected, else CRITICAL naming the others) with performance data")
 	junit := fs.String("junit", "", "write JUnit XML to `FILE` (Jenkins, GitLab, Azure DevOps)")
 	save := fs.String("save", "", "store the results in `FILE` for a later --compare")
 	compare := fs.String("compare", "", "show what changed since the results saved in `FILE`")
@@ -28,6 +32,14 @@ interrupted.`, args)
 	}
 	if *planFile == "" {
 		return usageError(e, "check", errors.New("--plan FILE is required"))
+	}
+	switch {
+	case *format != "text" && *format != "json" && *format != "nagios":
+		return usageError(e, "check", fmt.Errorf("unknown --format %q (want text, json or nagios)", *format))
+	case *jsonOut && *format == "nagios":
+		return usageError(e, "check", errors.New("--json and --format nagios: choose one"))
+	case *format == "json":
+		*jsonOut = true
 	}
 	if *concurrency < 1 || *concurrency > 1000 {
 		return usageError(e, "check", fmt.Errorf("--concurrency %d out of range 1..1000", *concurrency))
@@ -61,7 +73,10 @@ interrupted.`, args)
 	if before != nil {
 		changes = check.Compare(before, run)
 	}
-	if *jsonOut {
+	switch {
+	case *format == "nagios":
+		writeCheckNagios(e.stdout, run, changes)
+	case *jsonOut:
 		out := struct {
 			*check.Run
 			Changes []check.Change `json:"changes,omitempty"`
@@ -69,7 +84,7 @@ interrupted.`, args)
 		if err := writeJSON(e.stdout, out); err != nil {
 			return usageError(e, "check", err)
 		}
-	} else {
+	default:
 		check.WriteTable(e.stdout, run)
 		if before != nil {
 			fmt.Fprintln(e.stdout)
@@ -150,4 +165,39 @@ func writeFileWith(path string, write func(io.Writer) error) error {
 		return err
 	}
 	return f.Close()
+}
+
+// writeCheckNagios prints a run as a monitoring plugin does: OK when every
+// target reached an expected verdict, else CRITICAL naming the others
+// (the exit code, 0 or 2, says the same); performance data counts them;
+// the long output has one line per target, and what changed since
+// --compare's results.
+func writeCheckNagios(w io.Writer, run *check.Run, changes []check.Change) {
+	n := fmt.Sprintf("%d targets", len(run.Results))
+	if len(run.Results) == 1 {
+		n = "1 target"
+	}
+	state, text := "OK", n+" as expected"
+	if !run.AllMet() {
+		var failed []string
+		for _, r := range run.Results {
+			if !r.Met {
+				failed = append(failed, fmt.Sprintf("%s %s (expected %s)", r.Target, r.Verdict, r.Expect))
+			}
+		}
+		state = "CRITICAL"
+		text = fmt.Sprintf("%d of %s not as expected: %s", run.Failed, n, strings.Join(failed, ", "))
+	}
+	fmt.Fprintf(w, "%s - %s | targets=%d met=%d failed=%d;;0 duration=%ss\n", state, pluginText(text),
+		len(run.Results), run.Met, run.Failed, strconv.FormatFloat(math.Round(run.DurationMS)/1000, 'f', -1, 64))
+	for _, r := range run.Results {
+		mark := "as expected"
+		if !r.Met {
+			mark = "NOT as expected (" + r.Expect.String() + ")"
+		}
+		fmt.Fprintln(w, pluginText(fmt.Sprintf("%s: %s, %s: %s", r.Target, r.Verdict, mark, r.Summary)))
+	}
+	for _, c := range changes {
+		fmt.Fprintln(w, pluginText(fmt.Sprintf("changed: %s: %s -> %s", c.Target, c.Before, c.After)))
+	}
 }

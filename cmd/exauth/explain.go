@@ -15,15 +15,16 @@ import (
 
 // explainReport is `exauth explain --json` (docs/json.md).
 type explainReport struct {
-	Verdict     verdict.Verdict  `json:"verdict"`
-	Severity    verdict.Severity `json:"severity"`
-	Summary     string           `json:"summary"`
-	Evidence    []string         `json:"evidence"`
-	Remediation []string         `json:"remediation"`
-	InnerReply  *string          `json:"inner_reply"`
-	OuterReply  *string          `json:"outer_reply"`
-	Codes       *explainCodes    `json:"codes"`
-	Recognised  []string         `json:"recognised"`
+	Verdict     verdict.Verdict   `json:"verdict"`
+	Severity    verdict.Severity  `json:"severity"`
+	Summary     string            `json:"summary"`
+	Evidence    []string          `json:"evidence"`
+	Remediation []string          `json:"remediation"`
+	Warnings    []verdict.Warning `json:"warnings"`
+	InnerReply  *string           `json:"inner_reply"`
+	OuterReply  *string           `json:"outer_reply"`
+	Codes       *explainCodes     `json:"codes"`
+	Recognised  []string          `json:"recognised"`
 	// Findings are the distinct verdicts found in the text, the most
 	// severe first; the fields above are the first finding's.
 	Findings []explainFinding `json:"findings"`
@@ -82,7 +83,10 @@ UTF-8 and UTF-16 (PowerShell's ">") are both read.`, args)
 	out := explainReport{
 		Verdict: res.Verdict, Severity: res.Severity, Summary: res.Summary,
 		Evidence: nonNil(res.Evidence), Remediation: nonNil(res.Remediation),
-		Recognised: nonNil(res.Recognised),
+		Warnings: res.Warnings, Recognised: nonNil(res.Recognised),
+	}
+	if out.Warnings == nil {
+		out.Warnings = []verdict.Warning{}
 	}
 	for _, f := range findings {
 		out.Findings = append(out.Findings, explainFinding{Verdict: f.Verdict, Severity: f.Severity, Summary: f.Summary, Line: f.Line})

@@ -38,6 +38,7 @@ Usage:
   exauth scenarios [--json]            list the bundled scenarios
   exauth explain [TEXT|-] [--json]     classify a pasted queue error, NDR, event text or reply
   exauth check --plan FILE             run a lab validation plan
+  exauth exporter --config FILE        serve probes to Prometheus (/probe, /metrics)
   exauth spn [flags] SPN               who holds an SPN in Active Directory (like setspn -Q)
   exauth spn --duplicates              SPNs held by more than one account (like setspn -X)
   exauth version
@@ -100,6 +101,8 @@ func run(ctx context.Context, args []string, e env) int {
 		return cmdExplain(ctx, rest, e)
 	case "check":
 		return cmdCheck(ctx, rest, e)
+	case "exporter":
+		return cmdExporter(ctx, rest, e)
 	case "spn":
 		return cmdSPN(ctx, rest, e)
 	case "version", "--version":
@@ -128,10 +131,14 @@ func usageError(e env, cmd string, err error) int {
 }
 
 func jsonAsked(args []string) bool {
-	for _, a := range args {
+	for i, a := range args {
 		switch a {
-		case "--json", "-json", "--json=true", "-json=true":
+		case "--json", "-json", "--json=true", "-json=true", "--format=json", "-format=json":
 			return true
+		case "--format", "-format":
+			if i+1 < len(args) && args[i+1] == "json" {
+				return true
+			}
 		case "--":
 			return false
 		}

@@ -17,7 +17,7 @@ import (
 type probeFlags struct {
 	credentialFlags
 	connect, mech, spn, tlsMode, ehlo         string
-	caFile, scenario, ldap                    string
+	caFile, scenario, ldap, format            string
 	requireTrusted, jsonOut, verbose, secrets bool
 	ldapInsecure                              bool
 	timeout                                   time.Duration
@@ -36,7 +36,8 @@ func (p *probeFlags) register(fs *command) {
 	fs.BoolVar(&p.ldapInsecure, "ldap-insecure-skip-verify", false, "accept any ldaps:// certificate (a lab DC's self-signed one); the Kerberos bind still authenticates the DC")
 	p.timeout = 30 * time.Second
 	fs.Var(durationFlag{&p.timeout}, "timeout", "bound for the whole probe, a `DURATION` such as 30s")
-	fs.BoolVar(&p.jsonOut, "json", false, "print the report as one JSON object")
+	fs.BoolVar(&p.jsonOut, "json", false, "print the report as one JSON object (= --format json)")
+	fs.StringVar(&p.format, "format", "text", "text|json|nagios: nagios prints a monitoring-plugin status line with performance data (Nagios, Icinga; exit codes as always)")
 	fs.BoolVar(&p.verbose, "verbose", false, "print the transcript")
 	fs.BoolVar(&p.secrets, "show-secrets", false, "include authentication tokens in the transcript")
 	fs.StringVar(&p.scenario, "scenario", "", "probe the fake hub (or Client Access server) replaying scenario `NAME|FILE`")
@@ -58,6 +59,9 @@ warning, 2 critical, 3 unknown.`, args)
 	pos, code, done := fs.parse(args, 1)
 	if done {
 		return code
+	}
+	if err := p.checkFormat(); err != nil {
+		return usageError(e, "probe", err)
 	}
 	if p.scenario != "" {
 		set := map[string]bool{}
@@ -101,7 +105,27 @@ func probeHTTP(ctx context.Context, p probeFlags, set map[string]bool, raw strin
 	return printReport(e, httpprobe.Probe(ctx, cfg), p)
 }
 
+// checkFormat reconciles --json with --format.
+func (p *probeFlags) checkFormat() error {
+	switch p.format {
+	case "text", "json", "nagios":
+	default:
+		return fmt.Errorf("unknown --format %q (want text, json or nagios)", p.format)
+	}
+	if p.jsonOut && p.format != "text" && p.format != "json" {
+		return fmt.Errorf("--json and --format %s: choose one", p.format)
+	}
+	if p.format == "json" {
+		p.jsonOut = true
+	}
+	return nil
+}
+
 func printReport(e env, r *verdict.Report, p probeFlags) int {
+	if p.format == "nagios" {
+		writeNagios(e.stdout, r)
+		return r.ExitCode()
+	}
 	if p.jsonOut {
 		if err := writeJSON(e.stdout, r); err != nil {
 			return usageError(e, "probe", err)

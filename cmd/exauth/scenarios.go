@@ -93,7 +93,7 @@ func probeScenario(ctx context.Context, p probeFlags, set map[string]bool, pos [
 		return usageError(e, "probe", err)
 	}
 	r := smtpprobe.Probe(ctx, cfg)
-	if !p.jsonOut {
+	if !p.jsonOut && p.format != "nagios" {
 		fmt.Fprintf(e.stdout, "scenario %s: %s\n(expected verdict: %s)\n\n", sc.Name, sc.Description, sc.Expect)
 	}
 	return printReport(e, r, p)

@@ -44,7 +44,7 @@ func TestUsage_ClearErrors(t *testing.T) {
 
 // Help asked for goes to stdout (exauth probe -h | less) and exits 0.
 func TestUsage_HelpOnStdout(t *testing.T) {
-	for _, cmd := range []string{"probe", "serve", "scenarios", "explain", "check", "version"} {
+	for _, cmd := range []string{"probe", "serve", "scenarios", "explain", "check", "exporter", "version"} {
 		stdout, stderr, code := runCmd(t, "", cmd, "-h")
 		if code != 0 || !strings.Contains(stdout, "Usage: exauth "+cmd) || stderr != "" {
 			t.Errorf("%s -h: exit %d, stdout %q, stderr %q", cmd, code, stdout, stderr)

@@ -24,7 +24,8 @@ import (
 // remembers the answer, failures included, so that a plan of 500 targets
 // against a KDC that is down costs one round of timeouts, not 500. Only an
 // outcome cut short by the caller's context, or a ticket that has expired
-// (by Config.Clock), is asked again.
+// (by Config.Clock), is asked again; a long-lived Client also renews tickets
+// ahead of their end and forgets failures (Config.RenewBefore, RetryAfter).
 type Client struct {
 	krb5 *config.Config
 	// verifyCfg is krb5 with gokrb5's clock-skew check disabled: a KDC whose
@@ -42,6 +43,9 @@ type Client struct {
 	client    string  // cname@realm, for messages and observations
 	etypes    []int32 // etypes offered in AS-REQs
 	tgsETypes []int32
+	// renewBefore, retryAfter and keepExchanges are Config's.
+	renewBefore, retryAfter time.Duration
+	keepExchanges           int
 
 	mu        sync.Mutex
 	logins    map[string]*flight[*tgt]
@@ -129,6 +133,10 @@ func New(cfg Config, creds Credentials) (*Client, error) {
 		udpLimit: krb5.LibDefaults.UDPPreferenceLimit,
 		logins:   map[string]*flight[*tgt]{},
 		tickets:  map[string]*flight[*ServiceTicket]{},
+
+		renewBefore:   cfg.RenewBefore,
+		retryAfter:    cfg.RetryAfter,
+		keepExchanges: cfg.KeepExchanges,
 	}
 	if c.udpLimit <= 0 {
 		c.udpLimit = 1465 // MIT's default
@@ -224,7 +232,7 @@ func (c *Client) Login(ctx context.Context) error {
 
 // loginOnce is login, shared by concurrent callers and remembered.
 func (c *Client) loginOnce(ctx context.Context) (*tgt, error) {
-	return share(ctx, &c.mu, c.logins, "", freshness(c.clock, tgtEnd), c.login)
+	return share(ctx, c.clock, &c.mu, c.logins, "", freshness(c, tgtLife), c.login)
 }
 
 // ServiceTicket returns a ticket for spn ("SMTPSVC/hub01.lab.test", optionally
@@ -246,11 +254,12 @@ func (c *Client) ServiceTicket(ctx context.Context, spn string) (*ServiceTicket,
 		return nil, err
 	}
 	name := sname.PrincipalNameString()
-	return share(ctx, &c.mu, c.tickets, name, freshness(c.clock, ticketEnd),
+	return share(ctx, c.clock, &c.mu, c.tickets, name, freshness(c, ticketLife),
 		func(ctx context.Context) (*ServiceTicket, error) { return c.serviceTicket(ctx, t, name, sname) })
 }
 
-// Exchanges returns every exchange so far, in the order they ended.
+// Exchanges returns every exchange so far (the last ones only, with
+// Config.KeepExchanges), in the order they ended.
 func (c *Client) Exchanges() []Exchange {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -267,31 +276,49 @@ func (c *Client) Stats() (as, tgs int) {
 	return c.nAS, c.nTGS
 }
 
-// freshness says whether a remembered outcome still answers the question:
-// yes, unless it was cut short by its caller's context or the ticket has
-// expired by this host's clock.
-func freshness[T any](clk clock.Clock, end func(T) (time.Time, bool)) func(T, error) bool {
-	return func(v T, err error) bool {
+// freshness says whether a remembered outcome, which ended at done, still
+// answers the question: a ticket until it is due for renewal by this
+// host's clock (renewAt), a failure for the Client's lifetime or for
+// RetryAfter, and never an outcome cut short by its caller's context.
+func freshness[T any](c *Client, life func(T) (start, end time.Time, ok bool)) func(T, error, time.Time) bool {
+	return func(v T, err error, done time.Time) bool {
 		if err != nil {
-			return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return false
+			}
+			return c.retryAfter <= 0 || c.clock.Now().Sub(done) < c.retryAfter
 		}
-		e, ok := end(v)
-		return ok && e.After(clk.Now())
+		start, end, ok := life(v)
+		return ok && renewAt(start, end, c.renewBefore).After(c.clock.Now())
 	}
 }
 
-func tgtEnd(t *tgt) (time.Time, bool) {
-	if t == nil {
-		return time.Time{}, false
+// renewAt is when a ticket valid from start to end is renewed: the
+// duration before ahead of its end, but never earlier than three quarters
+// into its life, so that a short-lived ticket (a lab KDC's) is not renewed
+// at every use.
+func renewAt(start, end time.Time, before time.Duration) time.Time {
+	if before <= 0 {
+		return end
 	}
-	return t.endTime, true
+	if !start.IsZero() && end.After(start) {
+		before = min(before, end.Sub(start)/4)
+	}
+	return end.Add(-before)
 }
 
-func ticketEnd(t *ServiceTicket) (time.Time, bool) {
+func tgtLife(t *tgt) (start, end time.Time, ok bool) {
 	if t == nil {
-		return time.Time{}, false
+		return time.Time{}, time.Time{}, false
 	}
-	return t.EndTime, true
+	return t.authTime, t.endTime, true
+}
+
+func ticketLife(t *ServiceTicket) (start, end time.Time, ok bool) {
+	if t == nil {
+		return time.Time{}, time.Time{}, false
+	}
+	return t.StartTime, t.EndTime, true
 }
 
 // flight is one question to the KDC, asked by one caller and awaited by the
@@ -300,20 +327,21 @@ type flight[T any] struct {
 	done chan struct{}
 	val  T
 	err  error
+	at   time.Time // when the question was answered, by the Client's clock
 }
 
 // share returns the remembered outcome for key if it is fresh, waits for the
 // caller already asking, or asks (fn) on behalf of everyone. A waiter whose
 // ctx ends stops waiting without disturbing the asker; when the asker's own
 // ctx cut its question short, the next waiter asks again.
-func share[T any](ctx context.Context, mu *sync.Mutex, m map[string]*flight[T], key string, fresh func(T, error) bool, fn func(context.Context) (T, error)) (T, error) {
+func share[T any](ctx context.Context, clk clock.Clock, mu *sync.Mutex, m map[string]*flight[T], key string, fresh func(T, error, time.Time) bool, fn func(context.Context) (T, error)) (T, error) {
 	for {
 		mu.Lock()
 		f := m[key]
 		if f != nil {
 			select {
 			case <-f.done:
-				if fresh(f.val, f.err) {
+				if fresh(f.val, f.err, f.at) {
 					mu.Unlock()
 					return f.val, f.err
 				}
@@ -337,6 +365,7 @@ func share[T any](ctx context.Context, mu *sync.Mutex, m map[string]*flight[T], 
 		func() {
 			defer close(f.done)
 			f.val, f.err = fn(ctx)
+			f.at = clk.Now()
 		}()
 		return f.val, f.err
 	}

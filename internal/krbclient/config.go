@@ -49,6 +49,21 @@ type Config struct {
 	// UDPTimeout bounds one UDP attempt (default 1s, never above
 	// StepTimeout) before falling back to the next KDC or to TCP.
 	UDPTimeout time.Duration
+	// RenewBefore makes a long-lived Client (an exporter's, shared by every
+	// scrape) fetch a new ticket this long before the one it holds expires,
+	// at most a quarter of the ticket's lifetime ahead: a ticket handed out
+	// a minute before its end may expire while the receiving server checks
+	// it. 0 uses a ticket until its end.
+	RenewBefore time.Duration
+	// RetryAfter forgets a failed exchange after this long, so that a
+	// long-lived Client notices when the KDC or the directory is fixed.
+	// 0 remembers failures for the Client's lifetime: a plan run is one
+	// observation session and must not ask a KDC that is down 500 times.
+	RetryAfter time.Duration
+	// KeepExchanges bounds the exchange log (Exchanges): it keeps the last
+	// N exchanges at least and 2N at most, so that a long-lived Client's
+	// memory does not grow with every renewal; 0 keeps them all.
+	KeepExchanges int
 }
 
 // DefaultKrb5Conf is the krb5.conf MIT krb5 would read: the first file of

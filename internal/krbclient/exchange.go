@@ -56,6 +56,10 @@ func (c *Client) record(ex Exchange, err error) {
 	ex.Err = err
 	c.mu.Lock()
 	c.exchanges = append(c.exchanges, ex)
+	if n := c.keepExchanges; n > 0 && len(c.exchanges) > 2*n {
+		// Trim in batches: one copy per n exchanges, not one per exchange.
+		c.exchanges = append(c.exchanges[:0:0], c.exchanges[len(c.exchanges)-n:]...)
+	}
 	c.mu.Unlock()
 }
 

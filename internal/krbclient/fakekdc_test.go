@@ -315,3 +315,63 @@ func writeKeytabFor(t *testing.T, principal, password string, kvno uint8, etypes
 	}
 	return p
 }
+
+// A long-lived client (the exporter's) renews its tickets ahead of their
+// end and asks again after a failure, while one within a ticket's life
+// still costs the KDC nothing.
+func TestFakeKDC_RenewsAheadAndRetriesFailures(t *testing.T) {
+	clk := clock.NewFake(epoch)
+	k := startKDC(t, func(cfg *fakekdc.Config) { cfg.Clock = clk })
+	c := newClient(t, krbclient.Config{
+		Krb5: krb5Conf(t, k), Clock: clk,
+		RenewBefore: time.Hour, RetryAfter: time.Minute, KeepExchanges: 2,
+	}, clientKeytab(t, k))
+	ctx := context.Background()
+	ticket := func() *krbclient.ServiceTicket {
+		t.Helper()
+		st, err := c.ServiceTicket(ctx, spn)
+		if err != nil {
+			t.Fatalf("ServiceTicket: %v", err)
+		}
+		return st
+	}
+	stats := func(wantAS, wantTGS int) {
+		t.Helper()
+		if as, tgs := c.Stats(); as != wantAS || tgs != wantTGS {
+			t.Fatalf("AS %d, TGS %d; want %d, %d", as, tgs, wantAS, wantTGS)
+		}
+	}
+	first := ticket()
+	life := first.EndTime.Sub(first.StartTime)
+	stats(1, 1)
+	// Inside the ticket's life, before the renewal point: shared.
+	clk.Set(first.EndTime.Add(-time.Hour - time.Minute))
+	if ticket() != first {
+		t.Fatal("a ticket an hour and a minute before its end was not reused")
+	}
+	stats(1, 1)
+	// Within RenewBefore of the end: renewed, TGT included (same lifetime).
+	clk.Set(first.EndTime.Add(-time.Hour + time.Minute))
+	if renewed := ticket(); renewed == first || !renewed.EndTime.After(first.EndTime) {
+		t.Fatalf("ticket not renewed ahead of its end (life %s)", life)
+	}
+	stats(2, 2)
+
+	// A failure is remembered for RetryAfter, then asked again.
+	missing := "SMTPSVC/nobody.lab.test"
+	for range 3 {
+		if _, err := c.ServiceTicket(ctx, missing); err == nil {
+			t.Fatal("ticket for an unknown SPN")
+		}
+	}
+	stats(2, 3)
+	clk.Advance(time.Minute)
+	if _, err := c.ServiceTicket(ctx, missing); err == nil {
+		t.Fatal("ticket for an unknown SPN")
+	}
+	stats(2, 4)
+	// The exchange log keeps between KeepExchanges and twice as many.
+	if n := len(c.Exchanges()); n < 2 || n > 4 {
+		t.Errorf("%d exchanges kept, want 2 to 4", n)
+	}
+}
