@@ -16,6 +16,8 @@
 //  5. probe round trips on the wire vs the protocol minimum
 //  6. fake connector resident memory per idle connection
 //  7. scenario start-up vs httptest.NewTLSServer start-up
+//  8. `exauth serve` (protocol log on) plain sessions/s under Postfix
+//     smtp-source vs Postfix smtp-sink
 //
 // Servers under load (the fake connector, the fake KDC, and their
 // baselines) run in child processes — exauth-bench re-executes itself with
@@ -113,6 +115,7 @@ func main() {
 		{"5", figRoundTrips},
 		{"6", figIdleMemory},
 		{"7", figStartup},
+		{"8", figSMTPSource},
 	}
 	want := map[string]bool{}
 	for _, f := range strings.Split(*only, ",") {

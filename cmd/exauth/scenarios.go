@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/exauth/exauth/fakeserver"
+	"github.com/exauth/exauth/internal/linelog"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
@@ -116,12 +117,12 @@ and the probe arguments to use (docs/json.md).`, args)
 	// Ctrl-C does: cleanly, state directory removed.
 	ctx, gone := context.WithCancel(ctx)
 	defer gone()
-	logf := func(format string, a ...any) {
-		if _, err := fmt.Fprintf(e.stderr, format+"\n", a...); err != nil {
-			gone()
-		}
-	}
-	lab, err := scenarios.Run(sc, scenarios.Options{StateDir: *stateDir, Logf: logf, SMTPAddr: *smtpAddr, KDCAddr: *kdcAddr})
+	// The protocol log is buffered: a write per line cost the connector
+	// more than the sessions it logs. Lines wait at most
+	// linelog.FlushEvery, and every one is written before serve returns.
+	log := linelog.New(e.stderr, func(error) { gone() })
+	defer log.Close()
+	lab, err := scenarios.Run(sc, scenarios.Options{StateDir: *stateDir, Logf: log.Printf, SMTPAddr: *smtpAddr, KDCAddr: *kdcAddr})
 	if err != nil {
 		return usageError(e, "serve", err)
 	}
@@ -146,11 +147,11 @@ and the probe arguments to use (docs/json.md).`, args)
 		close(e.ready)
 	}
 	<-ctx.Done()
-	fmt.Fprintln(e.stderr, "exauth serve: shutting down")
+	log.Printf("exauth serve: shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := lab.Shutdown(sctx); err != nil {
-		fmt.Fprintf(e.stderr, "exauth serve: shutdown: %v\n", err)
+		log.Printf("exauth serve: shutdown: %v", err)
 	}
 	return 0
 }
