@@ -20,6 +20,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/exauth/exauth/internal/enctype"
+	"github.com/exauth/exauth/internal/krbkey"
 )
 
 // Error codes gokrb5 names only in its lookup table.
@@ -260,27 +261,27 @@ func (k *KDC) handleAS(x *exchangeState, r *messages.ASReq) ([]byte, *krbError) 
 // with the client's key of the etype it chose (key usage 1), it must hold a
 // time within MaxSkew of the KDC clock. It returns the key, which also
 // encrypts the AS-REP.
-func (k *KDC) verifyEncTimestamp(x *exchangeState, client *dirAccount, value []byte) (types.EncryptionKey, *krbError) {
+func (k *KDC) verifyEncTimestamp(x *exchangeState, client *dirAccount, value []byte) (*krbkey.Key, *krbError) {
 	var ed types.EncryptedData
 	if err := decodeRequest(ed.Unmarshal, value); err != nil {
-		return types.EncryptionKey{}, krbErr(errorcode.KDC_ERR_PREAUTH_FAILED, "malformed PA-ENC-TIMESTAMP")
+		return nil, krbErr(errorcode.KDC_ERR_PREAUTH_FAILED, "malformed PA-ENC-TIMESTAMP")
 	}
 	key, ok := client.key(ed.EType)
 	if !ok {
-		return types.EncryptionKey{}, krbErr(errorcode.KDC_ERR_PREAUTH_FAILED, "account %s has no %s key", client.name, enctype.Name(ed.EType))
+		return nil, krbErr(errorcode.KDC_ERR_PREAUTH_FAILED, "account %s has no %s key", client.name, enctype.Name(ed.EType))
 	}
 	plain, err := decryptPart(ed, key, keyusage.AS_REQ_PA_ENC_TIMESTAMP)
 	if err != nil {
-		return types.EncryptionKey{}, krbErr(errorcode.KDC_ERR_PREAUTH_FAILED, "PA-ENC-TIMESTAMP does not decrypt with the %s key of %s (kvno %d): wrong password or stale keytab",
+		return nil, krbErr(errorcode.KDC_ERR_PREAUTH_FAILED, "PA-ENC-TIMESTAMP does not decrypt with the %s key of %s (kvno %d): wrong password or stale keytab",
 			enctype.Name(ed.EType), client.name, client.kvno)
 	}
 	var ts types.PAEncTSEnc
 	if err := decodeRequest(ts.Unmarshal, plain); err != nil {
-		return types.EncryptionKey{}, krbErr(errorcode.KDC_ERR_PREAUTH_FAILED, "malformed PA-ENC-TS-ENC")
+		return nil, krbErr(errorcode.KDC_ERR_PREAUTH_FAILED, "malformed PA-ENC-TS-ENC")
 	}
 	ctime := ts.PATimestamp.Add(time.Duration(ts.PAUSec) * time.Microsecond)
 	if kerr := k.checkSkew(x, ctime); kerr != nil {
-		return types.EncryptionKey{}, kerr
+		return nil, kerr
 	}
 	return key, nil
 }
@@ -318,7 +319,13 @@ func (k *KDC) handleTGS(x *exchangeState, r *messages.TGSReq, rawBody []byte) ([
 		return nil, kerr
 	}
 	x.cname, x.crealm = tgt.CName, tgt.CRealm
-	authBytes, err := decryptPart(ap.EncryptedAuthenticator, tgt.Key, keyusage.TGS_REQ_PA_TGS_REQ_AP_REQ_AUTHENTICATOR)
+	// The TGT's session key serves this request only; a krbkey.Key all the
+	// same, so that one code path opens and seals.
+	session, err := krbkey.New(tgt.Key)
+	if err != nil {
+		return nil, krbErr(errorcode.KRB_AP_ERR_BAD_INTEGRITY, "authenticator does not decrypt with the TGT session key")
+	}
+	authBytes, err := decryptPart(ap.EncryptedAuthenticator, session, keyusage.TGS_REQ_PA_TGS_REQ_AP_REQ_AUTHENTICATOR)
 	if err != nil {
 		return nil, krbErr(errorcode.KRB_AP_ERR_BAD_INTEGRITY, "authenticator does not decrypt with the TGT session key")
 	}
@@ -412,9 +419,12 @@ func (k *KDC) handleTGS(x *exchangeState, r *messages.TGSReq, rawBody []byte) ([
 	// RFC 4120 5.4.2: the reply is sealed in the authenticator's subkey when
 	// there is one (MIT always sends one; gokrb5 does not), else in the TGT
 	// session key.
-	replyKey, usage := tgt.Key, uint32(keyusage.TGS_REP_ENCPART_SESSION_KEY)
+	replyKey, usage := session, uint32(keyusage.TGS_REP_ENCPART_SESSION_KEY)
 	if len(auth.SubKey.KeyValue) > 0 {
-		replyKey, usage = auth.SubKey, keyusage.TGS_REP_ENCPART_AUTHENTICATOR_SUB_KEY
+		if replyKey, err = krbkey.New(auth.SubKey); err != nil {
+			return nil, krbErr(errorcode.KRB_ERR_GENERIC, "sealing TGS-REP: %v", err)
+		}
+		usage = keyusage.TGS_REP_ENCPART_AUTHENTICATOR_SUB_KEY
 	}
 	part := messages.EncKDCRepPart{
 		Key:       sessionKey,
@@ -525,7 +535,7 @@ func (k *KDC) issueTicket(svc *dirAccount, etype int32, sname types.PrincipalNam
 	}
 	b = asn1tools.AddASNAppTag(b, asnAppTag.EncTicketPart)
 	key, _ := svc.key(etype)
-	ed, err := crypto.GetEncryptedData(b, key, keyusage.KDC_REP_TICKET, svc.kvno)
+	ed, err := key.Encrypt(b, keyusage.KDC_REP_TICKET, svc.kvno)
 	if err != nil {
 		return messages.Ticket{}, types.EncryptionKey{}, err
 	}
@@ -536,12 +546,12 @@ func (k *KDC) issueTicket(svc *dirAccount, etype int32, sname types.PrincipalNam
 // 25 EncASRepPart or 26 EncTGSRepPart (RFC 4120 5.4.2). gokrb5's
 // EncKDCRepPart.Marshal always uses 25; MIT accepts either, but a KDC
 // should not rely on that.
-func seal(part messages.EncKDCRepPart, tag int, key types.EncryptionKey, usage uint32, kvno int) (types.EncryptedData, error) {
+func seal(part messages.EncKDCRepPart, tag int, key *krbkey.Key, usage uint32, kvno int) (types.EncryptedData, error) {
 	b, err := asn1.Marshal(part)
 	if err != nil {
 		return types.EncryptedData{}, err
 	}
-	return crypto.GetEncryptedData(asn1tools.AddASNAppTag(b, tag), key, usage, kvno)
+	return key.Encrypt(asn1tools.AddASNAppTag(b, tag), usage, kvno)
 }
 
 // errorReply encodes a KRB-ERROR (RFC 4120 5.9.1). stime/susec are always
@@ -604,18 +614,15 @@ func (k *KDC) etypeInfo2(a *dirAccount, etypes []int32) ([]byte, error) {
 // decryptPart decrypts EncryptedData after the checks gokrb5 leaves to the
 // caller: the etype must match the key, and the ciphertext must be long
 // enough for confounder and checksum (gokrb5 slices without checking).
-func decryptPart(ed types.EncryptedData, key types.EncryptionKey, usage uint32) ([]byte, error) {
+func decryptPart(ed types.EncryptedData, key *krbkey.Key, usage uint32) ([]byte, error) {
 	if ed.EType != key.KeyType {
 		return nil, fmt.Errorf("ciphertext of %s, key of %s", enctype.Name(ed.EType), enctype.Name(key.KeyType))
 	}
-	et, err := crypto.GetEtype(ed.EType)
-	if err != nil {
-		return nil, err
-	}
+	et := key.EType()
 	if need := et.GetConfounderByteSize() + et.GetHMACBitLength()/8; len(ed.Cipher) < need {
 		return nil, fmt.Errorf("ciphertext of %d bytes, need at least %d", len(ed.Cipher), need)
 	}
-	return crypto.DecryptEncPart(ed, key, usage)
+	return key.Decrypt(ed.Cipher, usage)
 }
 
 // verifyBodyChecksum checks the authenticator's checksum over the
