@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
@@ -35,6 +36,10 @@ type dirAccount struct {
 	// (krbkey). Only keys[kvno] of the current kvno ever encrypts a ticket;
 	// older versions exist for Keytab.
 	keys map[int]map[int32]*krbkey.Key
+	// replyETypeInfo2[etype] is the PA-ETYPE-INFO2 of an AS-REP whose
+	// reply key is of that etype: encoded once, it names only the
+	// account's salt.
+	replyETypeInfo2 map[int32][]byte
 }
 
 // key returns the account's current key of an encryption type.
@@ -163,6 +168,14 @@ func (d *accountDirectory) add(acc Account) error {
 			}
 		}
 		a.keys[kvno-i] = byType
+	}
+	a.replyETypeInfo2 = make(map[int32][]byte, len(etypes))
+	for _, e := range etypes {
+		info, err := asn1.Marshal(types.ETypeInfo2{{EType: e, Salt: a.salt(d.realm, e)}})
+		if err != nil {
+			return fmt.Errorf("fakekdc: KDC account %q: PA-ETYPE-INFO2: %w", acc.Name, err)
+		}
+		a.replyETypeInfo2[e] = info
 	}
 	for _, spn := range acc.SPNs {
 		svc, host, ok := strings.Cut(spn, "/")
