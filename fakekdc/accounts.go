@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jcmturner/gofork/encoding/asn1"
@@ -36,10 +37,25 @@ type dirAccount struct {
 	// (krbkey). Only keys[kvno] of the current kvno ever encrypts a ticket;
 	// older versions exist for Keytab.
 	keys map[int]map[int32]*krbkey.Key
-	// replyETypeInfo2[etype] is the PA-ETYPE-INFO2 of an AS-REP whose
-	// reply key is of that etype: encoded once, it names only the
-	// account's salt.
-	replyETypeInfo2 map[int32][]byte
+	// replyETypeInfo2 holds, by etype, the PA-ETYPE-INFO2 of an AS-REP
+	// whose reply key is of that etype: it names only the account's salt,
+	// so it is encoded at the first AS-REP that needs it (not when the
+	// directory is built: most accounts of a lab never log on).
+	replyETypeInfo2 sync.Map // int32 -> []byte
+}
+
+// replyInfo returns the PA-ETYPE-INFO2 of an AS-REP sealed in the
+// account's key of an etype.
+func (a *dirAccount) replyInfo(realm string, etype int32) ([]byte, error) {
+	if b, ok := a.replyETypeInfo2.Load(etype); ok {
+		return b.([]byte), nil
+	}
+	b, err := asn1.Marshal(types.ETypeInfo2{{EType: etype, Salt: a.salt(realm, etype)}})
+	if err != nil {
+		return nil, err
+	}
+	a.replyETypeInfo2.Store(etype, b)
+	return b, nil
 }
 
 // key returns the account's current key of an encryption type.
@@ -168,14 +184,6 @@ func (d *accountDirectory) add(acc Account) error {
 			}
 		}
 		a.keys[kvno-i] = byType
-	}
-	a.replyETypeInfo2 = make(map[int32][]byte, len(etypes))
-	for _, e := range etypes {
-		info, err := asn1.Marshal(types.ETypeInfo2{{EType: e, Salt: a.salt(d.realm, e)}})
-		if err != nil {
-			return fmt.Errorf("fakekdc: KDC account %q: PA-ETYPE-INFO2: %w", acc.Name, err)
-		}
-		a.replyETypeInfo2[e] = info
 	}
 	for _, spn := range acc.SPNs {
 		svc, host, ok := strings.Cut(spn, "/")

@@ -230,7 +230,10 @@ func (k *KDC) handleAS(x *exchangeState, r *messages.ASReq) ([]byte, *krbError) 
 	// PA-ETYPE-INFO2 in the AS-REP tells a password client the salt of the
 	// reply key again (RFC 4120 5.2.7.5), so it need not guess it from the
 	// name it typed.
-	info := client.replyETypeInfo2[replyKey.KeyType]
+	info, err := client.replyInfo(k.realm, replyKey.KeyType)
+	if err != nil {
+		return nil, krbErr(errorcode.KRB_ERR_GENERIC, "encoding PA-ETYPE-INFO2: %v", err)
+	}
 	rep := messages.ASRep{KDCRepFields: messages.KDCRepFields{
 		PVNO:    iana.PVNO,
 		MsgType: msgtype.KRB_AS_REP,
