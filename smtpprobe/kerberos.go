@@ -11,6 +11,7 @@ import (
 	"github.com/exauth/exauth/internal/clock"
 	"github.com/exauth/exauth/internal/gssapi"
 	"github.com/exauth/exauth/internal/krbclient"
+	"github.com/exauth/exauth/internal/krbkey"
 	"github.com/exauth/exauth/verdict"
 )
 
@@ -55,6 +56,10 @@ type KerberosClient struct {
 	client   *krbclient.Client
 	creds    krbclient.Credentials
 	setupErr error
+	// keys keeps the derived keys of the tickets' session keys and of
+	// this host's own keys between the probes that share this client
+	// (exauth check's targets).
+	keys krbkey.Cache
 }
 
 // setup reads the configuration and the credentials once.
@@ -152,7 +157,7 @@ func (k *KerberosClient) GSSAPIClient(ctx context.Context, spn string, use Token
 	}
 	c, err := gssapi.NewClient(gssapi.ClientConfig{
 		Ticket: st.Ticket, SessionKey: st.SessionKey, Client: st.Client, Realm: st.Realm,
-		Clock: k.settings.Clock, Mode: mode, Mutual: mutual,
+		Clock: k.settings.Clock, Mode: mode, Mutual: mutual, Keys: &k.keys,
 	})
 	if err != nil {
 		// A nil *gssapi.Client must not become a non-nil Mechanism.
@@ -178,7 +183,7 @@ func (k *KerberosClient) AcceptReverse(token []byte, spn string) (Reverse, error
 	if err != nil {
 		return Reverse{}, err
 	}
-	srv, err := gssapi.NewServer(gssapi.ServerConfig{Keytab: kt, Service: spn, Clock: k.settings.Clock, Mode: gssapi.ModeExchange})
+	srv, err := gssapi.NewServer(gssapi.ServerConfig{Keytab: kt, Service: spn, Clock: k.settings.Clock, Mode: gssapi.ModeExchange, Keys: &k.keys})
 	if err != nil {
 		return Reverse{}, err
 	}

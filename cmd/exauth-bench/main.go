@@ -10,6 +10,7 @@
 // Figures (see BENCHMARKS.md for what each measures and why):
 //
 //  1. fake connector full healthy sessions/s vs bare TLS handshakes/s
+//     (1e: the same on the default path, X-EXPS EXCHANGEAUTH)
 //  2. fake connector plain EHLO/QUIT sessions/s vs Postfix smtp-sink
 //  3. fake KDC AS+TGS exchanges/s vs MIT krb5kdc
 //  4. probe time to verdict (healthy) vs the sum of its unavoidable parts
@@ -109,6 +110,7 @@ func main() {
 		run func() row
 	}{
 		{"1", figHealthySessions},
+		{"1e", figExchangeAuthSessions},
 		{"2", figPlainSessions},
 		{"3", figKDC},
 		{"4", figProbeLatency},

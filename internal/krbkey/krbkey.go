@@ -165,3 +165,47 @@ func (e *cachingEType) DeriveKey(key, usage []byte) ([]byte, error) {
 	e.mu.Unlock()
 	return dk, nil
 }
+
+// maxCached bounds a Cache: a keytab holds a few keys, a cached ticket
+// renews its session key every few hours.
+const maxCached = 64
+
+// Cache holds Keys by value, for a long-lived acceptor or client that
+// meets the same keys again and again: a keytab's keys, the session key of
+// a ticket it reuses. A nil *Cache caches nothing. Its methods may be
+// called from any goroutine.
+type Cache struct {
+	mu   sync.Mutex
+	keys map[cacheID]*Key
+}
+
+type cacheID struct {
+	etype int32
+	value string
+}
+
+// NewCache returns an empty Cache.
+func NewCache() *Cache { return &Cache{} }
+
+// Key returns the Key for k, made at the first call with this key. Past
+// maxCached keys the cache starts afresh.
+func (c *Cache) Key(k types.EncryptionKey) (*Key, error) {
+	if c == nil {
+		return New(k)
+	}
+	id := cacheID{k.KeyType, string(k.KeyValue)}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if key, ok := c.keys[id]; ok {
+		return key, nil
+	}
+	key, err := New(k)
+	if err != nil {
+		return nil, err
+	}
+	if c.keys == nil || len(c.keys) >= maxCached {
+		c.keys = make(map[cacheID]*Key)
+	}
+	c.keys[id] = key
+	return key, nil
+}

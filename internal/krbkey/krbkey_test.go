@@ -159,3 +159,31 @@ func BenchmarkEncrypt(b *testing.B) {
 		}
 	})
 }
+
+func TestCache_SameKeyOnce(t *testing.T) {
+	raw, _ := newKey(t, etypeID.AES256_CTS_HMAC_SHA1_96)
+	c := NewCache()
+	a, err := c.Key(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := c.Key(types.EncryptionKey{KeyType: raw.KeyType, KeyValue: bytes.Clone(raw.KeyValue)})
+	if a != b {
+		t.Fatal("the same key value gave two Keys")
+	}
+	other, _ := newKey(t, etypeID.AES256_CTS_HMAC_SHA1_96)
+	if o, _ := c.Key(other); o == a {
+		t.Fatal("another key value gave the same Key")
+	}
+	for range 2 * maxCached {
+		k, _ := newKey(t, etypeID.AES128_CTS_HMAC_SHA1_96)
+		c.Key(k)
+	}
+	if n := len(c.keys); n > maxCached {
+		t.Fatalf("%d keys cached, bound %d", n, maxCached)
+	}
+	var nilCache *Cache
+	if k, err := nilCache.Key(raw); err != nil || k == nil {
+		t.Fatalf("nil cache: %v, %v", k, err)
+	}
+}
