@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jcmturner/gokrb5/v8/config"
+
 	"github.com/exauth/exauth/fakekdc"
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/internal/clock"
@@ -61,6 +63,9 @@ type Lab struct {
 	clock   clock.Clock
 	tempDir bool
 	getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// krb5 is the lab's krb5.conf as krbclient reads it, read at the first
+	// ProbeConfig and shared by every probe configured after.
+	krb5 func() (*config.Config, error)
 }
 
 // Run starts a scenario.
@@ -121,6 +126,7 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 		return lab, fmt.Errorf("scenario %s: %w", sc.Name, err)
 	}
 	lab.Krb5Conf = filepath.Join(lab.StateDir, "krb5.conf")
+	lab.krb5 = sync.OnceValues(func() (*config.Config, error) { return krbclient.LoadKrb5Conf(lab.Krb5Conf) })
 	if err := lab.writeStateFile(lab.Krb5Conf, lab.KDC.Krb5Conf(), 0o644); err != nil {
 		return lab, err
 	}
@@ -347,6 +353,9 @@ func (l *Lab) ProbeConfig() smtpprobe.Config {
 	if s.Timeout == 0 {
 		s.Timeout = 10 * time.Second
 	}
+	// The lab wrote its krb5.conf; a probe need not parse it again. If it
+	// cannot be read, the probe reads it itself and reports why.
+	krb5, _ := l.krb5()
 	return smtpprobe.Config{
 		Host:               s.Host,
 		Connect:            s.Connect,
@@ -358,7 +367,7 @@ func (l *Lab) ProbeConfig() smtpprobe.Config {
 		Timeout:            s.Timeout,
 		Clock:              l.clock,
 		Kerberos: smtpprobe.NewKerberos(smtpprobe.KerberosSettings{
-			Krb5Conf: s.Credentials.Krb5Conf, Keytab: s.Credentials.Keytab, Principal: s.Credentials.Principal, Clock: l.clock,
+			Krb5Conf: s.Credentials.Krb5Conf, Krb5: krb5, Keytab: s.Credentials.Keytab, Principal: s.Credentials.Principal, Clock: l.clock,
 		}),
 	}
 }

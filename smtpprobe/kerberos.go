@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jcmturner/gokrb5/v8/config"
+
 	"github.com/exauth/exauth/internal/clock"
 	"github.com/exauth/exauth/internal/gssapi"
 	"github.com/exauth/exauth/internal/krbclient"
@@ -19,7 +21,13 @@ import (
 // credentials come from, as kinit's options do. Password is a secret: it is
 // never printed and never taken from argv.
 type KerberosSettings struct {
-	Krb5Conf  string // krb5.conf path; "" = $KRB5_CONFIG, then /etc/krb5.conf
+	Krb5Conf string // krb5.conf path; "" = $KRB5_CONFIG, then /etc/krb5.conf
+	// Krb5 is a krb5.conf already read (krbclient.LoadKrb5Conf); when set,
+	// Krb5Conf is not read again. A lab hands its own to every probe it
+	// configures: gokrb5's parser compiles regular expressions for each
+	// line, half a millisecond for a lab's krb5.conf. It is only read, so
+	// probes may share it.
+	Krb5      *config.Config
 	Realm     string // overrides default_realm
 	KDC       string // HOST[:PORT] for the realm
 	CCache    string // ccache; "" = $KRB5CCNAME, then /tmp/krb5cc_UID
@@ -74,7 +82,9 @@ func (k *KerberosClient) setup() (*krbclient.Client, error) {
 		if path == "" {
 			path = krbclient.DefaultKrb5Conf(s.Getenv)
 		}
-		if _, statErr := os.Stat(path); s.Krb5Conf == "" && s.Realm != "" && s.KDC != "" && errors.Is(statErr, os.ErrNotExist) {
+		if s.Krb5 != nil {
+			cfg.Krb5 = s.Krb5
+		} else if _, statErr := os.Stat(path); s.Krb5Conf == "" && s.Realm != "" && s.KDC != "" && errors.Is(statErr, os.ErrNotExist) {
 			// --realm and --kdc are enough without any krb5.conf.
 			cfg.Krb5 = krbclient.ConfigFor(s.Realm, s.KDC)
 		} else {
