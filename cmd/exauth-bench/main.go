@@ -14,6 +14,7 @@
 //  2. fake connector plain EHLO/QUIT sessions/s vs Postfix smtp-sink
 //  3. fake KDC AS+TGS exchanges/s vs MIT krb5kdc
 //  4. probe time to verdict (healthy) vs the sum of its unavoidable parts
+//     (4g: the same on the X-EXPS GSSAPI path)
 //  5. probe round trips on the wire vs the protocol minimum
 //  6. fake connector resident memory per idle connection
 //  7. scenario start-up vs httptest.NewTLSServer start-up
@@ -114,6 +115,7 @@ func main() {
 		{"2", figPlainSessions},
 		{"3", figKDC},
 		{"4", figProbeLatency},
+		{"4g", figProbeLatencyGSSAPI},
 		{"5", figRoundTrips},
 		{"6", figIdleMemory},
 		{"7", figStartup},
