@@ -7,8 +7,10 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
@@ -16,6 +18,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/exauth/exauth/internal/enctype"
+	"github.com/exauth/exauth/internal/krbkey"
 )
 
 // dirAccount is an Account with its keys derived: the directory object the
@@ -30,13 +33,33 @@ type dirAccount struct {
 	// an account without the attribute.
 	ticketETypes []int32
 	spns         []string // as configured, deduplicated
-	// keys[kvno][etype] is the long-term key. Only keys[kvno] of the current
-	// kvno ever encrypts a ticket; older versions exist for Keytab.
-	keys map[int]map[int32]types.EncryptionKey
+	// keys[kvno][etype] is the long-term key, which keeps its derived keys
+	// (krbkey). Only keys[kvno] of the current kvno ever encrypts a ticket;
+	// older versions exist for Keytab.
+	keys map[int]map[int32]*krbkey.Key
+	// replyETypeInfo2 holds, by etype, the PA-ETYPE-INFO2 of an AS-REP
+	// whose reply key is of that etype: it names only the account's salt,
+	// so it is encoded at the first AS-REP that needs it (not when the
+	// directory is built: most accounts of a lab never log on).
+	replyETypeInfo2 sync.Map // int32 -> []byte
+}
+
+// replyInfo returns the PA-ETYPE-INFO2 of an AS-REP sealed in the
+// account's key of an etype.
+func (a *dirAccount) replyInfo(realm string, etype int32) ([]byte, error) {
+	if b, ok := a.replyETypeInfo2.Load(etype); ok {
+		return b.([]byte), nil
+	}
+	b, err := asn1.Marshal(types.ETypeInfo2{{EType: etype, Salt: a.salt(realm, etype)}})
+	if err != nil {
+		return nil, err
+	}
+	a.replyETypeInfo2.Store(etype, b)
+	return b, nil
 }
 
 // key returns the account's current key of an encryption type.
-func (a *dirAccount) key(etype int32) (types.EncryptionKey, bool) {
+func (a *dirAccount) key(etype int32) (*krbkey.Key, bool) {
 	k, ok := a.keys[a.kvno][etype]
 	return k, ok
 }
@@ -143,20 +166,22 @@ func (d *accountDirectory) add(acc Account) error {
 		kvno:         kvno,
 		etypes:       slices.Clone(etypes),
 		ticketETypes: slices.Clone(etypes),
-		keys:         make(map[int]map[int32]types.EncryptionKey),
+		keys:         make(map[int]map[int32]*krbkey.Key),
 	}
 	if acc.ETypesUnset {
 		a.ticketETypes = []int32{etypeID.RC4_HMAC}
 	}
 	passwords := append([]string{acc.Password}, acc.PreviousPasswords...)
 	for i, pw := range passwords {
-		byType := make(map[int32]types.EncryptionKey, len(etypes))
+		byType := make(map[int32]*krbkey.Key, len(etypes))
 		for _, e := range etypes {
 			key, err := accountKey(pw, a.salt(d.realm, e), e)
 			if err != nil {
 				return fmt.Errorf("fakekdc: KDC account %q: %s key: %w", acc.Name, enctype.Name(e), err)
 			}
-			byType[e] = key
+			if byType[e], err = krbkey.New(key); err != nil {
+				return fmt.Errorf("fakekdc: KDC account %q: %s key: %w", acc.Name, enctype.Name(e), err)
+			}
 		}
 		a.keys[kvno-i] = byType
 	}
@@ -274,7 +299,7 @@ func (d *accountDirectory) keytab(ref string, kvno int, now time.Time) (*keytab.
 			entry.Timestamp = now
 			entry.KVNO = uint32(kvno)
 			entry.KVNO8 = uint8(kvno) // RFC-less keytab format: the 32-bit field wins when set
-			entry.Key = keys[e]
+			entry.Key = keys[e].EncryptionKey
 			kt.Entries = append(kt.Entries, entry)
 		}
 	}

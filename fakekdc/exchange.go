@@ -20,6 +20,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/exauth/exauth/internal/enctype"
+	"github.com/exauth/exauth/internal/krbkey"
 )
 
 // Error codes gokrb5 names only in its lookup table.
@@ -106,18 +107,13 @@ func (k *KDC) handle(req []byte) []byte {
 		rep, kerr = k.handleAS(x, &r)
 	case tagTGSReq:
 		x.kind = "TGS-REQ"
-		var r messages.TGSReq
-		if err := decodeRequest(r.Unmarshal, req); err != nil {
+		var r tgsReq
+		if err := decodeRequest(r.unmarshal, req); err != nil {
 			kerr = krbErr(errorcode.KRB_ERR_GENERIC, "malformed TGS-REQ")
 			break
 		}
-		body, err := rawReqBody(req)
-		if err != nil {
-			kerr = krbErr(errorcode.KRB_ERR_GENERIC, "malformed TGS-REQ body")
-			break
-		}
 		k.nTGS.Add(1)
-		rep, kerr = k.handleTGS(x, &r, body)
+		rep, kerr = k.handleTGS(x, &r.TGSReq, r.rawBody)
 	default:
 		k.nDropped.Add(1)
 		return nil
@@ -234,7 +230,7 @@ func (k *KDC) handleAS(x *exchangeState, r *messages.ASReq) ([]byte, *krbError) 
 	// PA-ETYPE-INFO2 in the AS-REP tells a password client the salt of the
 	// reply key again (RFC 4120 5.2.7.5), so it need not guess it from the
 	// name it typed.
-	info, err := k.etypeInfo2(client, []int32{replyKey.KeyType})
+	info, err := client.replyInfo(k.realm, replyKey.KeyType)
 	if err != nil {
 		return nil, krbErr(errorcode.KRB_ERR_GENERIC, "encoding PA-ETYPE-INFO2: %v", err)
 	}
@@ -260,27 +256,27 @@ func (k *KDC) handleAS(x *exchangeState, r *messages.ASReq) ([]byte, *krbError) 
 // with the client's key of the etype it chose (key usage 1), it must hold a
 // time within MaxSkew of the KDC clock. It returns the key, which also
 // encrypts the AS-REP.
-func (k *KDC) verifyEncTimestamp(x *exchangeState, client *dirAccount, value []byte) (types.EncryptionKey, *krbError) {
+func (k *KDC) verifyEncTimestamp(x *exchangeState, client *dirAccount, value []byte) (*krbkey.Key, *krbError) {
 	var ed types.EncryptedData
 	if err := decodeRequest(ed.Unmarshal, value); err != nil {
-		return types.EncryptionKey{}, krbErr(errorcode.KDC_ERR_PREAUTH_FAILED, "malformed PA-ENC-TIMESTAMP")
+		return nil, krbErr(errorcode.KDC_ERR_PREAUTH_FAILED, "malformed PA-ENC-TIMESTAMP")
 	}
 	key, ok := client.key(ed.EType)
 	if !ok {
-		return types.EncryptionKey{}, krbErr(errorcode.KDC_ERR_PREAUTH_FAILED, "account %s has no %s key", client.name, enctype.Name(ed.EType))
+		return nil, krbErr(errorcode.KDC_ERR_PREAUTH_FAILED, "account %s has no %s key", client.name, enctype.Name(ed.EType))
 	}
 	plain, err := decryptPart(ed, key, keyusage.AS_REQ_PA_ENC_TIMESTAMP)
 	if err != nil {
-		return types.EncryptionKey{}, krbErr(errorcode.KDC_ERR_PREAUTH_FAILED, "PA-ENC-TIMESTAMP does not decrypt with the %s key of %s (kvno %d): wrong password or stale keytab",
+		return nil, krbErr(errorcode.KDC_ERR_PREAUTH_FAILED, "PA-ENC-TIMESTAMP does not decrypt with the %s key of %s (kvno %d): wrong password or stale keytab",
 			enctype.Name(ed.EType), client.name, client.kvno)
 	}
 	var ts types.PAEncTSEnc
 	if err := decodeRequest(ts.Unmarshal, plain); err != nil {
-		return types.EncryptionKey{}, krbErr(errorcode.KDC_ERR_PREAUTH_FAILED, "malformed PA-ENC-TS-ENC")
+		return nil, krbErr(errorcode.KDC_ERR_PREAUTH_FAILED, "malformed PA-ENC-TS-ENC")
 	}
 	ctime := ts.PATimestamp.Add(time.Duration(ts.PAUSec) * time.Microsecond)
 	if kerr := k.checkSkew(x, ctime); kerr != nil {
-		return types.EncryptionKey{}, kerr
+		return nil, kerr
 	}
 	return key, nil
 }
@@ -318,7 +314,13 @@ func (k *KDC) handleTGS(x *exchangeState, r *messages.TGSReq, rawBody []byte) ([
 		return nil, kerr
 	}
 	x.cname, x.crealm = tgt.CName, tgt.CRealm
-	authBytes, err := decryptPart(ap.EncryptedAuthenticator, tgt.Key, keyusage.TGS_REQ_PA_TGS_REQ_AP_REQ_AUTHENTICATOR)
+	// The TGT's session key serves this request only; a krbkey.Key all the
+	// same, so that one code path opens and seals.
+	session, err := krbkey.New(tgt.Key)
+	if err != nil {
+		return nil, krbErr(errorcode.KRB_AP_ERR_BAD_INTEGRITY, "authenticator does not decrypt with the TGT session key")
+	}
+	authBytes, err := decryptPart(ap.EncryptedAuthenticator, session, keyusage.TGS_REQ_PA_TGS_REQ_AP_REQ_AUTHENTICATOR)
 	if err != nil {
 		return nil, krbErr(errorcode.KRB_AP_ERR_BAD_INTEGRITY, "authenticator does not decrypt with the TGT session key")
 	}
@@ -412,9 +414,12 @@ func (k *KDC) handleTGS(x *exchangeState, r *messages.TGSReq, rawBody []byte) ([
 	// RFC 4120 5.4.2: the reply is sealed in the authenticator's subkey when
 	// there is one (MIT always sends one; gokrb5 does not), else in the TGT
 	// session key.
-	replyKey, usage := tgt.Key, uint32(keyusage.TGS_REP_ENCPART_SESSION_KEY)
+	replyKey, usage := session, uint32(keyusage.TGS_REP_ENCPART_SESSION_KEY)
 	if len(auth.SubKey.KeyValue) > 0 {
-		replyKey, usage = auth.SubKey, keyusage.TGS_REP_ENCPART_AUTHENTICATOR_SUB_KEY
+		if replyKey, err = krbkey.New(auth.SubKey); err != nil {
+			return nil, krbErr(errorcode.KRB_ERR_GENERIC, "sealing TGS-REP: %v", err)
+		}
+		usage = keyusage.TGS_REP_ENCPART_AUTHENTICATOR_SUB_KEY
 	}
 	part := messages.EncKDCRepPart{
 		Key:       sessionKey,
@@ -525,7 +530,7 @@ func (k *KDC) issueTicket(svc *dirAccount, etype int32, sname types.PrincipalNam
 	}
 	b = asn1tools.AddASNAppTag(b, asnAppTag.EncTicketPart)
 	key, _ := svc.key(etype)
-	ed, err := crypto.GetEncryptedData(b, key, keyusage.KDC_REP_TICKET, svc.kvno)
+	ed, err := key.Encrypt(b, keyusage.KDC_REP_TICKET, svc.kvno)
 	if err != nil {
 		return messages.Ticket{}, types.EncryptionKey{}, err
 	}
@@ -536,12 +541,12 @@ func (k *KDC) issueTicket(svc *dirAccount, etype int32, sname types.PrincipalNam
 // 25 EncASRepPart or 26 EncTGSRepPart (RFC 4120 5.4.2). gokrb5's
 // EncKDCRepPart.Marshal always uses 25; MIT accepts either, but a KDC
 // should not rely on that.
-func seal(part messages.EncKDCRepPart, tag int, key types.EncryptionKey, usage uint32, kvno int) (types.EncryptedData, error) {
+func seal(part messages.EncKDCRepPart, tag int, key *krbkey.Key, usage uint32, kvno int) (types.EncryptedData, error) {
 	b, err := asn1.Marshal(part)
 	if err != nil {
 		return types.EncryptedData{}, err
 	}
-	return crypto.GetEncryptedData(asn1tools.AddASNAppTag(b, tag), key, usage, kvno)
+	return key.Encrypt(asn1tools.AddASNAppTag(b, tag), usage, kvno)
 }
 
 // errorReply encodes a KRB-ERROR (RFC 4120 5.9.1). stime/susec are always
@@ -604,18 +609,15 @@ func (k *KDC) etypeInfo2(a *dirAccount, etypes []int32) ([]byte, error) {
 // decryptPart decrypts EncryptedData after the checks gokrb5 leaves to the
 // caller: the etype must match the key, and the ciphertext must be long
 // enough for confounder and checksum (gokrb5 slices without checking).
-func decryptPart(ed types.EncryptedData, key types.EncryptionKey, usage uint32) ([]byte, error) {
+func decryptPart(ed types.EncryptedData, key *krbkey.Key, usage uint32) ([]byte, error) {
 	if ed.EType != key.KeyType {
 		return nil, fmt.Errorf("ciphertext of %s, key of %s", enctype.Name(ed.EType), enctype.Name(key.KeyType))
 	}
-	et, err := crypto.GetEtype(ed.EType)
-	if err != nil {
-		return nil, err
-	}
+	et := key.EType()
 	if need := et.GetConfounderByteSize() + et.GetHMACBitLength()/8; len(ed.Cipher) < need {
 		return nil, fmt.Errorf("ciphertext of %d bytes, need at least %d", len(ed.Cipher), need)
 	}
-	return crypto.DecryptEncPart(ed, key, usage)
+	return key.Decrypt(ed.Cipher, usage)
 }
 
 // verifyBodyChecksum checks the authenticator's checksum over the
@@ -654,21 +656,41 @@ func decodeRequest(unmarshal func([]byte) error, b []byte) (err error) {
 
 // rawKDCReq is KDC-REQ with the body kept as sent, for the checksum.
 type rawKDCReq struct {
-	PVNO    int           `asn1:"explicit,tag:1"`
-	MsgType int           `asn1:"explicit,tag:2"`
-	PAData  asn1.RawValue `asn1:"explicit,optional,tag:3"`
-	ReqBody asn1.RawValue `asn1:"explicit,tag:4"`
+	PVNO    int                  `asn1:"explicit,tag:1"`
+	MsgType int                  `asn1:"explicit,tag:2"`
+	PAData  types.PADataSequence `asn1:"explicit,optional,tag:3"`
+	ReqBody asn1.RawValue        `asn1:"explicit,tag:4"`
 }
 
-// rawReqBody returns the DER of the KDC-REQ-BODY of a TGS-REQ. gokrb5
-// decodes the body and drops the bytes; re-encoding them could differ from
-// what the client signed.
-func rawReqBody(req []byte) ([]byte, error) {
+// tgsReq is a TGS-REQ with the DER of its KDC-REQ-BODY as sent: gokrb5
+// decodes the body and drops the bytes, and re-encoding them could differ
+// from what the client signed.
+type tgsReq struct {
+	messages.TGSReq
+	rawBody []byte
+}
+
+// tgsReqParams are the DER parameters of a TGS-REQ, [APPLICATION 12]
+// (asnAppTag.TGSREQ).
+const tgsReqParams = "application,explicit,tag:12"
+
+// unmarshal decodes a TGS-REQ as messages.TGSReq.Unmarshal does, in one
+// pass that also keeps the body's bytes (decoding the request twice, once
+// for gokrb5's value and once for the bytes, was a tenth of a TGS
+// exchange).
+func (r *tgsReq) unmarshal(b []byte) error {
 	var m rawKDCReq
-	if _, err := asn1.UnmarshalWithParams(req, &m, fmt.Sprintf("application,explicit,tag:%d", asnAppTag.TGSREQ)); err != nil {
-		return nil, err
+	if _, err := asn1.UnmarshalWithParams(b, &m, tgsReqParams); err != nil {
+		return err
 	}
-	return m.ReqBody.Bytes, nil
+	if m.MsgType != msgtype.KRB_TGS_REQ {
+		return fmt.Errorf("message type %d, not TGS-REQ", m.MsgType)
+	}
+	if err := r.ReqBody.Unmarshal(m.ReqBody.Bytes); err != nil {
+		return err
+	}
+	r.PVNO, r.MsgType, r.PAData, r.rawBody = m.PVNO, m.MsgType, m.PAData, m.ReqBody.Bytes
+	return nil
 }
 
 func findPA(pas types.PADataSequence, t int32) *types.PAData {

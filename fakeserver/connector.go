@@ -214,6 +214,9 @@ type Server struct {
 	// (ExchangeAuth hashes its public key).
 	certificate func() (*x509.Certificate, error)
 	logf        func(string, ...any)
+	// logConnector is the protocol log's connector-id field and its comma:
+	// `HUB01\Default HUB01,`.
+	logConnector string
 	// The EHLO lists, computed once.
 	capsPlain, capsTLS, capsAnon []string
 	mu                           sync.Mutex
@@ -244,7 +247,11 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Capabilities == nil {
 		cfg.Capabilities = DefaultCapabilities()
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	// No TCP keep-alive: IdleTimeout already ends a session whose peer
+	// went away, and switching keep-alive on costs four setsockopt calls
+	// per connection, a twentieth of a short session's CPU.
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("fakeserver: listen %s: %w", cfg.Addr, err)
 	}
@@ -265,6 +272,7 @@ func Serve(ln net.Listener, cfg Config) *Server {
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
 	}
+	s.logConnector = strings.ToUpper(strings.SplitN(cfg.Host, ".", 2)[0]) + `\` + cfg.ConnectorName + ","
 	getCert := cfg.GetCertificate
 	if cfg.Certificate != nil {
 		getCert = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cfg.Certificate, nil }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"regexp"
@@ -339,5 +340,58 @@ func TestConnector_BDAT(t *testing.T) {
 	}
 	if !strings.Contains(out, "552 5.3.4") {
 		t.Errorf("a chunk over the limit was not refused:\n%s", out)
+	}
+}
+
+// TestConnector_ProtocolLogLines: the protocol log has Exchange's fields in
+// Exchange's order, a CSV field with a comma or a quote quoted, and every
+// line of the session in sequence.
+func TestConnector_ProtocolLogLines(t *testing.T) {
+	var mu sync.Mutex
+	var lines []string
+	s, _ := startHub(t, func(c *Config) {
+		c.Clock = clock.NewFake(testNow)
+		c.Logf = func(format string, args ...any) {
+			mu.Lock()
+			lines = append(lines, fmt.Sprintf(format, args...))
+			mu.Unlock()
+		}
+	})
+	c, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, remote := c.RemoteAddr().String(), c.LocalAddr().String()
+	c.Write([]byte("HELO a\"b\r\nQUIT\r\n"))
+	io.ReadAll(c)
+	c.Close()
+	s.Close()
+	prefix := "2026-11-23T12:00:00.000Z,HUB01\\Default HUB01,08DE000000000001,"
+	want := []string{
+		"0," + local + "," + remote + ",+,,",
+		"1," + local + "," + remote + `,>,"220 hub01.lab.test Microsoft ESMTP MAIL Service ready at Mon, 23 Nov 2026 12:00:00 +0000",`,
+		"2," + local + "," + remote + `,<,"HELO a""b",`,
+		"3," + local + "," + remote + ",>,250 hub01.lab.test Hello [127.0.0.1],",
+		"4," + local + "," + remote + ",<,QUIT,",
+		"5," + local + "," + remote + ",>,221 2.0.0 Service closing transmission channel,",
+		"6," + local + "," + remote + ",-,,Local",
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), strings.Join(lines, "\n"))
+	}
+	for i := range want {
+		if lines[i] != prefix+want[i] {
+			t.Errorf("line %d:\n got %s\nwant %s", i, lines[i], prefix+want[i])
+		}
+	}
+}
+
+func TestAppendLogTime_SameAsLayout(t *testing.T) {
+	for _, tm := range []time.Time{testNow, time.Date(2026, 1, 2, 3, 4, 5, 6789012, time.UTC), time.Date(999, 12, 31, 23, 59, 59, 999999999, time.UTC)} {
+		if got, want := string(appendLogTime(nil, tm)), tm.Format("2006-01-02T15:04:05.000Z"); got != want {
+			t.Errorf("%v: %s, want %s", tm, got, want)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/exauth/exauth/internal/gssapi"
 	"github.com/exauth/exauth/internal/krbclient"
 	"github.com/exauth/exauth/internal/krberror"
+	"github.com/exauth/exauth/internal/krbkey"
 )
 
 // KerberosAcceptor is the connector's Kerberos side: it verifies the
@@ -47,6 +48,10 @@ type KerberosAcceptor struct {
 	Tickets TicketSource
 	// Faults are ExchangeAuth misbehaviours a scenario can switch on.
 	Faults ExchangeAuthFaults
+
+	// keys keeps the derived keys of the keytab's keys and of the reverse
+	// ticket's session key from one session to the next.
+	keys krbkey.Cache
 }
 
 // TicketSource obtains service tickets with the hub's own credentials.
@@ -100,7 +105,7 @@ func (a *KerberosAcceptor) Start(req AuthRequest) (sasl.Server, error) {
 
 func (a *KerberosAcceptor) server(service string, mode gssapi.Mode) (*gssapi.Server, error) {
 	srv, err := gssapi.NewServer(gssapi.ServerConfig{
-		Keytab: a.Keytab, Service: service, Clock: a.Clock, MaxSkew: a.MaxSkew, Mode: mode, Replay: a.Replay,
+		Keytab: a.Keytab, Service: service, Clock: a.Clock, MaxSkew: a.MaxSkew, Mode: mode, Replay: a.Replay, Keys: &a.keys,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("kerberos acceptor: %w", err)
@@ -251,7 +256,7 @@ func (s *exchangeAuthSession) reverse(pub, clientKey, eap []byte) ([]byte, bool,
 	}
 	c, err := gssapi.NewClient(gssapi.ClientConfig{
 		Ticket: st.Ticket, SessionKey: st.SessionKey, Client: st.Client, Realm: st.Realm,
-		Clock: s.a.Clock, Mode: gssapi.ModeExchange,
+		Clock: s.a.Clock, Mode: gssapi.ModeExchange, Keys: &s.a.keys,
 	})
 	if err != nil {
 		return s.fail("InternalError", err.Error())

@@ -8,9 +8,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jcmturner/gokrb5/v8/config"
+
 	"github.com/exauth/exauth/internal/clock"
 	"github.com/exauth/exauth/internal/gssapi"
 	"github.com/exauth/exauth/internal/krbclient"
+	"github.com/exauth/exauth/internal/krbkey"
 	"github.com/exauth/exauth/verdict"
 )
 
@@ -18,7 +21,13 @@ import (
 // credentials come from, as kinit's options do. Password is a secret: it is
 // never printed and never taken from argv.
 type Settings struct {
-	Krb5Conf  string // krb5.conf path; "" = $KRB5_CONFIG, then /etc/krb5.conf
+	Krb5Conf string // krb5.conf path; "" = $KRB5_CONFIG, then /etc/krb5.conf
+	// Krb5 is a krb5.conf already read (krbclient.LoadKrb5Conf); when set,
+	// Krb5Conf is not read again. A lab hands its own to every probe it
+	// configures: gokrb5's parser compiles regular expressions for each
+	// line, half a millisecond for a lab's krb5.conf. It is only read, so
+	// probes may share it.
+	Krb5      *config.Config
 	Realm     string // overrides default_realm
 	KDC       string // HOST[:PORT] for the realm
 	CCache    string // ccache; "" = $KRB5CCNAME, then /tmp/krb5cc_UID
@@ -61,6 +70,10 @@ type Client struct {
 	client   *krbclient.Client
 	creds    krbclient.Credentials
 	setupErr error
+	// keys keeps the derived keys of the tickets' session keys and of
+	// this host's own keys between the probes that share this client
+	// (exauth check's targets).
+	keys krbkey.Cache
 }
 
 // setup reads the configuration and the credentials once.
@@ -78,7 +91,9 @@ func (k *Client) setup() (*krbclient.Client, error) {
 		if path == "" {
 			path = krbclient.DefaultKrb5Conf(s.Getenv)
 		}
-		if _, statErr := os.Stat(path); s.Krb5Conf == "" && s.Realm != "" && s.KDC != "" && errors.Is(statErr, os.ErrNotExist) {
+		if s.Krb5 != nil {
+			cfg.Krb5 = s.Krb5
+		} else if _, statErr := os.Stat(path); s.Krb5Conf == "" && s.Realm != "" && s.KDC != "" && errors.Is(statErr, os.ErrNotExist) {
 			// --realm and --kdc are enough without any krb5.conf.
 			cfg.Krb5 = krbclient.ConfigFor(s.Realm, s.KDC)
 		} else {
@@ -180,7 +195,7 @@ func (k *Client) GSSAPIClient(ctx context.Context, spn string, use TokenUse, obs
 	}
 	c, err := gssapi.NewClient(gssapi.ClientConfig{
 		Ticket: st.Ticket, SessionKey: st.SessionKey, Client: st.Client, Realm: st.Realm,
-		Clock: k.settings.Clock, Mode: mode, Mutual: mutual,
+		Clock: k.settings.Clock, Mode: mode, Mutual: mutual, Keys: &k.keys,
 	})
 	if err != nil {
 		// A nil *gssapi.Client must not become a non-nil Mechanism.
@@ -206,7 +221,7 @@ func (k *Client) AcceptReverse(token []byte, spn string) (Reverse, error) {
 	if err != nil {
 		return Reverse{}, err
 	}
-	srv, err := gssapi.NewServer(gssapi.ServerConfig{Keytab: kt, Service: spn, Clock: k.settings.Clock, Mode: gssapi.ModeExchange})
+	srv, err := gssapi.NewServer(gssapi.ServerConfig{Keytab: kt, Service: spn, Clock: k.settings.Clock, Mode: gssapi.ModeExchange, Keys: &k.keys})
 	if err != nil {
 		return Reverse{}, err
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jcmturner/gokrb5/v8/config"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 
 	"github.com/exauth/exauth/fakecas"
@@ -72,6 +73,9 @@ type Lab struct {
 	clock   clock.Clock
 	tempDir bool
 	getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// krb5 is the lab's krb5.conf as krbclient reads it, read at the first
+	// probe configuration and shared by every probe configured after.
+	krb5 func() (*config.Config, error)
 }
 
 // Run starts a scenario.
@@ -91,10 +95,26 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 	if err := lab.stateDir(opts.StateDir); err != nil {
 		return lab, err
 	}
+	// The lab CA (an ECDSA key, a self-signed certificate and the
+	// verification x509 makes of its own signature: a quarter of Run) is
+	// made on another core while the KDC starts and its files are written.
+	caStart := lab.clock.Now()
+	caDone := make(chan struct{})
+	var ca *fakeserver.CA
+	var caErr error
+	go func() {
+		defer close(caDone)
+		ca, caErr = fakeserver.NewCA("exauth lab CA ("+sc.Name+")", caStart, 2*365*24*time.Hour)
+	}()
+	defer func() { <-caDone }() // no goroutine outlives Run, whatever it returns
 	if err := lab.startKDC(opts); err != nil {
 		return lab, err
 	}
-	if lab.getCert, err = lab.certificate(); err != nil {
+	<-caDone
+	if caErr != nil {
+		return lab, caErr
+	}
+	if lab.getCert, err = lab.certificate(ca, caStart); err != nil {
 		return lab, err
 	}
 	if sc.IsCAS() {
@@ -136,7 +156,8 @@ func (l *Lab) startKDC(opts Options) error {
 		return fmt.Errorf("scenario %s: %w", sc.Name, err)
 	}
 	l.Krb5Conf = filepath.Join(l.StateDir, "krb5.conf")
-	if err := writeStateFile(l.Krb5Conf, l.KDC.Krb5Conf(), 0o644); err != nil {
+	l.krb5 = sync.OnceValues(func() (*config.Config, error) { return krbclient.LoadKrb5Conf(l.Krb5Conf) })
+	if err := l.writeStateFile(l.Krb5Conf, l.KDC.Krb5Conf(), 0o644); err != nil {
 		return err
 	}
 	clientKT, err := l.KDC.Keytab(sc.KDC.Client, 0)
@@ -144,7 +165,7 @@ func (l *Lab) startKDC(opts Options) error {
 		return fmt.Errorf("scenario %s: client keytab: %w", sc.Name, err)
 	}
 	l.ClientKeytab = filepath.Join(l.StateDir, "client.keytab")
-	return writeKeytab(l.ClientKeytab, clientKT)
+	return l.writeKeytab(l.ClientKeytab, clientKT)
 }
 
 // serviceKeys are the keys the target server holds, as its keytab
@@ -287,9 +308,13 @@ func (l *Lab) stateDir(dir string) error {
 // writeStateFile writes one file of the state directory: whatever stood at
 // path (a file of an earlier run, or a link planted to redirect the write)
 // is removed, never followed, and the file is created anew, exclusively.
-func writeStateFile(path string, data []byte, perm os.FileMode) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("state file: %w", err)
+// In a temporary directory of the lab's own, made empty and private by
+// os.MkdirTemp, nothing can stand there, and the removal is skipped.
+func (l *Lab) writeStateFile(path string, data []byte, perm os.FileMode) error {
+	if !l.tempDir {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("state file: %w", err)
+		}
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
@@ -302,19 +327,31 @@ func writeStateFile(path string, data []byte, perm os.FileMode) error {
 	return f.Close()
 }
 
-// certificate writes the CA the probe is told to trust and returns how the
-// hub gets the certificate the scenario asks for: issued at the first TLS
-// handshake, since most scenarios started by a test suite are never asked
-// for one and key generation dominates start-up.
-func (l *Lab) certificate() (func(*tls.ClientHelloInfo) (*tls.Certificate, error), error) {
-	now := l.clock.Now()
-	ca, err := fakeserver.NewCA("exauth lab CA ("+l.Scenario.Name+")", now, 2*365*24*time.Hour)
-	if err != nil {
-		return nil, err
+// removeTempDir removes a temporary state directory: its files by name and
+// then the directory, which spares os.RemoveAll's reading of the directory
+// (file system calls are most of a lab's start and stop on a disk-backed
+// /tmp), or, when someone left other files in it, os.RemoveAll.
+func (l *Lab) removeTempDir() error {
+	for _, f := range []string{l.Krb5Conf, l.ClientKeytab, l.CAFile} {
+		if f != "" {
+			os.Remove(f)
+		}
 	}
+	if os.Remove(l.StateDir) == nil {
+		return nil
+	}
+	return os.RemoveAll(l.StateDir)
+}
+
+// certificate writes the CA (made at now) the probe is told to trust and
+// returns how the server gets the certificate the scenario asks for:
+// issued at the first TLS handshake, since most scenarios started by a
+// test suite are never asked for one and key generation dominates
+// start-up.
+func (l *Lab) certificate(ca *fakeserver.CA, now time.Time) (func(*tls.ClientHelloInfo) (*tls.Certificate, error), error) {
 	l.CA = ca
 	l.CAFile = filepath.Join(l.StateDir, "ca.pem")
-	if err := writeStateFile(l.CAFile, ca.PEM(), 0o644); err != nil {
+	if err := l.writeStateFile(l.CAFile, ca.PEM(), 0o644); err != nil {
 		return nil, err
 	}
 	kind := l.Scenario.Hub.TLS.Certificate
@@ -456,7 +493,10 @@ func (l *Lab) HTTPProbeConfig() httpprobe.Config {
 
 func (l *Lab) kerberos() kerberos.Side {
 	c := l.Credentials()
-	return kerberos.New(kerberos.Settings{Krb5Conf: c.Krb5Conf, Keytab: c.Keytab, Principal: c.Principal, Clock: l.clock})
+	// The lab wrote its krb5.conf; a probe need not parse it again. If it
+	// cannot be read, the probe reads it itself and reports why.
+	krb5, _ := l.krb5()
+	return kerberos.New(kerberos.Settings{Krb5Conf: c.Krb5Conf, Krb5: krb5, Keytab: c.Keytab, Principal: c.Principal, Clock: l.clock})
 }
 
 // RunProbe runs the probe the scenario is meant for, SMTP or HTTP, with its
@@ -482,7 +522,7 @@ func (l *Lab) Shutdown(ctx context.Context) error {
 		errs = append(errs, l.KDC.Shutdown(ctx))
 	}
 	if l.tempDir {
-		errs = append(errs, os.RemoveAll(l.StateDir))
+		errs = append(errs, l.removeTempDir())
 	}
 	return errors.Join(errs...)
 }
@@ -500,7 +540,7 @@ func (l *Lab) Close() error {
 		errs = append(errs, l.KDC.Close())
 	}
 	if l.tempDir {
-		errs = append(errs, os.RemoveAll(l.StateDir))
+		errs = append(errs, l.removeTempDir())
 	}
 	return errors.Join(errs...)
 }
@@ -508,12 +548,12 @@ func (l *Lab) Close() error {
 type marshaler interface{ Marshal() ([]byte, error) }
 
 // writeKeytab writes a keytab readable by its owner only.
-func writeKeytab(path string, kt marshaler) error {
+func (l *Lab) writeKeytab(path string, kt marshaler) error {
 	b, err := kt.Marshal()
 	if err != nil {
 		return fmt.Errorf("keytab: %w", err)
 	}
-	return writeStateFile(path, b, 0o600)
+	return l.writeStateFile(path, b, 0o600)
 }
 
 // etypeIDs are the numbers of encryption type names validated when the

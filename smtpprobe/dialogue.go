@@ -151,6 +151,9 @@ type dialogue struct {
 	// is the budget's, not the server's.
 	budgetBound bool
 	redact      bool // received authentication data is a secret
+	// cert delivers the peer certificate's verification, made alongside
+	// the EHLO that follows the TLS handshake.
+	cert chan *verdict.CertObservation
 }
 
 func (d *dialogue) since() time.Duration { return d.cfg.Clock.Now().Sub(d.start) }
@@ -191,7 +194,9 @@ func (d *dialogue) run(ctx context.Context, addr string) {
 		if !d.upgradeTLS(ctx, verb) {
 			return
 		}
-		if caps, ok = d.ehlo(ctx, true); !ok {
+		caps, ok = d.ehlo(ctx, true)
+		d.awaitCert()
+		if !ok {
 			return
 		}
 		if d.cfg.RequireTrustedCert && d.obs.TLS.PeerCert != nil && !d.obs.TLS.PeerCert.Trusted {
@@ -497,11 +502,24 @@ func (d *dialogue) upgradeTLS(ctx context.Context, verb string) bool {
 	t.Version = tls.VersionName(st.Version)
 	t.Cipher = tls.CipherSuiteName(st.CipherSuite)
 	if len(st.PeerCertificates) > 0 {
-		t.PeerCert = d.verifyCert(st.PeerCertificates)
+		// The chain is verified while the next EHLO is in flight (an ECDSA
+		// or RSA verification, a tenth of a millisecond): nothing reads the
+		// answer before that EHLO's reply, and awaitCert records it then.
+		chain := st.PeerCertificates
+		d.cert = make(chan *verdict.CertObservation, 1)
+		go func() { d.cert <- d.verifyCert(chain) }()
 	}
 	d.inTLS, d.tls = true, st
 	d.setConn(tc)
 	return true
+}
+
+// awaitCert records the verification upgradeTLS started.
+func (d *dialogue) awaitCert() {
+	if d.cert != nil {
+		d.obs.TLS.PeerCert = <-d.cert
+		d.cert = nil
+	}
 }
 
 func (d *dialogue) verifyCert(chain []*x509.Certificate) *verdict.CertObservation {

@@ -108,7 +108,7 @@ func BenchmarkBareParts(b *testing.B) {
 	}
 	defer p.close()
 	for b.Loop() {
-		if _, err := p.measure(); err != nil {
+		if _, err := p.measure(true); err != nil {
 			b.Fatal(err)
 		}
 	}

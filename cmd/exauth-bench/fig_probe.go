@@ -13,8 +13,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jcmturner/gokrb5/v8/keytab"
+
+	"github.com/exauth/exauth/internal/exchangeauth"
 	"github.com/exauth/exauth/internal/gssapi"
 	"github.com/exauth/exauth/internal/krbclient"
+	"github.com/exauth/exauth/internal/krbkey"
 	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
@@ -55,8 +59,28 @@ type bareParts struct {
 	tlsLn    net.Listener
 	wg       sync.WaitGroup
 	krb5     *krbConf
-	acceptor func() (*gssapi.Server, error)
+	acceptor func(mutual bool) (*gssapi.Server, error)
+	// ExchangeAuth's reverse leg: the hub's ticket for the client host
+	// (fetched once, as the hub caches it) and the client host's keytab.
+	reverseTicket *krbclient.ServiceTicket
+	reverseSPN    string
+	clientKeytab  *keytab.Keytab
+	hubKeys       *krbkey.Cache // the acceptor's, as KerberosAcceptor keeps one
+	probeKeys     *krbkey.Cache // the probe's, as its KerberosClient keeps one
 }
+
+// The parts' indices; partReverse is ExchangeAuth's alone.
+const (
+	partConnect = iota
+	partTLS
+	partAS
+	partTGS
+	partAPVerify
+	partReverse
+	nParts
+)
+
+var partNames = [nParts]string{"TCP connect", "TLS 1.2 handshake", "AS", "TGS", "AP verify", "reverse token (hub builds, probe verifies)"}
 
 type krbConf struct {
 	cfg   krbclient.Config
@@ -77,7 +101,9 @@ func newBareParts(lab *scenarios.Lab) (*bareParts, error) {
 	if p.tlsLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		return nil, err
 	}
-	conf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	// TLS 1.2, as inside X-ANONYMOUSTLS on both paths (the probe and the
+	// connector stop at 1.2 there, where ExchangeAuth's EAP key is defined).
+	conf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, MaxVersion: exchangeauth.MaxTLSVersion}
 	p.wg.Add(2)
 	go func() {
 		defer p.wg.Done()
@@ -120,8 +146,23 @@ func newBareParts(lab *scenarios.Lab) (*bareParts, error) {
 		return nil, err
 	}
 	replay := gssapi.NewReplayCache()
-	p.acceptor = func() (*gssapi.Server, error) {
-		return gssapi.NewServer(gssapi.ServerConfig{Keytab: hubKT, Service: lab.SPN, Mode: gssapi.ModeExchange, Replay: replay})
+	p.hubKeys, p.probeKeys = krbkey.NewCache(), krbkey.NewCache()
+	p.acceptor = func(bool) (*gssapi.Server, error) {
+		return gssapi.NewServer(gssapi.ServerConfig{Keytab: hubKT, Service: lab.SPN, Mode: gssapi.ModeExchange, Replay: replay, Keys: p.hubKeys})
+	}
+	hub, err := krbclient.New(krbclient.Config{Krb5: krbclient.ConfigFor(lab.Realm, "tcp/"+lab.KDC.TCPAddr())},
+		krbclient.FromKeytabValue(hubKT, "HUB01$@"+lab.Realm))
+	if err != nil {
+		return nil, err
+	}
+	p.reverseSPN = "SMTPSVC/" + lab.ProbeSettings().EHLO
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if p.reverseTicket, err = hub.ServiceTicket(ctx, p.reverseSPN); err != nil {
+		return nil, fmt.Errorf("the hub's reverse ticket: %w", err)
+	}
+	if p.clientKeytab, err = keytab.Load(lab.ClientKeytab); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -132,12 +173,14 @@ func (p *bareParts) close() {
 	p.wg.Wait()
 }
 
-// parts measures each part once: connect, TLS, AS, TGS, AP verify.
-func (p *bareParts) measure() ([5]time.Duration, error) {
-	var d [5]time.Duration
+// measure measures each part once: connect, TLS, AS, TGS, AP verify and,
+// for ExchangeAuth, the reverse token. The AP-REQ asks for an AP-REP on
+// the X-EXPS GSSAPI path, not on the ExchangeAuth one.
+func (p *bareParts) measure(exchangeAuth bool) ([nParts]time.Duration, error) {
+	var d [nParts]time.Duration
 	t0 := time.Now()
 	c, err := net.Dial("tcp", p.tcpLn.Addr().String())
-	d[0] = time.Since(t0)
+	d[partConnect] = time.Since(t0)
 	if err != nil {
 		return d, err
 	}
@@ -150,7 +193,7 @@ func (p *bareParts) measure() ([5]time.Duration, error) {
 	tc := tls.Client(c, clientTLS())
 	t0 = time.Now()
 	err = tc.Handshake()
-	d[1] = time.Since(t0)
+	d[partTLS] = time.Since(t0)
 	tc.Close()
 	if err != nil {
 		return d, err
@@ -164,18 +207,18 @@ func (p *bareParts) measure() ([5]time.Duration, error) {
 	defer cancel()
 	t0 = time.Now()
 	err = kc.Login(ctx)
-	d[2] = time.Since(t0)
+	d[partAS] = time.Since(t0)
 	if err != nil {
 		return d, err
 	}
 	t0 = time.Now()
 	st, err := kc.ServiceTicket(ctx, p.lab.SPN)
-	d[3] = time.Since(t0)
+	d[partTGS] = time.Since(t0)
 	if err != nil {
 		return d, err
 	}
 
-	g, err := gssapi.NewClient(gssapi.ClientConfig{Ticket: st.Ticket, SessionKey: st.SessionKey, Client: st.Client, Realm: st.Realm, Mode: gssapi.ModeExchange, Mutual: true})
+	g, err := gssapi.NewClient(gssapi.ClientConfig{Ticket: st.Ticket, SessionKey: st.SessionKey, Client: st.Client, Realm: st.Realm, Mode: gssapi.ModeExchange, Mutual: !exchangeAuth})
 	if err != nil {
 		return d, err
 	}
@@ -183,7 +226,7 @@ func (p *bareParts) measure() ([5]time.Duration, error) {
 	if err != nil {
 		return d, err
 	}
-	srv, err := p.acceptor()
+	srv, err := p.acceptor(!exchangeAuth)
 	if err != nil {
 		return d, err
 	}
@@ -192,15 +235,51 @@ func (p *bareParts) measure() ([5]time.Duration, error) {
 	}
 	t0 = time.Now()
 	_, done, err := srv.Next(tok)
-	d[4] = time.Since(t0)
+	d[partAPVerify] = time.Since(t0)
 	if err == nil && !done {
 		err = errors.New("acceptor not done after the AP-REQ")
+	}
+	if err != nil || !exchangeAuth {
+		return d, err
+	}
+
+	// The reverse leg: the hub's AP-REQ from its cached ticket, verified
+	// with the client host's keytab, as the connector and the probe do it.
+	t0 = time.Now()
+	rt := p.reverseTicket
+	hc, err := gssapi.NewClient(gssapi.ClientConfig{Ticket: rt.Ticket, SessionKey: rt.SessionKey, Client: rt.Client, Realm: rt.Realm, Mode: gssapi.ModeExchange, Keys: p.hubKeys})
+	if err != nil {
+		return d, err
+	}
+	_, rtok, err := hc.Start()
+	if err != nil {
+		return d, err
+	}
+	rsrv, err := gssapi.NewServer(gssapi.ServerConfig{Keytab: p.clientKeytab, Service: p.reverseSPN, Mode: gssapi.ModeExchange, Keys: p.probeKeys})
+	if err != nil {
+		return d, err
+	}
+	_, done, err = rsrv.Next(rtok)
+	d[partReverse] = time.Since(t0)
+	if err == nil && !done {
+		err = errors.New("reverse token: acceptor not done")
 	}
 	return d, err
 }
 
-func figProbeLatency() row {
-	r := row{figure: "probe: time to verdict, healthy, loopback", target: "≤ 1.30×"}
+// figProbeLatency is figure 4 on the default path (X-EXPS EXCHANGEAUTH);
+// figProbeLatencyGSSAPI is the same on the downgraded X-EXPS GSSAPI path.
+func figProbeLatency() row { return probeLatency(verdict.MechAuto) }
+
+func figProbeLatencyGSSAPI() row { return probeLatency(verdict.MechGSSAPI) }
+
+func probeLatency(mech verdict.Mech) row {
+	exchangeAuth := mech != verdict.MechGSSAPI
+	path, profile := "ExchangeAuth", "fig4"
+	if !exchangeAuth {
+		path, profile = "X-EXPS GSSAPI", "fig4g"
+	}
+	r := row{figure: "probe: time to verdict, healthy, loopback, " + path, target: "≤ 1.30×"}
 	lab, err := startHealthy()
 	if err != nil {
 		r.failed = err.Error()
@@ -213,13 +292,18 @@ func figProbeLatency() row {
 		return r
 	}
 	defer parts.close()
+	config := func() smtpprobe.Config {
+		cfg := lab.ProbeConfig()
+		cfg.Mech = mech
+		return cfg
+	}
 	// Warm up both (first TLS handshake, first allocations).
 	for range 10 {
-		if _, _, err := probeOnce(lab, lab.ProbeConfig()); err != nil {
+		if _, _, err := probeOnce(lab, config()); err != nil {
 			r.failed = err.Error()
 			return r
 		}
-		if _, err := parts.measure(); err != nil {
+		if _, err := parts.measure(exchangeAuth); err != nil {
 			r.failed = "bare parts: " + err.Error()
 			return r
 		}
@@ -227,15 +311,20 @@ func figProbeLatency() row {
 	// Alternate one probe and one set of bare parts, so that both see the
 	// same machine.
 	var probes []time.Duration
-	var each [5][]time.Duration
+	var each [nParts][]time.Duration
 	var phases [4][]time.Duration // the probe's own connect, tls, kdc, auth timings
-	stop := startProfile("fig4")
+	stop := startProfile(profile)
 	end := time.Now().Add(opts.probes)
 	for time.Now().Before(end) {
-		rep, d, err := probeOnce(lab, lab.ProbeConfig())
+		rep, d, err := probeOnce(lab, config())
 		if err != nil {
 			stop()
 			r.failed = err.Error()
+			return r
+		}
+		if exchangeAuth != (rep.Auth != nil && rep.Auth.Mechanism == "EXCHANGEAUTH") {
+			stop()
+			r.failed = fmt.Sprintf("the probe authenticated with %+v, not on the %s path", rep.Auth, path)
 			return r
 		}
 		probes = append(probes, d)
@@ -244,7 +333,7 @@ func figProbeLatency() row {
 				phases[i] = append(phases[i], time.Duration(*v*float64(time.Millisecond)))
 			}
 		}
-		pd, err := parts.measure()
+		pd, err := parts.measure(exchangeAuth)
 		if err != nil {
 			stop()
 			r.failed = "bare parts: " + err.Error()
@@ -256,12 +345,14 @@ func figProbeLatency() row {
 	}
 	stop()
 	var sum time.Duration
-	names := []string{"TCP connect", "TLS handshake", "AS", "TGS", "AP verify"}
 	var detail []string
 	for i := range each {
+		if i == partReverse && !exchangeAuth {
+			continue
+		}
 		m := median(each[i])
 		sum += m
-		detail = append(detail, fmt.Sprintf("%s %s", names[i], us(m)))
+		detail = append(detail, fmt.Sprintf("%s %s", partNames[i], us(m)))
 	}
 	mp := median(probes)
 	r.ours = fmt.Sprintf("%s (median of %d)", us(mp), len(probes))
@@ -271,7 +362,7 @@ func figProbeLatency() row {
 	r.notes = append(r.notes,
 		fmt.Sprintf("probe p10 %s, p90 %s", us(percentile(probes, 0.1)), us(percentile(probes, 0.9))),
 		"bare parts (medians): "+strings.Join(detail, ", "),
-		fmt.Sprintf("the probe's own phase timings (medians): connect %s, TLS upgrade %s, KDC %s, X-EXPS %s; the rest is SMTP round trips, reading krb5.conf and the keytab, certificate verification and the diagnosis",
+		fmt.Sprintf("the probe's own phase timings (medians): connect %s, TLS upgrade %s, KDC %s, X-EXPS %s; the rest is SMTP round trips, reading the keytab, certificate verification and the diagnosis",
 			us(median(phases[0])), us(median(phases[1])), us(median(phases[2])), us(median(phases[3]))))
 	return r
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/subtle"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -13,8 +15,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jcmturner/gokrb5/v8/keytab"
+
+	"github.com/exauth/exauth/internal/exchangeauth"
 	"github.com/exauth/exauth/internal/gssapi"
 	"github.com/exauth/exauth/internal/krbclient"
+	"github.com/exauth/exauth/internal/krbkey"
 )
 
 // clientTLS is the probe's TLS client configuration (smtpprobe's
@@ -202,9 +208,11 @@ func figHealthySessions() row {
 		r.failed = "service ticket: " + err.Error()
 		return r
 	}
+	// One key cache for the ticket's session key, as the probe's Kerberos
+	// client keeps one for the probes that share its tickets.
 	gcfg := gssapi.ClientConfig{
 		Ticket: st.Ticket, SessionKey: st.SessionKey, Client: st.Client, Realm: st.Realm,
-		Mode: gssapi.ModeExchange, Mutual: true,
+		Mode: gssapi.ModeExchange, Mutual: true, Keys: krbkey.NewCache(),
 	}
 	tconf := clientTLS()
 	if err := healthySession(ours.ready.SMTP, tconf, gcfg); err != nil {
@@ -294,6 +302,146 @@ func figPlainSessions() row {
 		fmt.Sprintf("same Go load generator for both (%d clients: connect, banner, EHLO, QUIT, close); smtp-sink %s", opts.clients, strings.Join(cmd.Args[1:], " ")))
 	if c0, c1 := resOurs.cpuPerOp(), resBase.cpuPerOp(); c0 > 0 && c1 > 0 {
 		r.notes = append(r.notes, fmt.Sprintf("server CPU per session: %s vs smtp-sink %s (%.2f×)", us(c0), us(c1), float64(c0)/float64(c1)))
+	}
+	return r
+}
+
+// reverseCheck verifies the receiving hub's reverse AP-REQ in a 235 blob
+// as the probe does (smtpprobe's AcceptReverse): with the client host's own
+// keytab, for SMTPSVC/<its EHLO name>, no AP-REP asked for.
+type reverseCheck struct {
+	keytab *keytab.Keytab
+	keys   *krbkey.Cache
+}
+
+func newReverseCheck(path string) (*reverseCheck, error) {
+	kt, err := keytab.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return &reverseCheck{keytab: kt, keys: krbkey.NewCache()}, nil
+}
+
+// exchangeAuthSession is a full healthy session on exauth's default path:
+// connect, banner, EHLO, X-ANONYMOUSTLS and the TLS 1.2 handshake, EHLO,
+// `X-EXPS EXCHANGEAUTH SHA256 <blob>` with a fresh AP-REQ and the hash that
+// binds it to the TLS session (certificate key, session key, EAP key),
+// answered by `235 <blob>` whose reverse AP-REQ and hash are checked as the
+// probe checks them, QUIT.
+func exchangeAuthSession(addr string, tconf *tls.Config, gcfg gssapi.ClientConfig, rc *reverseCheck) error {
+	s, err := greet(addr)
+	if err != nil {
+		return err
+	}
+	defer s.c.Close()
+	if _, err := s.cmd("X-ANONYMOUSTLS", 220); err != nil {
+		return err
+	}
+	tc := tls.Client(s.c, tconf)
+	if err := tc.Handshake(); err != nil {
+		return fmt.Errorf("TLS: %w", err)
+	}
+	s.c = tc
+	s.br.Reset(tc)
+	if _, err := s.cmd("EHLO "+labEHLO, 250); err != nil {
+		return err
+	}
+	g, err := gssapi.NewClient(gcfg)
+	if err != nil {
+		return err
+	}
+	_, tok, err := g.Start()
+	if err != nil {
+		return err
+	}
+	st := tc.ConnectionState()
+	pub, err := exchangeauth.PublicKey(st.PeerCertificates[0])
+	if err != nil {
+		return err
+	}
+	eap, err := exchangeauth.EAPKey(st)
+	if err != nil {
+		return err
+	}
+	clientKey := g.SessionKey()
+	blob := exchangeauth.FormatBlob(tok, exchangeauth.ClientHash(pub, clientKey, eap))
+	text, err := s.cmd("X-EXPS EXCHANGEAUTH "+exchangeauth.Hash+" "+blob, 235)
+	if err != nil {
+		return fmt.Errorf("X-EXPS EXCHANGEAUTH: %w", err)
+	}
+	rtoken, rhash, err := exchangeauth.ParseBlob(text)
+	if err != nil {
+		return fmt.Errorf("235 blob: %w", err)
+	}
+	srv, err := gssapi.NewServer(gssapi.ServerConfig{Keytab: rc.keytab, Service: "SMTPSVC/" + labEHLO, Mode: gssapi.ModeExchange, Keys: rc.keys})
+	if err != nil {
+		return err
+	}
+	if out, done, err := srv.Next(rtoken); err != nil || !done || len(out) > 0 {
+		return fmt.Errorf("reverse token: done %v, %d octets out, %v", done, len(out), err)
+	}
+	acc, _ := srv.Accepted()
+	if subtle.ConstantTimeCompare(rhash, exchangeauth.ServerHash(pub, clientKey, eap, acc.SessionKey)) != 1 {
+		return errors.New("reverse blob: hash mismatch")
+	}
+	if _, err := s.cmd("QUIT", 221); err != nil {
+		return err
+	}
+	return nil
+}
+
+// figExchangeAuthSessions is figure 1 on the default path: full healthy
+// X-EXPS EXCHANGEAUTH sessions/s against bare TLS 1.2 handshakes/s.
+func figExchangeAuthSessions() row {
+	r := row{figure: fmt.Sprintf("fake connector: full healthy ExchangeAuth sessions/s, %d clients", opts.clients),
+		target: "≥ 0.70×"}
+	ours, err := startChild("hub", "fig1e-ours")
+	if err != nil {
+		r.failed = err.Error()
+		return r
+	}
+	defer ours.stop()
+	base, err := startChild("hub", "fig1e-baseline")
+	if err != nil {
+		r.failed = err.Error()
+		return r
+	}
+	defer base.stop()
+	st, err := fetchTicket(ours.ready)
+	if err != nil {
+		r.failed = "service ticket: " + err.Error()
+		return r
+	}
+	rc, err := newReverseCheck(ours.ready.Keytab)
+	if err != nil {
+		r.failed = err.Error()
+		return r
+	}
+	gcfg := gssapi.ClientConfig{
+		Ticket: st.Ticket, SessionKey: st.SessionKey, Client: st.Client, Realm: st.Realm,
+		Mode: gssapi.ModeExchange, // no AP-REP: ExchangeAuth answers with the reverse ticket
+		Keys: krbkey.NewCache(),
+	}
+	tconf := clientTLS()
+	tconf.MaxVersion = exchangeauth.MaxTLSVersion // as the probe, so that the EAP key is defined
+	if err := exchangeAuthSession(ours.ready.SMTP, tconf, gcfg, rc); err != nil {
+		r.failed = "healthy ExchangeAuth session: " + err.Error()
+		return r
+	}
+	res := runPaired(opts.clients, "fig1e",
+		side{"ours", func(int) error { return exchangeAuthSession(ours.ready.SMTP, tconf, gcfg, rc) }, groupCPU(ours.pid())},
+		side{"baseline", func(int) error { return tlsHandshake(base.ready.TLS, tconf) }, groupCPU(base.pid())})
+	resOurs, resBase := res[0], res[1]
+	r.ours = fmt.Sprintf("%.0f sessions/s", resOurs.rate())
+	r.baseline = fmt.Sprintf("%.0f handshakes/s (TLS 1.2)", resBase.rate())
+	r.ratio, r.hasRatio = resOurs.rate()/resBase.rate(), true
+	r.passed = r.ratio >= 0.7 && resOurs.errs == 0
+	r.notes = append(r.notes,
+		"ours: "+resOurs.String(),
+		"baseline: "+resBase.String(),
+		"one service ticket fetched up front; each session builds a fresh AP-REQ and its ExchangeAuth hash, and verifies the hub's reverse AP-REQ and hash with the client's keytab, as the probe does")
+	if c0, c1 := resOurs.cpuPerOp(), resBase.cpuPerOp(); c0 > 0 && c1 > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("server CPU per operation: %s per session vs %s per handshake (%.2f× the handshake's CPU)", us(c0), us(c1), float64(c0)/float64(c1)))
 	}
 	return r
 }

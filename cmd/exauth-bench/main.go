@@ -10,12 +10,16 @@
 // Figures (see BENCHMARKS.md for what each measures and why):
 //
 //  1. fake connector full healthy sessions/s vs bare TLS handshakes/s
+//     (1e: the same on the default path, X-EXPS EXCHANGEAUTH)
 //  2. fake connector plain EHLO/QUIT sessions/s vs Postfix smtp-sink
 //  3. fake KDC AS+TGS exchanges/s vs MIT krb5kdc
 //  4. probe time to verdict (healthy) vs the sum of its unavoidable parts
+//     (4g: the same on the X-EXPS GSSAPI path)
 //  5. probe round trips on the wire vs the protocol minimum
 //  6. fake connector resident memory per idle connection
 //  7. scenario start-up vs httptest.NewTLSServer start-up
+//  8. `exauth serve` (protocol log on) plain sessions/s under Postfix
+//     smtp-source vs Postfix smtp-sink
 //
 // Servers under load (the fake connector, the fake KDC, and their
 // baselines) run in child processes — exauth-bench re-executes itself with
@@ -107,12 +111,15 @@ func main() {
 		run func() row
 	}{
 		{"1", figHealthySessions},
+		{"1e", figExchangeAuthSessions},
 		{"2", figPlainSessions},
 		{"3", figKDC},
 		{"4", figProbeLatency},
+		{"4g", figProbeLatencyGSSAPI},
 		{"5", figRoundTrips},
 		{"6", figIdleMemory},
 		{"7", figStartup},
+		{"8", figSMTPSource},
 	}
 	want := map[string]bool{}
 	for _, f := range strings.Split(*only, ",") {

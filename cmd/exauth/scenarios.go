@@ -13,6 +13,7 @@ import (
 
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/httpprobe"
+	"github.com/exauth/exauth/internal/linelog"
 	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
@@ -146,12 +147,12 @@ the addresses, the files and the probe arguments to use (docs/json.md).`, args)
 	// Ctrl-C does: cleanly, state directory removed.
 	ctx, gone := context.WithCancel(ctx)
 	defer gone()
-	logf := func(format string, a ...any) {
-		if _, err := fmt.Fprintf(e.stderr, format+"\n", a...); err != nil {
-			gone()
-		}
-	}
-	lab, err := scenarios.Run(sc, scenarios.Options{StateDir: *stateDir, Logf: logf, SMTPAddr: *smtpAddr, KDCAddr: *kdcAddr, HTTPSAddr: *httpsAddr})
+	// The protocol log is buffered: a write per line cost the connector
+	// more than the sessions it logs. Lines wait at most
+	// linelog.FlushEvery, and every one is written before serve returns.
+	log := linelog.New(e.stderr, func(error) { gone() })
+	defer log.Close()
+	lab, err := scenarios.Run(sc, scenarios.Options{StateDir: *stateDir, Logf: log.Printf, SMTPAddr: *smtpAddr, KDCAddr: *kdcAddr, HTTPSAddr: *httpsAddr})
 	if err != nil {
 		return usageError(e, "serve", err)
 	}
@@ -176,11 +177,11 @@ the addresses, the files and the probe arguments to use (docs/json.md).`, args)
 		close(e.ready)
 	}
 	<-ctx.Done()
-	fmt.Fprintln(e.stderr, "exauth serve: shutting down")
+	log.Printf("exauth serve: shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := lab.Shutdown(sctx); err != nil {
-		fmt.Fprintf(e.stderr, "exauth serve: shutdown: %v\n", err)
+		log.Printf("exauth serve: shutdown: %v", err)
 	}
 	return 0
 }

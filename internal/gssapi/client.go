@@ -8,12 +8,15 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/internal/krbkey"
 	"github.com/jcmturner/gokrb5/v8/crypto"
 	krbgss "github.com/jcmturner/gokrb5/v8/gssapi"
+	"github.com/jcmturner/gokrb5/v8/iana"
 	"github.com/jcmturner/gokrb5/v8/iana/chksumtype"
 	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/iana/flags"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
+	"github.com/jcmturner/gokrb5/v8/iana/msgtype"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/spnego"
 	"github.com/jcmturner/gokrb5/v8/types"
@@ -71,6 +74,10 @@ type ClientConfig struct {
 	// SPNEGO wraps the initial token in an SPNEGO NegTokenInit instead of
 	// sending the RFC 1964 Kerberos token itself.
 	SPNEGO bool
+	// Keys, when set, keeps the session key's derived keys for the next
+	// Client of the same ticket: a sender that authenticates many
+	// sessions with one cached ticket derives them once.
+	Keys *krbkey.Cache
 }
 
 type clientState int
@@ -166,7 +173,7 @@ func (c *Client) initialToken() ([]byte, error) {
 		gssFlags |= krbgss.ContextFlagMutual
 	}
 	auth.Cksum = types.Checksum{CksumType: chksumtype.GSSAPI, Checksum: gssChecksum(gssFlags)}
-	apReq, err := messages.NewAPReq(c.cfg.Ticket, c.cfg.SessionKey, auth)
+	apReq, err := c.newAPReq(auth)
 	if err != nil {
 		return nil, fmt.Errorf("gssapi: AP-REQ: %w", err)
 	}
@@ -294,6 +301,34 @@ func (c *Client) afterContext() ([]byte, error) {
 	return []byte{}, nil
 }
 
+// newAPReq is messages.NewAPReq with the authenticator sealed by the
+// session key's krbkey.Key (key usage 11; 7 for a TGT, as gokrb5 has it).
+func (c *Client) newAPReq(auth types.Authenticator) (messages.APReq, error) {
+	m, err := auth.Marshal()
+	if err != nil {
+		return messages.APReq{}, fmt.Errorf("marshaling the authenticator: %w", err)
+	}
+	key, err := c.cfg.Keys.Key(c.cfg.SessionKey)
+	if err != nil {
+		return messages.APReq{}, err
+	}
+	usage := uint32(keyusage.AP_REQ_AUTHENTICATOR)
+	if c.cfg.Ticket.SName.NameString[0] == "krbtgt" {
+		usage = keyusage.TGS_REQ_PA_TGS_REQ_AP_REQ_AUTHENTICATOR
+	}
+	ed, err := key.Encrypt(m, usage, c.cfg.Ticket.EncPart.KVNO)
+	if err != nil {
+		return messages.APReq{}, fmt.Errorf("encrypting the authenticator: %w", err)
+	}
+	return messages.APReq{
+		PVNO:                   iana.PVNO,
+		MsgType:                msgtype.KRB_AP_REQ,
+		APOptions:              types.NewKrbFlags(),
+		Ticket:                 c.cfg.Ticket,
+		EncryptedAuthenticator: ed,
+	}, nil
+}
+
 // verifyAPRep is RFC 4120 section 3.2.5 on the client side: the AP-REP
 // decrypts with the session key (key usage 12) and echoes the
 // authenticator's ctime and cusec.
@@ -301,7 +336,11 @@ func (c *Client) verifyAPRep(rep messages.APRep) error {
 	if err := checkCipher(rep.EncPart, c.cfg.SessionKey); err != nil {
 		return &InitError{Reason: ReasonMalformed, Detail: "the AP-REP's encrypted part", Err: err}
 	}
-	b, err := crypto.DecryptEncPart(rep.EncPart, c.cfg.SessionKey, keyusage.AP_REP_ENCPART)
+	key, err := c.cfg.Keys.Key(c.cfg.SessionKey)
+	var b []byte
+	if err == nil {
+		b, err = key.Decrypt(rep.EncPart.Cipher, keyusage.AP_REP_ENCPART)
+	}
 	if err != nil {
 		return &InitError{Reason: ReasonMutualFailed, Code: errorcode.KRB_AP_ERR_MUT_FAIL, Detail: "the AP-REP does not decrypt with the session key", Err: err}
 	}

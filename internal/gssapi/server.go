@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/exauth/exauth/internal/clock"
 	"github.com/exauth/exauth/internal/enctype"
+	"github.com/exauth/exauth/internal/krbkey"
 	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/crypto"
 	krbgss "github.com/jcmturner/gokrb5/v8/gssapi"
@@ -52,6 +53,9 @@ type ServerConfig struct {
 	// Replay, when set, refuses authenticators seen before
 	// (KRB_AP_ERR_REPEAT).
 	Replay *ReplayCache
+	// Keys, when set, keeps the keytab keys' derived keys from one Server
+	// to the next: an acceptor that serves many sessions shares one.
+	Keys *krbkey.Cache
 }
 
 type serverState int
@@ -477,7 +481,7 @@ func (s *Server) decryptTicket(t messages.Ticket, sname string) (messages.Ticket
 	var lastErr error
 	for _, c := range keys {
 		tt := t
-		if err := tt.Decrypt(c.key); err != nil {
+		if err := s.openTicket(&tt, c.key); err != nil {
 			lastErr = err
 			continue
 		}
@@ -485,6 +489,25 @@ func (s *Server) decryptTicket(t messages.Ticket, sname string) (messages.Ticket
 	}
 	return t, &AcceptError{Reason: ReasonKeyMismatch, Code: errorcode.KRB_AP_ERR_MODIFIED,
 		Detail: fmt.Sprintf("ticket for %s (key version %d, %s) does not decrypt with the keytab's key", sname, kvno, enctype.Name(t.EncPart.EType)), Err: lastErr}
+}
+
+// openTicket is messages.Ticket.Decrypt with the service key's
+// krbkey.Key, its derived keys kept in ServerConfig.Keys.
+func (s *Server) openTicket(t *messages.Ticket, key types.EncryptionKey) error {
+	k, err := s.cfg.Keys.Key(key)
+	if err != nil {
+		return fmt.Errorf("error decrypting Ticket EncPart: %v", err)
+	}
+	b, err := k.Decrypt(t.EncPart.Cipher, keyusage.KDC_REP_TICKET)
+	if err != nil {
+		return fmt.Errorf("error decrypting Ticket EncPart: %v", err)
+	}
+	var part messages.EncTicketPart
+	if err := part.Unmarshal(b); err != nil {
+		return fmt.Errorf("error unmarshaling encrypted part: %v", err)
+	}
+	t.DecryptedEncPart = part
+	return nil
 }
 
 // bitSet reads a Kerberos flag without trusting the BitString's length.
