@@ -66,7 +66,7 @@ type bareParts struct {
 	reverseSPN    string
 	clientKeytab  *keytab.Keytab
 	hubKeys       *krbkey.Cache // the acceptor's, as KerberosAcceptor keeps one
-	probeKeys     *krbkey.Cache // the probe's, as its KerberosClient keeps one
+	probeKeys     *krbkey.Cache // the probe's, as its kerberos.Client keeps one
 }
 
 // The parts' indices; partReverse is ExchangeAuth's alone.
