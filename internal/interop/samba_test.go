@@ -160,9 +160,18 @@ func TestSambaAD(t *testing.T) {
 	hub01 := d.keytab("HUB01$")
 	keytabCreds := kerberos.Settings{Krb5Conf: d.krb5Conf, Keytab: d.keytab("HUB02$"), Principal: "HUB02$@" + realmName}
 
+	// An RC4 ticket works but is a warning (exit 1): Windows is removing
+	// RC4 from Kerberos.
+	rc4Warning := func(t *testing.T, r *verdict.Report) {
+		t.Helper()
+		expectVerdict(t, r, verdict.VerdictOK, 1)
+		if !slices.Equal(r.Warnings, []verdict.Warning{verdict.WarningRC4}) {
+			t.Errorf("warnings %v, want [rc4]", r.Warnings)
+		}
+	}
 	t.Run("ok/keytab", func(t *testing.T) {
 		r := d.hub(hub01).probe(t, keytabCreds)
-		expectVerdict(t, r, verdict.VerdictOK, 0)
+		rc4Warning(t, r)
 		if a := r.Observation.Auth; a == nil || a.Reverse == nil || !a.Reverse.Verified {
 			t.Errorf("auth %+v; want ExchangeAuth's reverse leg verified with AD-issued tickets", a)
 		}
@@ -176,7 +185,7 @@ func TestSambaAD(t *testing.T) {
 		// The reverse ticket decrypts with keys derived from the password
 		// and AD's computer-account salt, LAB.TESThosthub02.lab.test.
 		r := d.hub(hub01).probe(t, kerberos.Settings{Krb5Conf: d.krb5Conf, Principal: "HUB02$@" + realmName, Password: hub02Password})
-		expectVerdict(t, r, verdict.VerdictOK, 0)
+		rc4Warning(t, r)
 		if a := r.Observation.Auth; a == nil || a.Reverse == nil || !a.Reverse.Verified {
 			t.Errorf("auth %+v; want the reverse leg verified with password-derived keys", a)
 		}
@@ -233,7 +242,17 @@ func TestSambaAD(t *testing.T) {
 		d.setEncTypes("HUB01$", "4") // RC4 only
 		defer d.setEncTypes("HUB01$", "")
 		r := d.hub(hub01).probe(t, keytabCreds)
+		rc4Warning(t, r)
+	})
+	t.Run("ok/aes-account", func(t *testing.T) {
+		// With AES allowed on the account the ticket is AES: no warning.
+		d.setEncTypes("HUB01$", "24")
+		defer d.setEncTypes("HUB01$", "")
+		r := d.hub(hub01).probe(t, keytabCreds)
 		expectVerdict(t, r, verdict.VerdictOK, 0)
+		if len(r.Warnings) != 0 {
+			t.Errorf("warnings %v for an AES ticket", r.Warnings)
+		}
 	})
 	t.Run("etype-unsupported/aes-only-account-rc4-only-client", func(t *testing.T) {
 		d.setEncTypes("HUB01$", "24")

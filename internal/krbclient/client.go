@@ -277,19 +277,22 @@ func (c *Client) Stats() (as, tgs int) {
 }
 
 // freshness says whether a remembered outcome, which ended at done, still
-// answers the question: a ticket until it is due for renewal by this
-// host's clock (renewAt), a failure for the Client's lifetime or for
-// RetryAfter, and never an outcome cut short by its caller's context.
-func freshness[T any](c *Client, life func(T) (start, end time.Time, ok bool)) func(T, error, time.Time) bool {
-	return func(v T, err error, done time.Time) bool {
+// answers the question (fresh): a ticket until it is due for renewal by
+// this host's clock (renewAt), a failure for the Client's lifetime or for
+// RetryAfter, never an outcome cut short by its caller's context. A ticket
+// that is no longer fresh is still usable until it expires: share hands it
+// out while it is being renewed.
+func freshness[T any](c *Client, life func(T) (start, end time.Time, ok bool)) func(T, error, time.Time) (fresh, usable bool) {
+	return func(v T, err error, done time.Time) (bool, bool) {
 		if err != nil {
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-				return false
+				return false, false
 			}
-			return c.retryAfter <= 0 || c.clock.Now().Sub(done) < c.retryAfter
+			return c.retryAfter <= 0 || c.clock.Now().Sub(done) < c.retryAfter, false
 		}
 		start, end, ok := life(v)
-		return ok && renewAt(start, end, c.renewBefore).After(c.clock.Now())
+		now := c.clock.Now()
+		return ok && renewAt(start, end, c.renewBefore).After(now), ok && end.After(now)
 	}
 }
 
@@ -328,25 +331,60 @@ type flight[T any] struct {
 	val  T
 	err  error
 	at   time.Time // when the question was answered, by the Client's clock
+	// prev is the ticket this flight renews, handed out while the renewal
+	// is under way and, should it fail, until it expires. Guarded by the
+	// mutex share is given.
+	prev *flight[T]
 }
 
 // share returns the remembered outcome for key if it is fresh, waits for the
 // caller already asking, or asks (fn) on behalf of everyone. A waiter whose
 // ctx ends stops waiting without disturbing the asker; when the asker's own
 // ctx cut its question short, the next waiter asks again.
-func share[T any](ctx context.Context, clk clock.Clock, mu *sync.Mutex, m map[string]*flight[T], key string, fresh func(T, error, time.Time) bool, fn func(context.Context) (T, error)) (T, error) {
+//
+// A ticket due for renewal that has not expired (state's usable) is handed
+// out while one caller renews it, and after a renewal that failed until it
+// expires: no caller waits for a renewal, and a KDC that is down for a
+// while costs nothing as long as tickets last, as with Windows' own ticket
+// cache. The failure is still remembered, and asked again as RetryAfter
+// says.
+func share[T any](ctx context.Context, clk clock.Clock, mu *sync.Mutex, m map[string]*flight[T], key string, state func(T, error, time.Time) (fresh, usable bool), fn func(context.Context) (T, error)) (T, error) {
+	usable := func(f *flight[T]) bool {
+		if f == nil {
+			return false
+		}
+		_, ok := state(f.val, f.err, f.at)
+		return ok
+	}
 	for {
 		mu.Lock()
 		f := m[key]
+		var prev *flight[T]
 		if f != nil {
 			select {
 			case <-f.done:
-				if fresh(f.val, f.err, f.at) {
+				fresh, ok := state(f.val, f.err, f.at)
+				switch {
+				case fresh && f.err != nil && usable(f.prev):
+					// The renewal failed; the ticket it renews still serves.
+					p := f.prev
+					mu.Unlock()
+					return p.val, p.err
+				case fresh:
 					mu.Unlock()
 					return f.val, f.err
+				case ok:
+					prev = f
+				case usable(f.prev):
+					prev = f.prev
 				}
 				f = nil
 			default:
+				if usable(f.prev) {
+					p := f.prev
+					mu.Unlock()
+					return p.val, p.err
+				}
 			}
 		}
 		if f != nil {
@@ -359,14 +397,25 @@ func share[T any](ctx context.Context, clk clock.Clock, mu *sync.Mutex, m map[st
 				return zero, ctx.Err()
 			}
 		}
-		f = &flight[T]{done: make(chan struct{})}
+		if prev != nil {
+			prev.prev = nil // one ticket back is all a renewal needs
+		}
+		f = &flight[T]{done: make(chan struct{}), prev: prev}
 		m[key] = f
 		mu.Unlock()
 		func() {
 			defer close(f.done)
 			f.val, f.err = fn(ctx)
 			f.at = clk.Now()
+			if f.err == nil {
+				mu.Lock()
+				f.prev = nil
+				mu.Unlock()
+			}
 		}()
+		if f.err != nil && ctx.Err() == nil && usable(prev) {
+			return prev.val, prev.err
+		}
 		return f.val, f.err
 	}
 }
