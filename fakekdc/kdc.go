@@ -186,6 +186,9 @@ type KDC struct {
 	wg      sync.WaitGroup
 	slots   chan struct{} // bounds concurrent TCP connections
 	done    chan struct{} // closed when the KDC starts shutting down
+	// idle hands an accepted connection to a worker goroutine that has
+	// finished its last one (tcpWorker).
+	idle chan net.Conn
 }
 
 // Start validates cfg, derives every key, listens on TCP and UDP and
@@ -261,6 +264,7 @@ func newKDC(cfg Config) (*KDC, error) {
 		conns:   make(map[net.Conn]struct{}),
 		slots:   make(chan struct{}, maxConns),
 		done:    make(chan struct{}),
+		idle:    make(chan net.Conn),
 	}
 	if k.maxSkew == 0 {
 		k.maxSkew = defaultMaxSkew
@@ -493,9 +497,30 @@ func (k *KDC) acceptLoop() {
 			return
 		}
 		k.conns[c] = struct{}{}
-		k.wg.Add(1)
+		select {
+		case k.idle <- c:
+		default:
+			k.wg.Add(1)
+			go k.tcpWorker(c)
+		}
 		k.mu.Unlock()
-		go k.serveTCP(c)
+	}
+}
+
+// tcpWorker serves connections one after the other until the KDC shuts
+// down. Clients open a connection per request, and a goroutine started
+// for each spent a twentieth of the KDC's CPU growing its stack through
+// the ASN.1 encoder's recursion; a worker's stack is already grown. There
+// are at most as many workers as connections served at once (maxConns).
+func (k *KDC) tcpWorker(c net.Conn) {
+	defer k.wg.Done()
+	for {
+		k.serveTCP(c)
+		select {
+		case c = <-k.idle:
+		case <-k.done:
+			return
+		}
 	}
 }
 
@@ -509,7 +534,6 @@ func (k *KDC) serveTCP(c net.Conn) {
 		k.mu.Unlock()
 		c.Close()
 		<-k.slots
-		k.wg.Done()
 	}()
 	defer k.recoverRequest("TCP " + c.RemoteAddr().String())
 	var hdr [4]byte
