@@ -98,7 +98,8 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 		ca, caErr = fakeserver.NewCA("exauth lab CA ("+sc.Name+")", caStart, 2*365*24*time.Hour)
 	}()
 	defer func() { <-caDone }() // no goroutine outlives Run, whatever it returns
-	logf := opts.Logf           // nil: nothing is formatted for nobody
+
+	logf := opts.Logf // nil: nothing is formatted for nobody
 
 	// The KDC, with random keys: scenario files hold no secrets, and random
 	// keys skip string-to-key, which would dominate start-up.
@@ -272,10 +273,10 @@ func (l *Lab) removeTempDir() error {
 	return os.RemoveAll(l.StateDir)
 }
 
-// certificate writes the CA (made at now) the probe is told to trust and returns how the
-// hub gets the certificate the scenario asks for: issued at the first TLS
-// handshake, since most scenarios started by a test suite are never asked
-// for one and key generation dominates start-up.
+// certificate writes the CA (made at now) the probe is told to trust and
+// returns how the hub gets the certificate the scenario asks for: issued at
+// the first TLS handshake, since most scenarios started by a test suite are
+// never asked for one and key generation dominates start-up.
 func (l *Lab) certificate(ca *fakeserver.CA, now time.Time) (func(*tls.ClientHelloInfo) (*tls.Certificate, error), error) {
 	l.CA = ca
 	l.CAFile = filepath.Join(l.StateDir, "ca.pem")
