@@ -13,6 +13,7 @@ package fakekdc
 // builder.
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -514,8 +515,13 @@ func (k *KDC) acceptLoop() {
 // are at most as many workers as connections served at once (maxConns).
 func (k *KDC) tcpWorker(c net.Conn) {
 	defer k.wg.Done()
+	// One read takes a request's length prefix and the request (a few
+	// hundred octets) together, where reading the prefix alone took a
+	// system call of its own.
+	br := bufio.NewReaderSize(nil, 4096)
 	for {
-		k.serveTCP(c)
+		br.Reset(c)
+		k.serveTCP(c, br)
 		select {
 		case c = <-k.idle:
 		case <-k.done:
@@ -527,7 +533,7 @@ func (k *KDC) tcpWorker(c net.Conn) {
 // serveTCP answers requests on one connection: each is a 4-byte big-endian
 // length followed by the message (RFC 4120 7.2.2). Several requests may
 // share a connection; an idle connection is closed after readTimeout.
-func (k *KDC) serveTCP(c net.Conn) {
+func (k *KDC) serveTCP(c net.Conn, br *bufio.Reader) {
 	defer func() {
 		k.mu.Lock()
 		delete(k.conns, c)
@@ -535,7 +541,11 @@ func (k *KDC) serveTCP(c net.Conn) {
 		c.Close()
 		<-k.slots
 	}()
-	defer k.recoverRequest("TCP " + c.RemoteAddr().String())
+	defer func() {
+		if r := recover(); r != nil {
+			k.requestPanicked("TCP "+c.RemoteAddr().String(), r)
+		}
+	}()
 	var hdr [4]byte
 	for {
 		k.mu.Lock()
@@ -545,7 +555,7 @@ func (k *KDC) serveTCP(c net.Conn) {
 		}
 		c.SetReadDeadline(time.Now().Add(readTimeout))
 		k.mu.Unlock()
-		if _, err := io.ReadFull(c, hdr[:]); err != nil {
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
 			return
 		}
 		n := binary.BigEndian.Uint32(hdr[:])
@@ -563,7 +573,7 @@ func (k *KDC) serveTCP(c net.Conn) {
 			return
 		}
 		req := make([]byte, n)
-		if _, err := io.ReadFull(c, req); err != nil {
+		if _, err := io.ReadFull(br, req); err != nil {
 			return
 		}
 		rep := k.handle(req)
@@ -624,16 +634,19 @@ func (k *KDC) serveUDP() {
 // handleDatagram is handle with a recover, so one bad datagram cannot stop
 // the UDP loop.
 func (k *KDC) handleDatagram(req []byte, from string) (rep []byte) {
-	defer k.recoverRequest("UDP " + from)
+	defer func() {
+		if r := recover(); r != nil {
+			k.requestPanicked("UDP "+from, r)
+		}
+	}()
 	return k.handle(append([]byte(nil), req...))
 }
 
-// recoverRequest is the transport's last line of defence: a panic while
-// answering one request is logged and ends that request only. The handler
-// itself has no recover, so the fuzz test sees any panic.
-func (k *KDC) recoverRequest(where string) {
-	if r := recover(); r != nil {
-		k.nDropped.Add(1)
-		k.logf("KDC: %s: internal error answering request: %v", where, r)
-	}
+// requestPanicked is the transport's last line of defence, called from its
+// recover: a panic while answering one request is logged and ends that
+// request only (where is formatted only then). The handler itself has no
+// recover, so the fuzz test sees any panic.
+func (k *KDC) requestPanicked(where string, r any) {
+	k.nDropped.Add(1)
+	k.logf("KDC: %s: internal error answering request: %v", where, r)
 }
