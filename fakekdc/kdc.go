@@ -281,6 +281,15 @@ func newKDC(cfg Config) (*KDC, error) {
 	return k, nil
 }
 
+// listenTCP listens without TCP keep-alive on the connections it accepts:
+// readTimeout already closes a connection whose client went away, and
+// keep-alive cost four setsockopt calls per connection, one per request
+// for most clients.
+func listenTCP(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1}
+	return lc.Listen(context.Background(), "tcp", addr)
+}
+
 // listen opens the TCP listener and the UDP socket, preferring one port for
 // both when addr asks for any port.
 func (k *KDC) listen(addr string) error {
@@ -294,7 +303,7 @@ func (k *KDC) listen(addr string) error {
 	}
 	var lastErr error
 	for range tries {
-		ln, err := net.Listen("tcp", addr)
+		ln, err := listenTCP(addr)
 		if err != nil {
 			return fmt.Errorf("fakekdc: KDC listen TCP %s: %w", addr, err)
 		}
@@ -312,7 +321,7 @@ func (k *KDC) listen(addr string) error {
 		return fmt.Errorf("fakekdc: KDC listen UDP %s: %w", addr, lastErr)
 	}
 	// Could not get the same port for both: let each protocol pick its own.
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listenTCP(addr)
 	if err != nil {
 		return fmt.Errorf("fakekdc: KDC listen TCP %s: %w", addr, err)
 	}
