@@ -13,6 +13,7 @@ package fakekdc
 // builder.
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -186,6 +187,9 @@ type KDC struct {
 	wg      sync.WaitGroup
 	slots   chan struct{} // bounds concurrent TCP connections
 	done    chan struct{} // closed when the KDC starts shutting down
+	// idle hands an accepted connection to a worker goroutine that has
+	// finished its last one (tcpWorker).
+	idle chan net.Conn
 }
 
 // Start validates cfg, derives every key, listens on TCP and UDP and
@@ -261,6 +265,7 @@ func newKDC(cfg Config) (*KDC, error) {
 		conns:   make(map[net.Conn]struct{}),
 		slots:   make(chan struct{}, maxConns),
 		done:    make(chan struct{}),
+		idle:    make(chan net.Conn),
 	}
 	if k.maxSkew == 0 {
 		k.maxSkew = defaultMaxSkew
@@ -276,6 +281,15 @@ func newKDC(cfg Config) (*KDC, error) {
 	return k, nil
 }
 
+// listenTCP listens without TCP keep-alive on the connections it accepts:
+// readTimeout already closes a connection whose client went away, and
+// keep-alive cost four setsockopt calls per connection, one per request
+// for most clients.
+func listenTCP(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1}
+	return lc.Listen(context.Background(), "tcp", addr)
+}
+
 // listen opens the TCP listener and the UDP socket, preferring one port for
 // both when addr asks for any port.
 func (k *KDC) listen(addr string) error {
@@ -289,7 +303,7 @@ func (k *KDC) listen(addr string) error {
 	}
 	var lastErr error
 	for range tries {
-		ln, err := net.Listen("tcp", addr)
+		ln, err := listenTCP(addr)
 		if err != nil {
 			return fmt.Errorf("fakekdc: KDC listen TCP %s: %w", addr, err)
 		}
@@ -307,7 +321,7 @@ func (k *KDC) listen(addr string) error {
 		return fmt.Errorf("fakekdc: KDC listen UDP %s: %w", addr, lastErr)
 	}
 	// Could not get the same port for both: let each protocol pick its own.
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listenTCP(addr)
 	if err != nil {
 		return fmt.Errorf("fakekdc: KDC listen TCP %s: %w", addr, err)
 	}
@@ -493,25 +507,54 @@ func (k *KDC) acceptLoop() {
 			return
 		}
 		k.conns[c] = struct{}{}
-		k.wg.Add(1)
+		select {
+		case k.idle <- c:
+		default:
+			k.wg.Add(1)
+			go k.tcpWorker(c)
+		}
 		k.mu.Unlock()
-		go k.serveTCP(c)
+	}
+}
+
+// tcpWorker serves connections one after the other until the KDC shuts
+// down. Clients open a connection per request, and a goroutine started
+// for each spent a twentieth of the KDC's CPU growing its stack through
+// the ASN.1 encoder's recursion; a worker's stack is already grown. There
+// are at most as many workers as connections served at once (maxConns).
+func (k *KDC) tcpWorker(c net.Conn) {
+	defer k.wg.Done()
+	// One read takes a request's length prefix and the request (a few
+	// hundred octets) together, where reading the prefix alone took a
+	// system call of its own.
+	br := bufio.NewReaderSize(nil, 4096)
+	for {
+		br.Reset(c)
+		k.serveTCP(c, br)
+		select {
+		case c = <-k.idle:
+		case <-k.done:
+			return
+		}
 	}
 }
 
 // serveTCP answers requests on one connection: each is a 4-byte big-endian
 // length followed by the message (RFC 4120 7.2.2). Several requests may
 // share a connection; an idle connection is closed after readTimeout.
-func (k *KDC) serveTCP(c net.Conn) {
+func (k *KDC) serveTCP(c net.Conn, br *bufio.Reader) {
 	defer func() {
 		k.mu.Lock()
 		delete(k.conns, c)
 		k.mu.Unlock()
 		c.Close()
 		<-k.slots
-		k.wg.Done()
 	}()
-	defer k.recoverRequest("TCP " + c.RemoteAddr().String())
+	defer func() {
+		if r := recover(); r != nil {
+			k.requestPanicked("TCP "+c.RemoteAddr().String(), r)
+		}
+	}()
 	var hdr [4]byte
 	for {
 		k.mu.Lock()
@@ -521,7 +564,7 @@ func (k *KDC) serveTCP(c net.Conn) {
 		}
 		c.SetReadDeadline(time.Now().Add(readTimeout))
 		k.mu.Unlock()
-		if _, err := io.ReadFull(c, hdr[:]); err != nil {
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
 			return
 		}
 		n := binary.BigEndian.Uint32(hdr[:])
@@ -539,7 +582,7 @@ func (k *KDC) serveTCP(c net.Conn) {
 			return
 		}
 		req := make([]byte, n)
-		if _, err := io.ReadFull(c, req); err != nil {
+		if _, err := io.ReadFull(br, req); err != nil {
 			return
 		}
 		rep := k.handle(req)
@@ -600,16 +643,19 @@ func (k *KDC) serveUDP() {
 // handleDatagram is handle with a recover, so one bad datagram cannot stop
 // the UDP loop.
 func (k *KDC) handleDatagram(req []byte, from string) (rep []byte) {
-	defer k.recoverRequest("UDP " + from)
+	defer func() {
+		if r := recover(); r != nil {
+			k.requestPanicked("UDP "+from, r)
+		}
+	}()
 	return k.handle(append([]byte(nil), req...))
 }
 
-// recoverRequest is the transport's last line of defence: a panic while
-// answering one request is logged and ends that request only. The handler
-// itself has no recover, so the fuzz test sees any panic.
-func (k *KDC) recoverRequest(where string) {
-	if r := recover(); r != nil {
-		k.nDropped.Add(1)
-		k.logf("KDC: %s: internal error answering request: %v", where, r)
-	}
+// requestPanicked is the transport's last line of defence, called from its
+// recover: a panic while answering one request is logged and ends that
+// request only (where is formatted only then). The handler itself has no
+// recover, so the fuzz test sees any panic.
+func (k *KDC) requestPanicked(where string, r any) {
+	k.nDropped.Add(1)
+	k.logf("KDC: %s: internal error answering request: %v", where, r)
 }

@@ -73,10 +73,10 @@ func (s *session) log(event, data, context string) {
 	logLine(s, event, data, context)
 }
 
-// logLine builds the line with appends into the session's scratch buffer:
-// `exauth serve` logs about fourteen lines a session, and fmt with nine
-// arguments, a time layout and two address strings per line cost the
-// connector a third of its CPU under smtp-source.
+// logLine builds the line with appends into the session's scratch buffer,
+// without fmt or a time layout, the endpoints formatted once a session:
+// `exauth serve` logs about fourteen lines for a short session, so the log
+// is on the path of every reply.
 func logLine[T string | []byte](s *session, event string, data T, context string) {
 	if s.srv.cfg.Logf == nil {
 		return // formatting a line nobody reads costs a busy connector ~6% CPU
