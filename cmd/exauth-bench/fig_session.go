@@ -185,29 +185,68 @@ func plainSession(addr string) error {
 	return err
 }
 
+// sessionLab is figure 1's two children — the connector under load and,
+// in the other, the bare TLS server with the same certificate; each idles
+// while the other side's round runs, and each has its own CPU account and
+// profile — and a service ticket for the connector, fetched up front.
+type sessionLab struct {
+	ours, base *serverChild
+	ticket     *krbclient.ServiceTicket
+}
+
+func startSessionLab(profile string) (*sessionLab, error) {
+	ours, err := startChild("hub", profile+"-ours")
+	if err != nil {
+		return nil, err
+	}
+	base, err := startChild("hub", profile+"-baseline")
+	if err != nil {
+		ours.stop()
+		return nil, err
+	}
+	st, err := fetchTicket(ours.ready)
+	if err != nil {
+		ours.stop()
+		base.stop()
+		return nil, fmt.Errorf("service ticket: %w", err)
+	}
+	return &sessionLab{ours: ours, base: base, ticket: st}, nil
+}
+
+func (l *sessionLab) stop() {
+	l.ours.stop()
+	l.base.stop()
+}
+
+// pairedSessions runs session against bare TLS handshakes (tconf) in
+// alternating rounds and fills r with the rates, their ratio against the
+// 0.70× target and the server CPU per operation.
+func (l *sessionLab) pairedSessions(r *row, profile string, tconf *tls.Config, session func() error, baseline string, notes ...string) {
+	res := runPaired(opts.clients, profile,
+		side{"ours", func(int) error { return session() }, groupCPU(l.ours.pid())},
+		side{"baseline", func(int) error { return tlsHandshake(l.base.ready.TLS, tconf) }, groupCPU(l.base.pid())})
+	resOurs, resBase := res[0], res[1]
+	r.ours = fmt.Sprintf("%.0f sessions/s", resOurs.rate())
+	r.baseline = fmt.Sprintf("%.0f %s", resBase.rate(), baseline)
+	r.ratio, r.hasRatio = resOurs.rate()/resBase.rate(), true
+	r.passed = r.ratio >= 0.7 && resOurs.errs == 0
+	r.notes = append(r.notes, "ours: "+resOurs.String(), "baseline: "+resBase.String())
+	r.notes = append(r.notes, notes...)
+	if c0, c1 := resOurs.cpuPerOp(), resBase.cpuPerOp(); c0 > 0 && c1 > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("server CPU per operation: %s per session vs %s per handshake (%.2f× the handshake's CPU)", us(c0), us(c1), float64(c0)/float64(c1)))
+	}
+}
+
 func figHealthySessions() row {
 	r := row{figure: fmt.Sprintf("fake connector: full healthy sessions/s, %d clients", opts.clients),
 		target: "≥ 0.70×"}
-	// Two children: the connector under load and, in the other, the bare
-	// TLS server with the same certificate; each idles while the other
-	// side's round runs, and each has its own CPU account and profile.
-	ours, err := startChild("hub", "fig1-ours")
+	l, err := startSessionLab("fig1")
 	if err != nil {
 		r.failed = err.Error()
 		return r
 	}
-	defer ours.stop()
-	base, err := startChild("hub", "fig1-baseline")
-	if err != nil {
-		r.failed = err.Error()
-		return r
-	}
-	defer base.stop()
-	st, err := fetchTicket(ours.ready)
-	if err != nil {
-		r.failed = "service ticket: " + err.Error()
-		return r
-	}
+	defer l.stop()
+	st := l.ticket
 	// One key cache for the ticket's session key, as the probe's Kerberos
 	// client keeps one for the probes that share its tickets.
 	gcfg := gssapi.ClientConfig{
@@ -215,28 +254,15 @@ func figHealthySessions() row {
 		Mode: gssapi.ModeExchange, Mutual: true, Keys: krbkey.NewCache(),
 	}
 	tconf := clientTLS()
-	if err := healthySession(ours.ready.SMTP, tconf, gcfg); err != nil {
+	smtp := l.ours.ready.SMTP
+	if err := healthySession(smtp, tconf, gcfg); err != nil {
 		r.failed = "healthy session: " + err.Error()
 		return r
 	}
-	paramsOurs, paramsBase := tlsParams(ours.ready.SMTP, true), tlsParams(base.ready.TLS, false)
-	res := runPaired(opts.clients, "fig1",
-		side{"ours", func(int) error { return healthySession(ours.ready.SMTP, tconf, gcfg) }, groupCPU(ours.pid())},
-		side{"baseline", func(int) error { return tlsHandshake(base.ready.TLS, tconf) }, groupCPU(base.pid())})
-	resOurs, resBase := res[0], res[1]
-
-	r.ours = fmt.Sprintf("%.0f sessions/s", resOurs.rate())
-	r.baseline = fmt.Sprintf("%.0f handshakes/s", resBase.rate())
-	r.ratio, r.hasRatio = resOurs.rate()/resBase.rate(), true
-	r.passed = r.ratio >= 0.7 && resOurs.errs == 0
-	r.notes = append(r.notes,
-		"ours: "+resOurs.String(),
-		"baseline: "+resBase.String(),
+	paramsOurs, paramsBase := tlsParams(smtp, true), tlsParams(l.base.ready.TLS, false)
+	l.pairedSessions(&r, "fig1", tconf, func() error { return healthySession(smtp, tconf, gcfg) }, "handshakes/s",
 		"TLS ours: "+paramsOurs+"; TLS baseline: "+paramsBase,
 		"one service ticket fetched up front; each session builds a fresh AP-REQ (gssapi.NewClient) and verifies the AP-REP")
-	if c0, c1 := resOurs.cpuPerOp(), resBase.cpuPerOp(); c0 > 0 && c1 > 0 {
-		r.notes = append(r.notes, fmt.Sprintf("server CPU per operation: %s per session vs %s per handshake (%.2f× the handshake's CPU)", us(c0), us(c1), float64(c0)/float64(c1)))
-	}
 	return r
 }
 
@@ -395,28 +421,18 @@ func exchangeAuthSession(addr string, tconf *tls.Config, gcfg gssapi.ClientConfi
 func figExchangeAuthSessions() row {
 	r := row{figure: fmt.Sprintf("fake connector: full healthy ExchangeAuth sessions/s, %d clients", opts.clients),
 		target: "≥ 0.70×"}
-	ours, err := startChild("hub", "fig1e-ours")
+	l, err := startSessionLab("fig1e")
 	if err != nil {
 		r.failed = err.Error()
 		return r
 	}
-	defer ours.stop()
-	base, err := startChild("hub", "fig1e-baseline")
+	defer l.stop()
+	rc, err := newReverseCheck(l.ours.ready.Keytab)
 	if err != nil {
 		r.failed = err.Error()
 		return r
 	}
-	defer base.stop()
-	st, err := fetchTicket(ours.ready)
-	if err != nil {
-		r.failed = "service ticket: " + err.Error()
-		return r
-	}
-	rc, err := newReverseCheck(ours.ready.Keytab)
-	if err != nil {
-		r.failed = err.Error()
-		return r
-	}
+	st := l.ticket
 	gcfg := gssapi.ClientConfig{
 		Ticket: st.Ticket, SessionKey: st.SessionKey, Client: st.Client, Realm: st.Realm,
 		Mode: gssapi.ModeExchange, // no AP-REP: ExchangeAuth answers with the reverse ticket
@@ -424,24 +440,12 @@ func figExchangeAuthSessions() row {
 	}
 	tconf := clientTLS()
 	tconf.MaxVersion = exchangeauth.MaxTLSVersion // as the probe, so that the EAP key is defined
-	if err := exchangeAuthSession(ours.ready.SMTP, tconf, gcfg, rc); err != nil {
+	smtp := l.ours.ready.SMTP
+	if err := exchangeAuthSession(smtp, tconf, gcfg, rc); err != nil {
 		r.failed = "healthy ExchangeAuth session: " + err.Error()
 		return r
 	}
-	res := runPaired(opts.clients, "fig1e",
-		side{"ours", func(int) error { return exchangeAuthSession(ours.ready.SMTP, tconf, gcfg, rc) }, groupCPU(ours.pid())},
-		side{"baseline", func(int) error { return tlsHandshake(base.ready.TLS, tconf) }, groupCPU(base.pid())})
-	resOurs, resBase := res[0], res[1]
-	r.ours = fmt.Sprintf("%.0f sessions/s", resOurs.rate())
-	r.baseline = fmt.Sprintf("%.0f handshakes/s (TLS 1.2)", resBase.rate())
-	r.ratio, r.hasRatio = resOurs.rate()/resBase.rate(), true
-	r.passed = r.ratio >= 0.7 && resOurs.errs == 0
-	r.notes = append(r.notes,
-		"ours: "+resOurs.String(),
-		"baseline: "+resBase.String(),
+	l.pairedSessions(&r, "fig1e", tconf, func() error { return exchangeAuthSession(smtp, tconf, gcfg, rc) }, "handshakes/s (TLS 1.2)",
 		"one service ticket fetched up front; each session builds a fresh AP-REQ and its ExchangeAuth hash, and verifies the hub's reverse AP-REQ and hash with the client's keytab, as the probe does")
-	if c0, c1 := resOurs.cpuPerOp(), resBase.cpuPerOp(); c0 > 0 && c1 > 0 {
-		r.notes = append(r.notes, fmt.Sprintf("server CPU per operation: %s per session vs %s per handshake (%.2f× the handshake's CPU)", us(c0), us(c1), float64(c0)/float64(c1)))
-	}
 	return r
 }
