@@ -42,7 +42,10 @@ func BenchmarkScrapes(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { lab.Close() })
-	s := lab.ProbeSettings()
+	s, err := lab.ProbeSettings()
+	if err != nil {
+		b.Fatal(err)
+	}
 
 	ks, err := s.Credentials.Settings(nil, nil)
 	if err != nil {
@@ -58,7 +61,7 @@ func BenchmarkScrapes(b *testing.B) {
 		}
 	}
 
-	x, err := exporter.New(exporter.Options{ConfigFile: writeConfig(b, "modules:\n  healthy:\n"+moduleYAML(&scenariotest.Env{Lab: lab})), MaxConcurrent: 16})
+	x, err := exporter.New(exporter.Options{ConfigFile: writeConfig(b, "modules:\n  healthy:\n"+moduleYAML(b, &scenariotest.Env{Lab: lab})), MaxConcurrent: 16})
 	if err != nil {
 		b.Fatal(err)
 	}

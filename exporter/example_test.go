@@ -47,8 +47,13 @@ func ExampleExporter_Probe() {
 		return
 	}
 	defer lab.Close()
-	s := lab.ProbeSettings()
-	config := filepath.Join(lab.StateDir, "exporter.yaml")
+	s, err := lab.ProbeSettings()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	files, _ := lab.Files() // written by ProbeSettings
+	config := filepath.Join(files.Dir, "exporter.yaml")
 	modules := fmt.Sprintf("modules:\n  default:\n    krb5_conf: %s\n    keytab: %s\n    principal: %s\n    ca_file: %s\n    ehlo: %s\n",
 		s.Credentials.Krb5Conf, s.Credentials.Keytab, s.Credentials.Principal, s.CAFile, s.EHLO)
 	if err := os.WriteFile(config, []byte(modules), 0o600); err != nil {

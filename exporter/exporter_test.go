@@ -26,8 +26,12 @@ import (
 
 // moduleYAML is a module with the probe settings a scenario is meant for:
 // its krb5.conf, keytab, principal, CA and probe options.
-func moduleYAML(env *scenariotest.Env) string {
-	s := env.Lab.ProbeSettings()
+func moduleYAML(t testing.TB, env *scenariotest.Env) string {
+	t.Helper()
+	s, err := env.Lab.ProbeSettings()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "    krb5_conf: %q\n    keytab: %q\n    principal: %q\n    ca_file: %q\n    ehlo: %q\n",
 		s.Credentials.Krb5Conf, s.Credentials.Keytab, s.Credentials.Principal, s.CAFile, s.EHLO)
@@ -61,14 +65,12 @@ func startLabs(t *testing.T, names ...string) ([]lab, string) {
 		l := lab{name: n, env: env}
 		if env.Scenario.IsCAS() {
 			// A Client Access server lab is probed at its internalURL.
-			h := env.Lab.HTTPProbeSettings()
-			l.target, l.connect = h.URL, h.Connect
+			l.target, l.connect = env.Lab.URL(), env.HTTPSAddr
 		} else {
-			s := env.Lab.ProbeSettings()
-			l.target, l.connect = s.Host, s.Connect
+			l.target, l.connect = env.Probe.Host, env.SMTPAddr
 		}
 		labs = append(labs, l)
-		fmt.Fprintf(&cfg, "  %s:\n%s", n, moduleYAML(env))
+		fmt.Fprintf(&cfg, "  %s:\n%s", n, moduleYAML(t, env))
 	}
 	return labs, cfg.String()
 }
@@ -286,7 +288,7 @@ func silentListener(t *testing.T) string {
 // every probe slot busy until its deadline gets 503.
 func TestExporter_ScrapeTimeout(t *testing.T) {
 	labs, cfg := startLabs(t, "healthy")
-	cfg += "  short:\n" + moduleYAML(labs[0].env) + "    timeout: 300ms\n"
+	cfg += "  short:\n" + moduleYAML(t, labs[0].env) + "    timeout: 300ms\n"
 	silent := silentListener(t)
 	_, srv := newExporter(t, exporter.Options{ConfigFile: writeConfig(t, cfg), MaxConcurrent: 1, TimeoutOffset: 100 * time.Millisecond})
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jcmturner/gokrb5/v8/config"
+	"github.com/jcmturner/gokrb5/v8/keytab"
 
 	"github.com/exauth/exauth/internal/clock"
 	"github.com/exauth/exauth/internal/gssapi"
@@ -27,13 +28,16 @@ type Settings struct {
 	// configures: gokrb5's parser compiles regular expressions for each
 	// line, half a millisecond for a lab's krb5.conf. It is only read, so
 	// probes may share it.
-	Krb5      *config.Config
-	Realm     string // overrides default_realm
-	KDC       string // HOST[:PORT] for the realm
-	CCache    string // ccache; "" = $KRB5CCNAME, then /tmp/krb5cc_UID
-	Keytab    string // with Principal, like kinit -k -t
-	Principal string
-	Password  string
+	Krb5   *config.Config
+	Realm  string // overrides default_realm
+	KDC    string // HOST[:PORT] for the realm
+	CCache string // ccache; "" = $KRB5CCNAME, then /tmp/krb5cc_UID
+	Keytab string // with Principal, like kinit -k -t
+	// KeytabValue is a keytab already in memory (a lab's), used instead of
+	// Keytab; with Principal.
+	KeytabValue *keytab.Keytab
+	Principal   string
+	Password    string
 	// PasswordFrom says where Password came from, for the report
 	// ("password file /etc/exauth/pw", "the environment's EXAUTH_PASSWORD").
 	PasswordFrom string
@@ -107,6 +111,8 @@ func (k *Client) setup() (*krbclient.Client, error) {
 		var creds krbclient.Credentials
 		var err error
 		switch {
+		case s.KeytabValue != nil:
+			creds = krbclient.FromKeytabValue(s.KeytabValue, s.Principal)
 		case s.Keytab != "":
 			creds, err = krbclient.FromKeytab(s.Keytab, s.Principal)
 		case s.Password != "":

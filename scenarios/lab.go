@@ -31,8 +31,9 @@ import (
 
 // Options control where and how a scenario runs.
 type Options struct {
-	// StateDir receives krb5.conf, the client keytab and the CA; "" makes a
-	// temporary directory that Close removes.
+	// StateDir receives krb5.conf, the client keytab and the CA when
+	// Lab.Files is first called; "" makes a temporary directory then, which
+	// Close removes.
 	StateDir string
 	// Logf receives what the hub and the KDC would log: SMTP receive
 	// protocol-log lines, event 1035, KDC event 11. nil discards.
@@ -65,17 +66,62 @@ type Lab struct {
 	SPN       string // SMTPSVC/<host> or HTTP/<host>
 	Principal string // the client, e.g. HUB02$@LAB.TEST
 
-	StateDir     string
-	Krb5Conf     string // path
-	ClientKeytab string // path, mode 0600
-	CAFile       string // path
-
 	clock   clock.Clock
-	tempDir bool
 	getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
-	// krb5 is the lab's krb5.conf as krbclient reads it, read at the first
-	// probe configuration and shared by every probe configured after.
+	// krb5 is the lab's krb5.conf as krbclient reads it, parsed at the
+	// first probe configuration and shared by every probe configured after.
 	krb5 func() (*config.Config, error)
+	// clientKT is the probing server's keytab, in memory until Files
+	// writes it.
+	clientKT *keytab.Keytab
+
+	// The state files, written by the first Files call: a test that only
+	// probes in-process pays for no file system calls, which on a
+	// disk-backed /tmp cost more than starting the servers.
+	stateDir  string // Options.StateDir, checked; "" = a temporary one
+	tempDir   bool   // stateDir was made by Files, and Close removes it
+	filesOnce sync.Once
+	files     Files
+	filesErr  error
+}
+
+// Files are a lab's state files: what another process, or code of yours
+// that reads files, needs to use the lab.
+type Files struct {
+	Dir          string
+	Krb5Conf     string // a krb5.conf for the realm, pointing at the fake KDC
+	ClientKeytab string // the probing server's keys, mode 0600
+	CAFile       string // the lab CA (PEM), the trust anchor for the server's certificate
+}
+
+// Files writes the lab's state files at the first call, into
+// Options.StateDir or a temporary directory, and returns their paths.
+func (l *Lab) Files() (Files, error) {
+	l.filesOnce.Do(func() { l.files, l.filesErr = l.writeFiles() })
+	return l.files, l.filesErr
+}
+
+func (l *Lab) writeFiles() (Files, error) {
+	dir := l.stateDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "exauth-lab-")
+		if err != nil {
+			return Files{}, fmt.Errorf("state dir: %w", err)
+		}
+		dir, l.tempDir = d, true
+	}
+	f := Files{Dir: dir, Krb5Conf: filepath.Join(dir, "krb5.conf"), ClientKeytab: filepath.Join(dir, "client.keytab"), CAFile: filepath.Join(dir, "ca.pem")}
+	l.files = f // what removeTempDir removes, should a write fail
+	if err := l.writeStateFile(f.Krb5Conf, l.KDC.Krb5Conf(), 0o644); err != nil {
+		return Files{}, err
+	}
+	if err := l.writeKeytab(f.ClientKeytab, l.clientKT); err != nil {
+		return Files{}, err
+	}
+	if err := l.writeStateFile(f.CAFile, l.CA.PEM(), 0o644); err != nil {
+		return Files{}, err
+	}
+	return f, nil
 }
 
 // Run starts a scenario.
@@ -92,7 +138,7 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 			lab = nil
 		}
 	}()
-	if err := lab.stateDir(opts.StateDir); err != nil {
+	if err := lab.checkStateDir(opts.StateDir); err != nil {
 		return lab, err
 	}
 	// The lab CA (an ECDSA key, a self-signed certificate and the
@@ -127,7 +173,7 @@ func Run(sc *Scenario, opts Options) (lab *Lab, err error) {
 
 // startKDC starts the KDC with random keys: scenario files hold no
 // secrets, and random keys skip string-to-key, which would dominate
-// start-up. It writes krb5.conf and the client's keytab.
+// start-up. The client's keytab stays in memory until Files.
 func (l *Lab) startKDC(opts Options) error {
 	sc := l.Scenario
 	kcfg := fakekdc.Config{
@@ -155,17 +201,13 @@ func (l *Lab) startKDC(opts Options) error {
 	if l.KDC, err = fakekdc.Start(kcfg); err != nil {
 		return fmt.Errorf("scenario %s: %w", sc.Name, err)
 	}
-	l.Krb5Conf = filepath.Join(l.StateDir, "krb5.conf")
-	l.krb5 = sync.OnceValues(func() (*config.Config, error) { return krbclient.LoadKrb5Conf(l.Krb5Conf) })
-	if err := l.writeStateFile(l.Krb5Conf, l.KDC.Krb5Conf(), 0o644); err != nil {
-		return err
-	}
+	l.krb5 = sync.OnceValues(func() (*config.Config, error) { return config.NewFromString(string(l.KDC.Krb5Conf())) })
 	clientKT, err := l.KDC.Keytab(sc.KDC.Client, 0)
 	if err != nil {
 		return fmt.Errorf("scenario %s: client keytab: %w", sc.Name, err)
 	}
-	l.ClientKeytab = filepath.Join(l.StateDir, "client.keytab")
-	return l.writeKeytab(l.ClientKeytab, clientKT)
+	l.clientKT = clientKT
+	return nil
 }
 
 // serviceKeys are the keys the target server holds, as its keytab
@@ -277,13 +319,10 @@ func (l *Lab) startCAS(opts Options) error {
 	return nil
 }
 
-func (l *Lab) stateDir(dir string) error {
+// checkStateDir checks a state directory the caller named, at Run: a
+// directory others could write is refused before anything starts.
+func (l *Lab) checkStateDir(dir string) error {
 	if dir == "" {
-		d, err := os.MkdirTemp("", "exauth-lab-")
-		if err != nil {
-			return err
-		}
-		l.StateDir, l.tempDir = d, true
 		return nil
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -301,7 +340,7 @@ func (l *Lab) stateDir(dir string) error {
 	if st.Mode().Perm()&0o022 != 0 {
 		return fmt.Errorf("state dir %s can be written by other users (mode %v): use a directory only you can write", dir, st.Mode().Perm())
 	}
-	l.StateDir = dir
+	l.stateDir = dir
 	return nil
 }
 
@@ -332,15 +371,15 @@ func (l *Lab) writeStateFile(path string, data []byte, perm os.FileMode) error {
 // (file system calls are most of a lab's start and stop on a disk-backed
 // /tmp), or, when someone left other files in it, os.RemoveAll.
 func (l *Lab) removeTempDir() error {
-	for _, f := range []string{l.Krb5Conf, l.ClientKeytab, l.CAFile} {
+	for _, f := range []string{l.files.Krb5Conf, l.files.ClientKeytab, l.files.CAFile} {
 		if f != "" {
 			os.Remove(f)
 		}
 	}
-	if os.Remove(l.StateDir) == nil {
+	if os.Remove(l.files.Dir) == nil {
 		return nil
 	}
-	return os.RemoveAll(l.StateDir)
+	return os.RemoveAll(l.files.Dir)
 }
 
 // certificate writes the CA (made at now) the probe is told to trust and
@@ -350,10 +389,6 @@ func (l *Lab) removeTempDir() error {
 // start-up.
 func (l *Lab) certificate(ca *fakeserver.CA, now time.Time) (func(*tls.ClientHelloInfo) (*tls.Certificate, error), error) {
 	l.CA = ca
-	l.CAFile = filepath.Join(l.StateDir, "ca.pem")
-	if err := l.writeStateFile(l.CAFile, ca.PEM(), 0o644); err != nil {
-		return nil, err
-	}
 	kind := l.Scenario.Hub.TLS.Certificate
 	if l.Scenario.IsCAS() {
 		kind = l.Scenario.CAS.TLS.Certificate
@@ -406,8 +441,14 @@ func (l *Lab) Certificate() (*tls.Certificate, error) {
 // as data: its credentials, its krb5.conf, its CA, its probe options. A
 // front end turns them into a Config (smtpprobe.Settings.Config) or into
 // its own spelling (`exauth serve` prints them as command-line arguments).
-// A CAS scenario has HTTPProbeSettings instead.
-func (l *Lab) ProbeSettings() smtpprobe.Settings {
+// They name the state files, which they write (Files). A CAS scenario
+// has HTTPProbeSettings instead.
+func (l *Lab) ProbeSettings() (smtpprobe.Settings, error) {
+	f, err := l.Files()
+	return l.probeSettings(f), err
+}
+
+func (l *Lab) probeSettings(f Files) smtpprobe.Settings {
 	p := l.Scenario.Probe
 	host := l.Host
 	if p.Host != "" {
@@ -418,10 +459,10 @@ func (l *Lab) ProbeSettings() smtpprobe.Settings {
 		EHLO:               "hub02." + strings.ToLower(l.Realm),
 		Mech:               verdict.Mech(p.Mech),
 		TLS:                verdict.TLSMode(p.TLS),
-		CAFile:             l.CAFile,
+		CAFile:             f.CAFile,
 		RequireTrustedCert: p.RequireTrustedCert,
 		Timeout:            p.Timeout.D(),
-		Credentials:        l.Credentials(),
+		Credentials:        l.credentials(f),
 	}
 	if l.Hub != nil {
 		s.Connect = l.Hub.Addr()
@@ -430,16 +471,40 @@ func (l *Lab) ProbeSettings() smtpprobe.Settings {
 }
 
 // Credentials are the probing server's: the lab's krb5.conf, the client
-// keytab and principal.
-func (l *Lab) Credentials() kerberos.Credentials {
-	return kerberos.Credentials{Krb5Conf: l.Krb5Conf, Keytab: l.ClientKeytab, Principal: l.Principal}
+// keytab and principal, as files (Files).
+func (l *Lab) Credentials() (kerberos.Credentials, error) {
+	f, err := l.Files()
+	return l.credentials(f), err
+}
+
+func (l *Lab) credentials(f Files) kerberos.Credentials {
+	return kerberos.Credentials{Krb5Conf: f.Krb5Conf, Keytab: f.ClientKeytab, Principal: l.Principal}
 }
 
 // HTTPProbeSettings are the HTTP probe settings a CAS scenario is meant
 // for: the internalURL the proxying server would use (https://<host>/<path>,
 // the host an address when probe.host is one), dialled at the fake
-// Client Access server. Credentials are the lab's (Credentials).
-func (l *Lab) HTTPProbeSettings() httpprobe.Settings {
+// Client Access server, and the lab CA's file (Files). Credentials are
+// the lab's (Credentials).
+func (l *Lab) HTTPProbeSettings() (httpprobe.Settings, error) {
+	f, err := l.Files()
+	return l.httpProbeSettings(f), err
+}
+
+func (l *Lab) httpProbeSettings(f Files) httpprobe.Settings {
+	s := httpprobe.Settings{URL: l.URL(), CAFile: f.CAFile, Timeout: l.Scenario.Probe.Timeout.D()}
+	if l.CAS != nil {
+		s.Connect = l.CAS.Addr()
+	}
+	return s
+}
+
+// URL is the internalURL a CAS scenario's proxying server requests; ""
+// for a hub scenario.
+func (l *Lab) URL() string {
+	if !l.Scenario.IsCAS() {
+		return ""
+	}
 	host := l.Host
 	if p := l.Scenario.Probe.Host; p != "" {
 		host = strings.ToLower(p)
@@ -448,20 +513,17 @@ func (l *Lab) HTTPProbeSettings() httpprobe.Settings {
 		host = "[" + host + "]" // an IPv6 address
 	}
 	path := "/owa"
-	if l.Scenario.CAS != nil && l.Scenario.CAS.Path != "" {
+	if l.Scenario.CAS.Path != "" {
 		path = l.Scenario.CAS.Path
 	}
-	s := httpprobe.Settings{URL: "https://" + host + path, CAFile: l.CAFile, Timeout: l.Scenario.Probe.Timeout.D()}
-	if l.CAS != nil {
-		s.Connect = l.CAS.Addr()
-	}
-	return s
+	return "https://" + host + path
 }
 
 // ProbeConfig is the SMTP probe configuration a hub scenario is meant for
-// (ProbeSettings), with the lab's clock and its CA already in memory.
+// (ProbeSettings), with the lab's clock, CA, krb5.conf and keytab in
+// memory: it writes no files.
 func (l *Lab) ProbeConfig() smtpprobe.Config {
-	s := l.ProbeSettings()
+	s := l.probeSettings(Files{})
 	if s.Timeout == 0 {
 		s.Timeout = 10 * time.Second
 	}
@@ -480,9 +542,9 @@ func (l *Lab) ProbeConfig() smtpprobe.Config {
 }
 
 // HTTPProbeConfig is the HTTP probe configuration a CAS scenario is meant
-// for (HTTPProbeSettings), with the lab's clock and CA in memory.
+// for (HTTPProbeSettings), in memory as ProbeConfig is.
 func (l *Lab) HTTPProbeConfig() httpprobe.Config {
-	s := l.HTTPProbeSettings()
+	s := l.httpProbeSettings(Files{})
 	if s.Timeout == 0 {
 		s.Timeout = 10 * time.Second
 	}
@@ -491,12 +553,16 @@ func (l *Lab) HTTPProbeConfig() httpprobe.Config {
 	}
 }
 
+// kerberos is the probing server's Kerberos side on the lab's krb5.conf
+// and keytab, both in memory.
 func (l *Lab) kerberos() kerberos.Side {
-	c := l.Credentials()
-	// The lab wrote its krb5.conf; a probe need not parse it again. If it
-	// cannot be read, the probe reads it itself and reports why.
-	krb5, _ := l.krb5()
-	return kerberos.New(kerberos.Settings{Krb5Conf: c.Krb5Conf, Krb5: krb5, Keytab: c.Keytab, Principal: c.Principal, Clock: l.clock})
+	krb5, err := l.krb5()
+	if err != nil {
+		// The lab's own krb5.conf is generated; should gokrb5 ever refuse
+		// it, the realm and the KDC are all a probe needs.
+		krb5 = krbclient.ConfigFor(l.Realm, "tcp/"+l.KDC.TCPAddr())
+	}
+	return kerberos.New(kerberos.Settings{Krb5: krb5, KeytabValue: l.clientKT, Principal: l.Principal, Clock: l.clock})
 }
 
 // RunProbe runs the probe the scenario is meant for, SMTP or HTTP, with its

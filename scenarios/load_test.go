@@ -1,11 +1,14 @@
 package scenarios
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/exauth/exauth/verdict"
 )
 
 // TestLoad_InvalidFiles: each file in testdata/invalid has one mistake; the
@@ -132,7 +135,11 @@ func TestRun_StateDirIsSafe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	files, err := lab.Files()
 	lab.Close()
+	if err != nil || files.ClientKeytab != filepath.Join(dir, "client.keytab") {
+		t.Fatalf("Files: %+v, %v", files, err)
+	}
 	if b, _ := os.ReadFile(victim); string(b) != "untouched" {
 		t.Errorf("the planted link was followed: the victim now holds %d bytes", len(b))
 	}
@@ -145,5 +152,49 @@ func TestRun_StateDirIsSafe(t *testing.T) {
 	}
 	if _, err := Run(sc, Options{StateDir: open}); err == nil || !strings.Contains(err.Error(), "other users") {
 		t.Errorf("world-writable state dir: %v", err)
+	}
+}
+
+// A lab that is only probed in-process writes no state files; Files
+// writes them at the first call into a temporary directory, which Close
+// removes.
+func TestRun_FilesOnlyWhenAsked(t *testing.T) {
+	sc, err := Bundled("healthy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	lab, err := Run(sc, Options{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := lab.RunProbe(context.Background()); r.Verdict != verdict.VerdictOK {
+		t.Errorf("in-memory probe: %s %s", r.Verdict, r.Summary)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("state files written without being asked for: %v", entries)
+	}
+	lab.Close()
+
+	lab, err = Run(sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := lab.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{files.Krb5Conf, files.ClientKeytab, files.CAFile} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("state file: %v", err)
+		}
+	}
+	again, _ := lab.Files()
+	if again != files {
+		t.Errorf("a second Files call wrote elsewhere: %+v, then %+v", files, again)
+	}
+	lab.Close()
+	if _, err := os.Stat(files.Dir); !os.IsNotExist(err) {
+		t.Errorf("temporary state directory %s left behind: %v", files.Dir, err)
 	}
 }

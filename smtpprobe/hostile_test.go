@@ -205,9 +205,10 @@ func (p *peer) close() {
 // hostileFixture is what the cases share: a healthy scenario (KDC, hub,
 // client keytab) for the Kerberos side, and a certificate for scripted TLS.
 type hostileFixture struct {
-	env  *scenariotest.Env
-	cert tls.Certificate
-	ca   *fakeserver.CA
+	env   *scenariotest.Env
+	files scenarios.Files // the healthy lab's state files
+	cert  tls.Certificate
+	ca    *fakeserver.CA
 }
 
 // smtpOnly is a probe of a scripted SMTP peer without credentials. Each
@@ -226,7 +227,7 @@ func (f *hostileFixture) withKerberos(addr, krb5conf string, timeout time.Durati
 	cfg.Connect = addr
 	cfg.Timeout, cfg.StepTimeout = timeout, timeout/2
 	cfg.Kerberos = kerberos.New(kerberos.Settings{
-		Krb5Conf: krb5conf, Keytab: f.env.ClientKeytab, Principal: f.env.Principal, StepTimeout: timeout / 4,
+		Krb5Conf: krb5conf, Keytab: f.files.ClientKeytab, Principal: f.env.Principal, StepTimeout: timeout / 4,
 	})
 	return cfg
 }
@@ -235,7 +236,7 @@ func (f *hostileFixture) withKerberos(addr, krb5conf string, timeout time.Durati
 // preferUDP lets requests go over UDP first (MIT's default limit).
 func (f *hostileFixture) krb5conf(t *testing.T, kdc string, preferUDP bool) string {
 	t.Helper()
-	b, err := os.ReadFile(f.env.Krb5Conf)
+	b, err := os.ReadFile(f.files.Krb5Conf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +363,7 @@ func scripted(timeout time.Duration, script func(*hconn)) func(*testing.T, *host
 // scenario's KDC), so that the dialogue reaches X-EXPS.
 func scriptedAuth(timeout time.Duration, script func(*hconn)) func(*testing.T, *hostileFixture) smtpprobe.Config {
 	return func(t *testing.T, f *hostileFixture) smtpprobe.Config {
-		return f.withKerberos(startPeer(t, script).addr(), f.env.Krb5Conf, timeout)
+		return f.withKerberos(startPeer(t, script).addr(), f.files.Krb5Conf, timeout)
 	}
 }
 
@@ -396,6 +397,7 @@ func scenarioWithCert(kind string, require bool) func(*testing.T, *hostileFixtur
 func TestProbe_HostilePeers(t *testing.T) {
 	const quick, short = 2 * time.Second, 300 * time.Millisecond
 	f := &hostileFixture{env: scenariotest.Start(t, "healthy")}
+	f.files = f.env.StateFiles(t)
 	now := time.Now()
 	var err error
 	if f.ca, err = fakeserver.NewCA("hostile CA", now, time.Hour); err != nil {
@@ -482,7 +484,7 @@ func TestProbe_HostilePeers(t *testing.T) {
 					tc.send("235 0000FFFFnotbase64!\r\n")
 					tc.line()
 				}
-			}).addr(), f.env.Krb5Conf, quick)
+			}).addr(), f.files.Krb5Conf, quick)
 		}, verdict.VerdictProtocolError, ""},
 		{"ExchangeAuth: bare 235", func(t *testing.T, f *hostileFixture) smtpprobe.Config {
 			return f.withKerberos(startPeer(t, func(h *hconn) {
@@ -490,7 +492,7 @@ func TestProbe_HostilePeers(t *testing.T) {
 					tc.send("235 \r\n")
 					tc.line()
 				}
-			}).addr(), f.env.Krb5Conf, quick)
+			}).addr(), f.files.Krb5Conf, quick)
 		}, verdict.VerdictProtocolError, ""},
 		{"ExchangeAuth: 235 with a token that is not Kerberos", func(t *testing.T, f *hostileFixture) smtpprobe.Config {
 			return f.withKerberos(startPeer(t, func(h *hconn) {
@@ -498,7 +500,7 @@ func TestProbe_HostilePeers(t *testing.T) {
 					tc.send("235 " + exchangeauth.FormatBlob([]byte("not a GSS-API token"), make([]byte, 32)) + "\r\n")
 					tc.line()
 				}
-			}).addr(), f.env.Krb5Conf, quick)
+			}).addr(), f.files.Krb5Conf, quick)
 		}, verdict.VerdictProtocolError, ""},
 		{"ExchangeAuth: a 334 challenge", func(t *testing.T, f *hostileFixture) smtpprobe.Config {
 			return f.withKerberos(startPeer(t, func(h *hconn) {
@@ -506,14 +508,14 @@ func TestProbe_HostilePeers(t *testing.T) {
 					tc.send("334 \r\n")
 					tc.line()
 				}
-			}).addr(), f.env.Krb5Conf, quick)
+			}).addr(), f.files.Krb5Conf, quick)
 		}, verdict.VerdictProtocolError, ""},
 		{"ExchangeAuth: reset after the blob", func(t *testing.T, f *hostileFixture) smtpprobe.Config {
 			return f.withKerberos(startPeer(t, func(h *hconn) {
 				if _, ok := h.untilExchangeAuth(f.cert); ok {
 					h.reset()
 				}
-			}).addr(), f.env.Krb5Conf, quick)
+			}).addr(), f.files.Krb5Conf, quick)
 		}, verdict.VerdictProtocolError, ""},
 
 		// Replies that never end or never come.

@@ -294,7 +294,7 @@ func TestProbe_RealmAndKDCWithoutKrb5Conf(t *testing.T) {
 	env := scenariotest.Start(t, "healthy")
 	cfg := env.Probe
 	cfg.Kerberos = kerberos.New(kerberos.Settings{
-		Realm: env.Realm, KDC: env.KDCAddr, Keytab: env.ClientKeytab, Principal: env.Principal,
+		Realm: env.Realm, KDC: env.KDCAddr, Keytab: env.StateFiles(t).ClientKeytab, Principal: env.Principal,
 		Getenv: func(k string) string {
 			if k == "KRB5_CONFIG" {
 				return filepath.Join(t.TempDir(), "no-such-krb5.conf")

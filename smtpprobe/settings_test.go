@@ -38,7 +38,7 @@ func TestProbe_BrokenKrb5ConfIsAConfigurationVerdict(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := env.Probe
-			cfg.Kerberos = kerberos.New(kerberos.Settings{Krb5Conf: conf, Keytab: env.ClientKeytab, Principal: env.Principal})
+			cfg.Kerberos = kerberos.New(kerberos.Settings{Krb5Conf: conf, Keytab: env.StateFiles(t).ClientKeytab, Principal: env.Principal})
 			r := smtpprobe.Probe(context.Background(), cfg)
 			if r.Verdict != verdict.VerdictNoCredentials || !strings.Contains(r.Summary, "Kerberos configuration") || strings.Contains(strings.Join(r.Remediation, " "), "88/TCP") {
 				t.Fatalf("verdict %s: %s %q; want no-credentials for the configuration", r.Verdict, r.Summary, r.Remediation)

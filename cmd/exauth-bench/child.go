@@ -292,7 +292,11 @@ func startLab(kind, dir string, maxConns int, authLog bool) (rd ready, stop func
 		}
 		closers = append(closers, func() { lab.Close() })
 		rd.SMTP, rd.KDC, rd.KDCUDP = lab.Hub.Addr(), lab.KDC.TCPAddr(), lab.KDC.UDPAddr()
-		rd.Krb5Conf, rd.Keytab = lab.Krb5Conf, lab.ClientKeytab
+		files, err := lab.Files()
+		if err != nil {
+			return rd, stop, err
+		}
+		rd.Krb5Conf, rd.Keytab = files.Krb5Conf, files.ClientKeytab
 		cert, err := lab.Certificate()
 		if err != nil {
 			return rd, stop, err

@@ -132,11 +132,15 @@ func newBareParts(lab *scenarios.Lab) (*bareParts, error) {
 			}()
 		}
 	}()
-	krb5, err := krbclient.LoadKrb5Conf(lab.Krb5Conf)
+	files, err := lab.Files()
 	if err != nil {
 		return nil, err
 	}
-	creds, err := krbclient.FromKeytab(lab.ClientKeytab, lab.Principal)
+	krb5, err := krbclient.LoadKrb5Conf(files.Krb5Conf)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := krbclient.FromKeytab(files.ClientKeytab, lab.Principal)
 	if err != nil {
 		return nil, err
 	}
@@ -155,13 +159,13 @@ func newBareParts(lab *scenarios.Lab) (*bareParts, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.reverseSPN = "SMTPSVC/" + lab.ProbeSettings().EHLO
+	p.reverseSPN = "SMTPSVC/" + lab.ProbeConfig().EHLOName
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if p.reverseTicket, err = hub.ServiceTicket(ctx, p.reverseSPN); err != nil {
 		return nil, fmt.Errorf("the hub's reverse ticket: %w", err)
 	}
-	if p.clientKeytab, err = keytab.Load(lab.ClientKeytab); err != nil {
+	if p.clientKeytab, err = keytab.Load(files.ClientKeytab); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -492,7 +496,12 @@ func figRoundTrips() row {
 	}
 	defer proxy.close()
 	// The lab's krb5.conf with the KDC behind the counting proxy.
-	conf, err := os.ReadFile(lab.Krb5Conf)
+	files, err := lab.Files()
+	if err != nil {
+		r.failed = err.Error()
+		return r
+	}
+	conf, err := os.ReadFile(files.Krb5Conf)
 	if err != nil {
 		r.failed = err.Error()
 		return r
@@ -511,13 +520,13 @@ func figRoundTrips() row {
 		}
 		kept = append(kept, l)
 	}
-	proxyConf := filepath.Join(lab.StateDir, "krb5-proxy.conf")
+	proxyConf := filepath.Join(files.Dir, "krb5-proxy.conf")
 	if err := os.WriteFile(proxyConf, []byte(strings.Join(kept, "\n")), 0o644); err != nil {
 		r.failed = err.Error()
 		return r
 	}
 	cfg := lab.ProbeConfig()
-	cfg.Kerberos = kerberos.New(kerberos.Settings{Krb5Conf: proxyConf, Keytab: lab.ClientKeytab, Principal: lab.Principal})
+	cfg.Kerberos = kerberos.New(kerberos.Settings{Krb5Conf: proxyConf, Keytab: files.ClientKeytab, Principal: lab.Principal})
 	var smtpConn *rtConn
 	cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var d net.Dialer

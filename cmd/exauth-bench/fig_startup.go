@@ -60,7 +60,7 @@ func figStartup() row {
 	r.baseline = fmt.Sprintf("%s (httptest.NewTLSServer)", us(mh))
 	r.ratio, r.hasRatio = float64(ml)/float64(mh), true
 	r.passed = r.ratio <= 2
-	r.notes = append(r.notes, fmt.Sprintf("scenarios.Run with Options{} (temporary state directory, removed by Close); p90 %s vs %s",
+	r.notes = append(r.notes, fmt.Sprintf("scenarios.Run with Options{}: in memory, no state files (Lab.Files writes them when asked); p90 %s vs %s",
 		us(percentile(labs, 0.9)), us(percentile(https, 0.9))))
 	return r
 }

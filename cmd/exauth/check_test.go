@@ -65,11 +65,15 @@ func TestProbe_ExplicitCredentialsBeatTheEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lab.Close()
+	files, err := lab.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
 	missing := filepath.Join(t.TempDir(), "no-such-ccache")
 	var stdout, stderr bytes.Buffer
 	envs := map[string]string{"EXAUTH_PASSWORD": "left-over-secret"}
-	code := run(context.Background(), []string{"probe", lab.Host, "--connect", lab.Hub.Addr(), "--krb5-conf", lab.Krb5Conf,
-		"--ca-file", lab.CAFile, "--ccache", missing, "--principal", lab.Principal, "--json"},
+	code := run(context.Background(), []string{"probe", lab.Host, "--connect", lab.Hub.Addr(), "--krb5-conf", files.Krb5Conf,
+		"--ca-file", files.CAFile, "--ccache", missing, "--principal", lab.Principal, "--json"},
 		env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return envs[k] }})
 	out := stdout.String()
 	if code != 3 || !strings.Contains(out, `"no-credentials"`) || !strings.Contains(out, missing) {
@@ -77,8 +81,8 @@ func TestProbe_ExplicitCredentialsBeatTheEnvironment(t *testing.T) {
 	}
 	// With only the environment, the password is used, and said to be.
 	stdout.Reset()
-	code = run(context.Background(), []string{"probe", lab.Host, "--connect", lab.Hub.Addr(), "--krb5-conf", lab.Krb5Conf,
-		"--ca-file", lab.CAFile, "--principal", lab.Principal, "--json"},
+	code = run(context.Background(), []string{"probe", lab.Host, "--connect", lab.Hub.Addr(), "--krb5-conf", files.Krb5Conf,
+		"--ca-file", files.CAFile, "--principal", lab.Principal, "--json"},
 		env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return envs[k] }})
 	if out := stdout.String(); !strings.Contains(out, "EXAUTH_PASSWORD") || strings.Contains(out, "left-over-secret") {
 		t.Fatalf("exit %d: %s; want the credentials named as the environment's password, and never the password", code, out)

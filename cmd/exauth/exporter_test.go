@@ -23,7 +23,10 @@ import (
 // through it, and stops it as SIGTERM would.
 func TestExporter_Command(t *testing.T) {
 	lab := scenariotest.Start(t, "healthy")
-	s := lab.Lab.ProbeSettings()
+	s, err := lab.Lab.ProbeSettings()
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "exporter.yaml")
 	text := fmt.Sprintf("modules:\n  default:\n    krb5_conf: %q\n    keytab: %q\n    principal: %q\n    ca_file: %q\n    ehlo: %q\n",

@@ -23,7 +23,10 @@ import (
 // Prometheus exporter's reload does; a broken file keeps the running one.
 func TestExporter_SIGHUP(t *testing.T) {
 	lab := scenariotest.Start(t, "healthy")
-	s := lab.Lab.ProbeSettings()
+	s, err := lab.Lab.ProbeSettings()
+	if err != nil {
+		t.Fatal(err)
+	}
 	module := fmt.Sprintf("    krb5_conf: %q\n    keytab: %q\n    principal: %q\n    ca_file: %q\n    ehlo: %q\n",
 		s.Credentials.Krb5Conf, s.Credentials.Keytab, s.Credentials.Principal, s.CAFile, s.EHLO)
 	cfg := filepath.Join(t.TempDir(), "exporter.yaml")

@@ -156,7 +156,12 @@ the addresses, the files and the probe arguments to use (docs/json.md).`, args)
 	if err != nil {
 		return usageError(e, "serve", err)
 	}
-	ready, err := json.Marshal(readyOf(lab))
+	rl, err := readyOf(lab)
+	if err != nil {
+		lab.Close()
+		return usageError(e, "serve", err)
+	}
+	ready, err := json.Marshal(rl)
 	if err != nil {
 		lab.Close()
 		return usageError(e, "serve", err)
@@ -225,21 +230,28 @@ type readyLine struct {
 	ProbeArgs []string `json:"probe_args"`
 }
 
-func readyOf(l *scenarios.Lab) readyLine {
+// readyOf is the ready line of a lab, whose state files it writes.
+func readyOf(l *scenarios.Lab) (readyLine, error) {
+	f, err := l.Files()
+	if err != nil {
+		return readyLine{}, err
+	}
 	r := readyLine{
 		Scenario: l.Scenario.Name, Expect: []string{l.Scenario.Expect},
 		KDC: l.KDC.TCPAddr(), KDCUDP: l.KDC.UDPAddr(), Realm: l.Realm, Host: l.Host, SPN: l.SPN,
-		Krb5Conf: l.Krb5Conf, Keytab: l.ClientKeytab, Principal: l.Principal, CAFile: l.CAFile,
+		Krb5Conf: f.Krb5Conf, Keytab: f.ClientKeytab, Principal: l.Principal, CAFile: f.CAFile,
 	}
 	if l.CAS != nil {
-		s := l.HTTPProbeSettings()
+		s, _ := l.HTTPProbeSettings() // the files are written: no error
+		c, _ := l.Credentials()
 		r.HTTPS, r.URL = l.CAS.Addr(), s.URL
-		r.ProbeArgs = httpProbeArgs(s, l.Credentials())
+		r.ProbeArgs = httpProbeArgs(s, c)
 	} else {
+		s, _ := l.ProbeSettings()
 		r.SMTP = l.Hub.Addr()
-		r.ProbeArgs = probeArgs(l.ProbeSettings())
+		r.ProbeArgs = probeArgs(s)
 	}
-	return r
+	return r, nil
 }
 
 // httpProbeArgs are the `exauth probe` arguments for a Client Access

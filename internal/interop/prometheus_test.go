@@ -37,7 +37,10 @@ func TestPrometheus(t *testing.T) {
 	for _, name := range []string{"healthy", "clock-skew"} {
 		env := scenariotest.Start(t, name)
 		labs[name] = env
-		s := env.Lab.ProbeSettings()
+		s, err := env.Lab.ProbeSettings()
+		if err != nil {
+			t.Fatal(err)
+		}
 		fmt.Fprintf(&modules, "  %s:\n    krb5_conf: %q\n    keytab: %q\n    principal: %q\n    ca_file: %q\n    ehlo: %q\n",
 			name, s.Credentials.Krb5Conf, s.Credentials.Keytab, s.Credentials.Principal, s.CAFile, s.EHLO)
 	}
@@ -52,7 +55,10 @@ func TestPrometheus(t *testing.T) {
 
 	// promtool lints what the exporter answers, as Prometheus' own
 	// exposition checks would.
-	s := labs["healthy"].Lab.ProbeSettings()
+	s, err := labs["healthy"].Lab.ProbeSettings()
+	if err != nil {
+		t.Fatal(err)
+	}
 	body := get(t, "http://"+exporterAddr+"/probe?"+url.Values{"module": {"healthy"}, "target": {s.Host}, "connect": {s.Connect}}.Encode())
 	lint := exec.Command(tool(t, "promtool"), "check", "metrics")
 	lint.Stdin = strings.NewReader(body)
@@ -72,7 +78,10 @@ func TestPrometheus(t *testing.T) {
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nrule_files:\n  - %q\nscrape_configs:\n", rules)
 	for _, name := range []string{"healthy", "clock-skew"} {
-		s := labs[name].Lab.ProbeSettings()
+		s, err := labs[name].Lab.ProbeSettings()
+		if err != nil {
+			t.Fatal(err)
+		}
 		fmt.Fprintf(&cfg, `  - job_name: %s
     metrics_path: /probe
     params:

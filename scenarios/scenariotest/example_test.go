@@ -10,8 +10,8 @@ import (
 )
 
 // In a test of your own: start a scenario (stopped by t.Cleanup) and probe
-// it, or point your own code at env.SMTPAddr, env.Krb5Conf,
-// env.ClientKeytab and env.Principal.
+// it, or point your own code at env.SMTPAddr and the files of
+// env.StateFiles(t) (Krb5Conf, ClientKeytab, CAFile) with env.Principal.
 func ExampleStart() {
 	testClockSkew := func(t *testing.T) {
 		env := scenariotest.Start(t, "clock-skew")

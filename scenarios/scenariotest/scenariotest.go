@@ -57,7 +57,7 @@ func StartScenario(t testing.TB, sc *scenarios.Scenario) *Env {
 	if err := sc.Validate(); err != nil {
 		t.Fatalf("scenariotest.StartScenario: %v", err)
 	}
-	lab, err := scenarios.Run(sc, scenarios.Options{StateDir: t.TempDir(), Logf: func(f string, a ...any) { t.Logf(f, a...) }})
+	lab, err := scenarios.Run(sc, scenarios.Options{Logf: func(f string, a ...any) { t.Logf(f, a...) }})
 	if err != nil {
 		t.Fatalf("scenariotest.StartScenario: %v", err)
 	}
@@ -73,4 +73,17 @@ func StartScenario(t testing.TB, sc *scenarios.Scenario) *Env {
 		env.SMTPAddr, env.Probe = lab.Hub.Addr(), lab.ProbeConfig()
 	}
 	return env
+}
+
+// StateFiles writes the lab's state files (krb5.conf, the client keytab,
+// the CA) into the test's temporary directory at the first call and
+// returns their paths, for code of yours that reads files; a test that
+// only probes with Probe or HTTPProbe writes none.
+func (e *Env) StateFiles(t testing.TB) scenarios.Files {
+	t.Helper()
+	f, err := e.Files()
+	if err != nil {
+		t.Fatalf("scenariotest: state files: %v", err)
+	}
+	return f
 }
