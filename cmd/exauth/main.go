@@ -33,6 +33,7 @@ const usage = `exauth — why can't this Exchange server authenticate to that on
 
 Usage:
   exauth probe [flags] HOST[:PORT]     probe a receive connector (port 25 by default)
+  exauth probe [flags] https://HOST/PATH  probe a Client Access server's internalURL (OWA, EWS, ...)
   exauth probe --scenario NAME|FILE    probe the fake hub or Client Access server replaying a scenario
   exauth serve --scenario NAME|FILE    run the fake hub (or CAS) + fake KDC for a lab or a script
   exauth scenarios [--json]            list the bundled scenarios
