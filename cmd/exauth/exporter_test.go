@@ -20,22 +20,17 @@ import (
 
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/scenarios/scenariotest"
+	"github.com/exauth/exauth/smtpprobe"
 )
 
 // TestExporter_Command runs `exauth exporter` in-process behind a web
 // configuration with basic authentication, scrapes a healthy scenario
 // through it, and stops it as SIGTERM would.
 func TestExporter_Command(t *testing.T) {
-	lab := scenariotest.Start(t, "healthy")
-	s, err := lab.Lab.ProbeSettings()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, module := healthyModule(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "exporter.yaml")
-	text := fmt.Sprintf("modules:\n  default:\n    krb5_conf: %q\n    keytab: %q\n    principal: %q\n    ca_file: %q\n    ehlo: %q\n",
-		s.Credentials.Krb5Conf, s.Credentials.Keytab, s.Credentials.Principal, s.CAFile, s.EHLO)
-	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte("modules:\n  default:\n"+module), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte("scrape-secret"), bcrypt.MinCost)
@@ -79,16 +74,10 @@ func TestExporter_Command(t *testing.T) {
 // configuration's tls_server_config): a scrape that trusts the
 // certificate's CA gets the metrics, plain HTTP gets none.
 func TestExporter_CommandTLS(t *testing.T) {
-	lab := scenariotest.Start(t, "healthy")
-	s, err := lab.Lab.ProbeSettings()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, module := healthyModule(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "exporter.yaml")
-	text := fmt.Sprintf("modules:\n  default:\n    krb5_conf: %q\n    keytab: %q\n    principal: %q\n    ca_file: %q\n    ehlo: %q\n",
-		s.Credentials.Krb5Conf, s.Credentials.Keytab, s.Credentials.Principal, s.CAFile, s.EHLO)
-	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte("modules:\n  default:\n"+module), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
@@ -135,6 +124,19 @@ func TestExporter_CommandTLS(t *testing.T) {
 			t.Errorf("plain HTTP to the TLS listener got metrics: %d", resp.StatusCode)
 		}
 	}
+}
+
+// healthyModule starts the healthy scenario and returns its probe
+// settings and a module (the lines under its name) that probes it.
+func healthyModule(t *testing.T) (smtpprobe.Settings, string) {
+	t.Helper()
+	lab := scenariotest.Start(t, "healthy")
+	s, err := lab.Lab.ProbeSettings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, fmt.Sprintf("    krb5_conf: %q\n    keytab: %q\n    principal: %q\n    ca_file: %q\n    ehlo: %q\n",
+		s.Credentials.Krb5Conf, s.Credentials.Keytab, s.Credentials.Principal, s.CAFile, s.EHLO)
 }
 
 // startExporterCmd runs `exauth exporter` in-process on a free loopback

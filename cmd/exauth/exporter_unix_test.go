@@ -5,7 +5,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,20 +14,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/exauth/exauth/scenarios/scenariotest"
 )
 
 // TestExporter_SIGHUP: SIGHUP reads the modules file again, as a
 // Prometheus exporter's reload does; a broken file keeps the running one.
 func TestExporter_SIGHUP(t *testing.T) {
-	lab := scenariotest.Start(t, "healthy")
-	s, err := lab.Lab.ProbeSettings()
-	if err != nil {
-		t.Fatal(err)
-	}
-	module := fmt.Sprintf("    krb5_conf: %q\n    keytab: %q\n    principal: %q\n    ca_file: %q\n    ehlo: %q\n",
-		s.Credentials.Krb5Conf, s.Credentials.Keytab, s.Credentials.Principal, s.CAFile, s.EHLO)
+	s, module := healthyModule(t)
 	cfg := filepath.Join(t.TempDir(), "exporter.yaml")
 	write := func(text string) {
 		if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
