@@ -50,6 +50,24 @@ func fetchTicket(rd ready) (*krbclient.ServiceTicket, error) {
 	return c.ServiceTicket(ctx, labSPN)
 }
 
+// anonymousTLS is X-ANONYMOUSTLS, its handshake and the EHLO inside it,
+// as a sending Exchange server starts every authenticated session.
+func (s *smtpConn) anonymousTLS(tconf *tls.Config) (*tls.Conn, error) {
+	if _, err := s.cmd("X-ANONYMOUSTLS", 220); err != nil {
+		return nil, err
+	}
+	tc := tls.Client(s.c, tconf)
+	if err := tc.Handshake(); err != nil {
+		return nil, fmt.Errorf("TLS: %w", err)
+	}
+	s.c = tc
+	s.br.Reset(tc)
+	if _, err := s.cmd("EHLO "+labEHLO, 250); err != nil {
+		return nil, err
+	}
+	return tc, nil
+}
+
 // healthySession is one full healthy session as the probe (and a sending
 // Exchange server) runs it: connect, banner, EHLO, X-ANONYMOUSTLS and the
 // handshake, EHLO, X-EXPS GSSAPI with a fresh AP-REQ (a new authenticator:
@@ -62,17 +80,7 @@ func healthySession(addr string, tconf *tls.Config, gcfg gssapi.ClientConfig) er
 		return err
 	}
 	defer s.c.Close()
-	c := s.c
-	if _, err := s.cmd("X-ANONYMOUSTLS", 220); err != nil {
-		return err
-	}
-	tc := tls.Client(c, tconf)
-	if err := tc.Handshake(); err != nil {
-		return fmt.Errorf("TLS: %w", err)
-	}
-	s.c = tc
-	s.br.Reset(tc)
-	if _, err := s.cmd("EHLO "+labEHLO, 250); err != nil {
+	if _, err := s.anonymousTLS(tconf); err != nil {
 		return err
 	}
 	if _, err := s.cmd("X-EXPS GSSAPI", 334); err != nil {
@@ -360,16 +368,8 @@ func exchangeAuthSession(addr string, tconf *tls.Config, gcfg gssapi.ClientConfi
 		return err
 	}
 	defer s.c.Close()
-	if _, err := s.cmd("X-ANONYMOUSTLS", 220); err != nil {
-		return err
-	}
-	tc := tls.Client(s.c, tconf)
-	if err := tc.Handshake(); err != nil {
-		return fmt.Errorf("TLS: %w", err)
-	}
-	s.c = tc
-	s.br.Reset(tc)
-	if _, err := s.cmd("EHLO "+labEHLO, 250); err != nil {
+	tc, err := s.anonymousTLS(tconf)
+	if err != nil {
 		return err
 	}
 	g, err := gssapi.NewClient(gcfg)
