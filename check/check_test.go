@@ -215,6 +215,7 @@ func TestLoadPlan_Invalid(t *testing.T) {
 		"bad-host.yaml":                 {2, "targets.0.host", "not a HOST[:PORT]"},
 		"scenario-with-connect.yaml":    {2, "targets.0.scenario", "brings its own"},
 		"not-a-mapping.yaml":            {1, "", "a plan is a mapping"},
+		"bad-cred.yaml":                 {1, "defaults.cred", `unknown value "kerberos"`},
 	}
 	files, _ := filepath.Glob("testdata/invalid/*.yaml")
 	if len(files) != len(tests) {
@@ -334,4 +335,22 @@ func FuzzParsePlan(f *testing.F) {
 			t.Fatal("accepted a plan without targets")
 		}
 	})
+}
+
+// cred: sspi is the Windows logon session: elsewhere it is refused, naming
+// the key, and on Windows the credential keys it replaces are refused.
+func TestLoadPlan_CredSSPI(t *testing.T) {
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "plan.yaml")
+	if err := os.WriteFile(plan, []byte("defaults: {cred: sspi, keytab: hub02.keytab}\ntargets:\n  - {host: hub01.lab.test, expect: ok}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadPlan(plan)
+	want := "does not apply with cred: sspi"
+	if runtime.GOOS != "windows" {
+		want = "sspi is the Windows logon session"
+	}
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want one containing %q", err, want)
+	}
 }

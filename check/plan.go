@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"time"
 
@@ -31,8 +32,15 @@ type Plan struct {
 	source string
 }
 
+// CredSSPI is the cred value that selects the Windows logon session.
+const CredSSPI = "sspi"
+
 // Settings are probe settings: the plan's defaults, overridable per target.
 type Settings struct {
+	// Cred is the credential source: "" (a keytab, a password file or a
+	// ccache, as the keys below say) or "sspi", the Windows logon session
+	// (as SYSTEM, the computer account: the identity Exchange itself uses).
+	Cred               string          `yaml:"cred"`
 	Krb5Conf           string          `yaml:"krb5_conf"`
 	Realm              string          `yaml:"realm"`
 	KDC                string          `yaml:"kdc"`
@@ -236,6 +244,20 @@ func (s *Settings) Validate(errs *yamlfile.Errors, f string) {
 	if s.Keytab != "" && s.PasswordFile != "" {
 		errs.Add(f+".password_file", "give a keytab or a password_file, not both")
 	}
+	switch s.Cred {
+	case "":
+	case CredSSPI:
+		if runtime.GOOS != "windows" {
+			errs.Add(f+".cred", "sspi is the Windows logon session, and this is %s: use a keytab, a password_file or a ccache", runtime.GOOS)
+		}
+		for _, k := range []struct{ key, v string }{{"krb5_conf", s.Krb5Conf}, {"realm", s.Realm}, {"kdc", s.KDC}, {"ccache", s.CCache}, {"keytab", s.Keytab}, {"principal", s.Principal}, {"password_file", s.PasswordFile}} {
+			if k.v != "" {
+				errs.Add(f+"."+k.key, "does not apply with cred: sspi, which uses the Windows logon session and its domain")
+			}
+		}
+	default:
+		errs.Add(f+".cred", "unknown value %q (want sspi, or leave it out for a keytab, a password_file or a ccache)", s.Cred)
+	}
 	if time.Duration(s.Timeout) > 10*time.Minute {
 		errs.Add(f+".timeout", "more than 10m")
 	}
@@ -277,6 +299,7 @@ func (t *Target) merged(d Settings) Settings {
 			*dst = v
 		}
 	}
+	set(&s.Cred, o.Cred)
 	set(&s.Krb5Conf, o.Krb5Conf)
 	set(&s.Realm, o.Realm)
 	set(&s.KDC, o.KDC)

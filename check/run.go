@@ -8,6 +8,7 @@ import (
 
 	"github.com/exauth/exauth/httpprobe"
 	"github.com/exauth/exauth/internal/clock"
+	"github.com/exauth/exauth/internal/sspicred"
 	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
@@ -178,7 +179,7 @@ func (c *credentialPool) httpConfig(t *Target, s Settings) (httpprobe.Config, er
 	if err != nil {
 		return cfg, smtpprobe.SpellFields(err, KeyOf)
 	}
-	k, err := c.kerberos(s.Credentials())
+	k, err := c.kerberos(s)
 	if err != nil {
 		return cfg, smtpprobe.SpellFields(err, KeyOf)
 	}
@@ -195,7 +196,7 @@ func failed(res Result, err error) Result {
 }
 
 type sharedKerberos struct {
-	kerberos  *kerberos.Client
+	kerberos  kerberos.Side
 	principal string
 	err       error
 }
@@ -208,13 +209,16 @@ type credentialPool struct {
 	mu     sync.Mutex
 	byKey  map[kerberos.Credentials]*sharedKerberos
 	order  []kerberos.Credentials
+	// logonSession is the Windows logon session's side (cred: sspi),
+	// shared as a credentials key's is.
+	logonSession *sharedKerberos
 }
 
 // config builds a target's probe configuration through the one path every
 // front end uses (smtpprobe.Settings), with the pool's shared credentials.
 func (c *credentialPool) config(t *Target, s Settings) (smtpprobe.Config, error) {
 	ps := s.SMTP(t.Host, t.Connect, t.SPN)
-	k, err := c.kerberos(ps.Credentials)
+	k, err := c.kerberos(s)
 	if err != nil {
 		return smtpprobe.Config{}, smtpprobe.SpellFields(err, KeyOf)
 	}
@@ -260,9 +264,18 @@ var KeyOf = map[string]string{
 	"Keytab": "keytab", "Principal": "principal", "PasswordFile": "password_file",
 }
 
-func (c *credentialPool) kerberos(cs kerberos.Credentials) (*kerberos.Client, error) {
+// kerberos is the shared Kerberos side for the settings' credentials.
+func (c *credentialPool) kerberos(s Settings) (kerberos.Side, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if s.Cred == CredSSPI {
+		if c.logonSession == nil {
+			c.logonSession = &sharedKerberos{principal: "(Windows logon session)"}
+			c.logonSession.kerberos, c.logonSession.err = sspicred.LogonSession()
+		}
+		return c.logonSession.kerberos, c.logonSession.err
+	}
+	cs := s.Credentials()
 	if sk, ok := c.byKey[cs]; ok {
 		return sk.kerberos, sk.err
 	}
@@ -282,11 +295,18 @@ func (c *credentialPool) uses() []KerberosUse {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []KerberosUse
+	shared := make([]*sharedKerberos, 0, len(c.order)+1)
 	for _, key := range c.order {
-		sk := c.byKey[key]
+		shared = append(shared, c.byKey[key])
+	}
+	if c.logonSession != nil {
+		shared = append(shared, c.logonSession)
+	}
+	for _, sk := range shared {
 		u := KerberosUse{Principal: sk.principal}
-		if sk.kerberos != nil {
-			u.AS, u.TGS = sk.kerberos.Stats()
+		// Windows counts the logon session's exchanges itself (klist).
+		if st, ok := sk.kerberos.(interface{ Stats() (as, tgs int) }); ok {
+			u.AS, u.TGS = st.Stats()
 		}
 		if u.Principal == "" {
 			u.Principal = "(ccache)"

@@ -11,6 +11,7 @@ import (
 	"github.com/exauth/exauth/check"
 	"github.com/exauth/exauth/internal/clock"
 	"github.com/exauth/exauth/internal/krbclient"
+	"github.com/exauth/exauth/internal/sspicred"
 	"github.com/exauth/exauth/internal/yamlfile"
 	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/smtpprobe"
@@ -97,7 +98,7 @@ const (
 type module struct {
 	name     string
 	settings check.Settings
-	kerberos *kerberos.Client
+	kerberos kerberos.Side
 }
 
 // modules builds every module's Kerberos side, one per distinct set of
@@ -108,9 +109,22 @@ type module struct {
 func (c *Config) modules(getenv func(string) string, clk clock.Clock) (map[string]*module, error) {
 	errs := yamlfile.NewErrors(c.doc)
 	shared := map[kerberos.Credentials]*kerberos.Client{}
+	var logonSession kerberos.Side // cred: sspi, shared by every module that says so
 	out := map[string]*module{}
 	for _, name := range c.ModuleNames() {
 		s := c.Modules[name]
+		if s.Cred == check.CredSSPI {
+			if logonSession == nil {
+				side, err := sspicred.LogonSession()
+				if err != nil {
+					errs.Add("modules."+name+".cred", "%v", err)
+					continue
+				}
+				logonSession = side
+			}
+			out[name] = &module{name: name, settings: s, kerberos: logonSession}
+			continue
+		}
 		cs := s.Credentials()
 		k, ok := shared[cs]
 		if !ok {

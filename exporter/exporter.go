@@ -362,8 +362,10 @@ func (e *Exporter) kerberosUse() map[string][2]int {
 	}
 	seen := map[*kerberos.Client]bool{}
 	for _, name := range l.config.ModuleNames() {
-		k := l.modules[name].kerberos
-		if seen[k] {
+		// The Windows logon session's exchanges are Windows' to count
+		// (klist); only exauth's own ticket caches are counted here.
+		k, ok := l.modules[name].kerberos.(*kerberos.Client)
+		if !ok || seen[k] {
 			continue
 		}
 		seen[k] = true

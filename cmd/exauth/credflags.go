@@ -116,11 +116,7 @@ func (f credentialFlags) kerberos(e env) (kerberos.Side, error) {
 		return nil, err
 	}
 	if src == credSSPI {
-		sys, err := sspicred.System()
-		if err != nil {
-			return nil, err
-		}
-		return sspicred.New(sys), nil
+		return sspicred.LogonSession()
 	}
 	cs := f.settings(e)
 	if src == credCCache {

@@ -221,3 +221,13 @@ func (m *mechanism) release() {
 func (m *mechanism) Mutual() bool { return m.mutual }
 
 func (m *mechanism) SessionKey() []byte { return m.key }
+
+// LogonSession is the Kerberos side on this process's Windows logon
+// session (System); elsewhere ErrNotWindows.
+func LogonSession() (kerberos.Side, error) {
+	sys, err := System()
+	if err != nil {
+		return nil, err
+	}
+	return New(sys), nil
+}
