@@ -239,7 +239,7 @@ func (s *Server) accept(b []byte) ([]byte, bool, error) {
 	if err := checkCipher(ap.EncryptedAuthenticator, enc.Key); err != nil {
 		return nil, false, &AcceptError{Reason: ReasonMalformed, Code: errorcode.KRB_ERR_GENERIC, Detail: "the encrypted authenticator", Err: err}
 	}
-	if err := ap.DecryptAuthenticator(enc.Key); err != nil {
+	if err := s.openAuthenticator(&ap, enc.Key); err != nil {
 		return nil, false, &AcceptError{Reason: ReasonIntegrity, Code: errorcode.KRB_AP_ERR_BAD_INTEGRITY, Detail: "the authenticator does not decrypt with the ticket's session key", Err: err}
 	}
 	auth := ap.Authenticator
@@ -353,7 +353,11 @@ func (s *Server) buildAPRep(auth types.Authenticator, sessionKey types.Encryptio
 	if err != nil {
 		return nil, err
 	}
-	ed, err := crypto.GetEncryptedData(part, sessionKey, keyusage.AP_REP_ENCPART, 0)
+	key, err := s.cfg.Keys.Key(sessionKey)
+	if err != nil {
+		return nil, err
+	}
+	ed, err := key.Encrypt(part, keyusage.AP_REP_ENCPART, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -489,6 +493,29 @@ func (s *Server) decryptTicket(t messages.Ticket, sname string) (messages.Ticket
 	}
 	return t, &AcceptError{Reason: ReasonKeyMismatch, Code: errorcode.KRB_AP_ERR_MODIFIED,
 		Detail: fmt.Sprintf("ticket for %s (key version %d, %s) does not decrypt with the keytab's key", sname, kvno, enctype.Name(t.EncPart.EType)), Err: lastErr}
+}
+
+// openAuthenticator is messages.APReq.DecryptAuthenticator with the
+// ticket's session key as a krbkey.Key from ServerConfig.Keys: a client
+// that reuses its ticket (a sending server, exauth check's targets) brings
+// the same session key every time, so its derived keys are kept too.
+func (s *Server) openAuthenticator(ap *messages.APReq, sessionKey types.EncryptionKey) error {
+	usage := uint32(keyusage.AP_REQ_AUTHENTICATOR)
+	if ap.Ticket.SName.NameString[0] == "krbtgt" {
+		usage = keyusage.TGS_REQ_PA_TGS_REQ_AP_REQ_AUTHENTICATOR
+	}
+	k, err := s.cfg.Keys.Key(sessionKey)
+	if err != nil {
+		return fmt.Errorf("error decrypting authenticator: %v", err)
+	}
+	b, err := k.Decrypt(ap.EncryptedAuthenticator.Cipher, usage)
+	if err != nil {
+		return fmt.Errorf("error decrypting authenticator: %v", err)
+	}
+	if err := ap.Authenticator.Unmarshal(b); err != nil {
+		return fmt.Errorf("error unmarshaling authenticator: %v", err)
+	}
+	return nil
 }
 
 // openTicket is messages.Ticket.Decrypt with the service key's
