@@ -52,3 +52,25 @@ func TestInspectClientToken_NTLMAndGarbage(t *testing.T) {
 		t.Error("an empty token inspected")
 	}
 }
+
+// FuzzInspectClientToken: whatever an initiator hands over (Windows'
+// SSPI builds these tokens, but a broken or hostile package could too),
+// inspecting it never panics, and a result names a framing.
+func FuzzInspectClientToken(f *testing.F) {
+	for _, spnego := range []bool{false, true} {
+		tkt, key := issue(f, ticketSpec{kt: serviceKeytab(f), etype: etypeID.AES256_CTS_HMAC_SHA1_96})
+		_, tok, err := newTestClient(f, tkt, key, ModeExchange, true, spnego, nil).Start()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(tok)
+	}
+	f.Add(append([]byte("NTLMSSP\x00"), 1, 0, 0, 0))
+	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		info, err := InspectClientToken(b)
+		if err == nil && info.Framing != FramingKRB5 && info.Framing != FramingSPNEGO {
+			t.Fatalf("inspected without a framing: %+v", info)
+		}
+	})
+}
