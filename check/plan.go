@@ -250,10 +250,8 @@ func (s *Settings) Validate(errs *yamlfile.Errors, f string) {
 		if runtime.GOOS != "windows" {
 			errs.Add(f+".cred", "sspi is the Windows logon session, and this is %s: use a keytab, a password_file or a ccache", runtime.GOOS)
 		}
-		for _, k := range []struct{ key, v string }{{"krb5_conf", s.Krb5Conf}, {"realm", s.Realm}, {"kdc", s.KDC}, {"ccache", s.CCache}, {"keytab", s.Keytab}, {"principal", s.Principal}, {"password_file", s.PasswordFile}} {
-			if k.v != "" {
-				errs.Add(f+"."+k.key, "does not apply with cred: sspi, which uses the Windows logon session and its domain")
-			}
+		for _, field := range s.Credentials().Given() {
+			errs.Add(f+"."+KeyOf[field], "does not apply with cred: sspi, which uses the Windows logon session and its domain")
 		}
 	default:
 		errs.Add(f+".cred", "unknown value %q (want sspi, or leave it out for a keytab, a password_file or a ccache)", s.Cred)

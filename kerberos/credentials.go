@@ -27,6 +27,23 @@ type Credentials struct {
 	PasswordFrom string
 }
 
+// Given names the settings that are set, as Go field names in the
+// struct's order (front ends spell them as flags or file keys): what a
+// Windows logon session, which brings its own domain and credentials,
+// leaves without a meaning.
+func (c Credentials) Given() []string {
+	var given []string
+	for _, f := range []struct{ name, value string }{
+		{"Krb5Conf", c.Krb5Conf}, {"Realm", c.Realm}, {"KDC", c.KDC}, {"CCache", c.CCache},
+		{"Keytab", c.Keytab}, {"Principal", c.Principal}, {"PasswordFile", c.PasswordFile}, {"Password", c.Password},
+	} {
+		if f.value != "" {
+			given = append(given, f.name)
+		}
+	}
+	return given
+}
+
 // Settings reads the password file and checks that the credential
 // settings fit together, as the Settings New takes; getenv reads $KRB5_CONFIG and $KRB5CCNAME (nil:
 // os.Getenv) and clk is this host's clock (nil: the system clock).

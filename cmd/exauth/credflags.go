@@ -82,10 +82,8 @@ func (f credentialFlags) source(e env) (string, error) {
 		if goos != "windows" {
 			return "", errors.New("--cred sspi: " + sspicred.ErrNotWindows.Error())
 		}
-		for flag, v := range map[string]string{"--keytab": f.keytab, "--ccache": f.ccache, "--password-file": f.passwordFile, "--principal": f.princ, "--krb5-conf": f.krb5Conf, "--realm": f.realm, "--kdc": f.kdc} {
-			if v != "" {
-				return "", fmt.Errorf("--cred sspi uses the Windows logon session and its domain: %s does not apply", flag)
-			}
+		if given := f.settings(e).Given(); len(given) > 0 {
+			return "", fmt.Errorf("--cred sspi uses the Windows logon session and its domain: %s does not apply", flagOf[given[0]])
 		}
 	case credKeytab:
 		if f.keytab == "" {

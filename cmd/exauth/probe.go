@@ -167,5 +167,5 @@ var flagOf = map[string]string{
 	"CAFile": "--ca-file", "Timeout": "--timeout", "StepTimeout": "--timeout",
 	"Krb5Conf": "--krb5-conf", "Realm": "--realm", "KDC": "--kdc", "CCache": "--ccache",
 	"Keytab": "--keytab", "Principal": "--principal", "PasswordFile": "--password-file",
-	"LDAP": "--ldap",
+	"Password": "EXAUTH_PASSWORD", "LDAP": "--ldap",
 }
