@@ -14,7 +14,6 @@ import (
 	"github.com/exauth/exauth/fakeserver"
 	"github.com/exauth/exauth/httpprobe"
 	"github.com/exauth/exauth/internal/linelog"
-	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/scenarios"
 	"github.com/exauth/exauth/smtpprobe"
 	"github.com/exauth/exauth/verdict"
@@ -242,31 +241,30 @@ func readyOf(l *scenarios.Lab) (readyLine, error) {
 		Krb5Conf: f.Krb5Conf, Keytab: f.ClientKeytab, Principal: l.Principal, CAFile: f.CAFile,
 	}
 	if l.CAS != nil {
-		s, _ := l.HTTPProbeSettings() // the files are written: no error
-		c, _ := l.Credentials()
-		r.HTTPS, r.URL = l.CAS.Addr(), s.URL
-		r.ProbeArgs = httpProbeArgs(s, c)
+		r.HTTPS, r.URL = l.CAS.Addr(), l.URL()
+		hs, err := l.HTTPProbeSettings()
+		if err != nil {
+			return readyLine{}, err
+		}
+		c, err := l.Credentials()
+		if err != nil {
+			return readyLine{}, err
+		}
+		// An HTTP probe takes the SMTP probe's arguments that apply to it.
+		r.ProbeArgs = probeArgs(smtpprobe.Settings{Host: hs.URL, Connect: hs.Connect, CAFile: hs.CAFile, Timeout: hs.Timeout, Credentials: c})
 	} else {
-		s, _ := l.ProbeSettings()
+		s, err := l.ProbeSettings()
+		if err != nil {
+			return readyLine{}, err
+		}
 		r.SMTP = l.Hub.Addr()
 		r.ProbeArgs = probeArgs(s)
 	}
 	return r, nil
 }
 
-// httpProbeArgs are the `exauth probe` arguments for a Client Access
-// server lab.
-func httpProbeArgs(s httpprobe.Settings, c kerberos.Credentials) []string {
-	args := []string{"probe", s.URL, "--connect", s.Connect,
-		"--krb5-conf", c.Krb5Conf, "--keytab", c.Keytab, "--principal", c.Principal, "--ca-file", s.CAFile}
-	if s.Timeout != 0 {
-		args = append(args, "--timeout", s.Timeout.String())
-	}
-	return args
-}
-
 // probeArgs are the `exauth probe` arguments for s: what another process
-// passes to probe a lab.
+// passes to probe a lab. Host may be a URL (a Client Access server lab).
 func probeArgs(s smtpprobe.Settings) []string {
 	args := []string{"probe", s.Host}
 	add := func(flag, value string) {
