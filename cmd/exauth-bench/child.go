@@ -315,20 +315,7 @@ func startLab(kind, dir string, maxConns int, authLog bool) (rd ready, stop func
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				c, err := tlsLn.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					defer c.Close()
-					c.SetDeadline(time.Now().Add(10 * time.Second))
-					tc := tls.Server(c, conf)
-					if tc.Handshake() == nil {
-						tc.Close()
-					}
-				}()
-			}
+			serveBareTLS(tlsLn, conf, false)
 		}()
 		closers = append(closers, func() { tlsLn.Close(); wg.Wait() })
 		rd.TLS = tlsLn.Addr().String()
@@ -356,4 +343,29 @@ func startLab(kind, dir string, maxConns int, authLog bool) (rd ready, stop func
 		return rd, stop, fmt.Errorf("unknown child kind %q", kind)
 	}
 	return rd, stop, nil
+}
+
+// serveBareTLS is the baselines' TLS server: until ln closes, it does the
+// handshake on each connection and then closes it (a handshake-only
+// baseline) or, with drain, reads until the client closes (the TLS part of
+// a probe, which goes on talking).
+func serveBareTLS(ln net.Listener, conf *tls.Config, drain bool) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			tc := tls.Server(c, conf)
+			if tc.Handshake() != nil {
+				return
+			}
+			if drain {
+				io.Copy(io.Discard, tc)
+			}
+			tc.Close()
+		}()
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -117,20 +116,7 @@ func newBareParts(lab *scenarios.Lab) (*bareParts, error) {
 	}()
 	go func() {
 		defer p.wg.Done()
-		for {
-			c, err := p.tlsLn.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				tc := tls.Server(c, conf)
-				if tc.Handshake() == nil {
-					io.Copy(io.Discard, tc) // until the client closes
-				}
-			}()
-		}
+		serveBareTLS(p.tlsLn, conf, true)
 	}()
 	files, err := lab.Files()
 	if err != nil {
