@@ -152,7 +152,8 @@ func (c *Config) modules(getenv func(string) string, clk clock.Clock) (map[strin
 // fieldOf is the dotted path of a *smtpprobe.FieldError's field under
 // prefix, in the file's own key names.
 func fieldOf(prefix string, err error) string {
-	if fe, ok := err.(*smtpprobe.FieldError); ok {
+	var fe *smtpprobe.FieldError
+	if errors.As(err, &fe) {
 		if key, ok := check.KeyOf[fe.Field]; ok {
 			return prefix + "." + key
 		}
@@ -161,7 +162,8 @@ func fieldOf(prefix string, err error) string {
 }
 
 func unwrapField(err error) error {
-	if fe, ok := err.(*smtpprobe.FieldError); ok {
+	var fe *smtpprobe.FieldError
+	if errors.As(err, &fe) {
 		return fe.Err
 	}
 	return err
