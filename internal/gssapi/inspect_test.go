@@ -1,6 +1,7 @@
 package gssapi
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -64,12 +65,19 @@ func FuzzInspectClientToken(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(tok)
+		if !spnego {
+			// The bare AP-REQ (application tag 14) after the RFC 1964
+			// framing's token ID 01 00: the raw framing.
+			if i := bytes.Index(tok, []byte{0x01, 0x00, 0x6e}); i > 0 {
+				f.Add(tok[i+2:])
+			}
+		}
 	}
 	f.Add(append([]byte("NTLMSSP\x00"), 1, 0, 0, 0))
 	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x00})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		info, err := InspectClientToken(b)
-		if err == nil && info.Framing != FramingKRB5 && info.Framing != FramingSPNEGO {
+		if err == nil && info.Framing != FramingRaw && info.Framing != FramingKRB5 && info.Framing != FramingSPNEGO {
 			t.Fatalf("inspected without a framing: %+v", info)
 		}
 	})
