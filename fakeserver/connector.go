@@ -93,6 +93,16 @@ func containsWord(list []string, w string) bool {
 // and saves about a sixth of their CPU (see BENCHMARKS.md).
 const GCPercent = 400
 
+// Procs is how many processors (GOMAXPROCS) `exauth serve` runs the fake
+// servers on by default. A fake connector is I/O-bound: its sessions wait
+// on the network far longer than they compute. With one P, Go's runtime
+// is one thread polling every connection, the shape of Postfix's
+// smtp-sink; with two, each connection that becomes readable wakes the
+// other P's thread, and on a 2-core machine those wake-ups cost more than
+// the second core buys: under Postfix's smtp-source, 111 µs of CPU a
+// session against 82 µs with one (BENCHMARKS.md, figure 8).
+const Procs = 1
+
 // Limits are the protections a real receive connector has. Zero values
 // mean the defaults, which follow Exchange's own defaults where it has one.
 type Limits struct {

@@ -73,6 +73,9 @@ func runChild(kind, dir, profile string, maxConns int, authLog bool) error {
 		return errors.New("-dir is required")
 	}
 	debug.SetGCPercent(fakeserver.GCPercent) // as `exauth serve` runs them
+	if os.Getenv("GOMAXPROCS") == "" {       // -server-env may ask for more
+		runtime.GOMAXPROCS(fakeserver.Procs)
+	}
 	rd, closeLab, err := startLab(kind, dir, maxConns, authLog)
 	if err != nil {
 		return err

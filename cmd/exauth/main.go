@@ -71,6 +71,10 @@ type env struct {
 	// goos is the system the credential defaults are for; "" is
 	// runtime.GOOS (tests set "windows").
 	goos string
+	// gomaxprocs sets how many processors the process runs Go code on
+	// and returns the previous number, as runtime.GOMAXPROCS does; nil
+	// leaves them alone (in-process tests share the test binary's).
+	gomaxprocs func(int) int
 }
 
 func main() {
@@ -80,7 +84,7 @@ func main() {
 	// on the write, which a command handles, not a signal that kills the
 	// process before it cleans up (serve's keytab, a check's results).
 	signal.Ignore(syscall.SIGPIPE)
-	os.Exit(run(ctx, os.Args[1:], env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}))
+	os.Exit(run(ctx, os.Args[1:], env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, gomaxprocs: runtime.GOMAXPROCS}))
 }
 
 // run executes one command line and returns the exit code.

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -301,5 +302,51 @@ func TestServe_ClosedPipeStopsCleanly(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Dir(ready.Keytab)); !os.IsNotExist(err) {
 		t.Errorf("state directory %s left behind: %v", filepath.Dir(ready.Keytab), err)
+	}
+}
+
+// serve runs the fake servers on one processor unless told otherwise:
+// --procs wins, then GOMAXPROCS from the environment, which serve leaves
+// alone; the previous number is restored when serve returns.
+func TestServe_Procs(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want []int // the numbers serve set, in order
+	}{
+		{"default one", nil, nil, []int{1, 8}},
+		{"--procs", []string{"--procs", "3"}, nil, []int{3, 8}},
+		{"GOMAXPROCS is left alone", nil, map[string]string{"GOMAXPROCS": "2"}, nil},
+		{"--procs over GOMAXPROCS", []string{"--procs", "2"}, map[string]string{"GOMAXPROCS": "4"}, []int{2, 8}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var set []int
+			ready := make(chan struct{})
+			var stdout, stderr bytes.Buffer
+			e := env{stdout: &stdout, stderr: &stderr, ready: ready,
+				getenv:     func(k string) string { return tt.env[k] },
+				gomaxprocs: func(n int) int { set = append(set, n); return 8 }}
+			done := make(chan int)
+			go func() { done <- run(ctx, append([]string{"serve"}, tt.args...), e) }()
+			select {
+			case <-ready:
+			case code := <-done:
+				t.Fatalf("serve ended with %d before its ready line: %s", code, stderr.String())
+			}
+			cancel()
+			if code := <-done; code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			if !slices.Equal(set, tt.want) {
+				t.Errorf("GOMAXPROCS set to %v, want %v", set, tt.want)
+			}
+		})
+	}
+	_, stderr, code := runCmd(t, "", "serve", "--procs", "0")
+	if code != 3 || !strings.Contains(stderr, "--procs 0: must be at least 1") {
+		t.Errorf("--procs 0: exit %d, %q", code, stderr)
 	}
 }

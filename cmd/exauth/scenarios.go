@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -134,14 +135,25 @@ the addresses, the files and the probe arguments to use (docs/json.md).`, args)
 	smtpAddr := fs.String("smtp", "127.0.0.1:0", "SMTP listen `ADDR`")
 	kdcAddr := fs.String("kdc", "127.0.0.1:0", "KDC listen `ADDR` (TCP and UDP)")
 	httpsAddr := fs.String("https", "127.0.0.1:0", "HTTPS listen `ADDR` of a Client Access server scenario")
+	procs := fs.Int("procs", fakeserver.Procs, "run the fake servers on `N` processors (Go's GOMAXPROCS; default 1 unless GOMAXPROCS is set)")
 	if _, code, done := fs.parse(args, 0); done {
 		return code
+	}
+	if *procs < 1 {
+		return usageError(e, "serve", fmt.Errorf("--procs %d: must be at least 1", *procs))
 	}
 	sc, err := scenarios.Lookup(*name)
 	if err != nil {
 		return usageError(e, "serve", err)
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(fakeserver.GCPercent))
+	// An explicit GOMAXPROCS in the environment is the user's choice,
+	// which the default does not override; --procs given is.
+	procsSet := false
+	fs.Visit(func(f *flag.Flag) { procsSet = procsSet || f.Name == "procs" })
+	if e.gomaxprocs != nil && (procsSet || e.getenv("GOMAXPROCS") == "") {
+		defer e.gomaxprocs(e.gomaxprocs(*procs))
+	}
 	// Whoever reads serve's output going away (a closed pipe) ends it as
 	// Ctrl-C does: cleanly, state directory removed.
 	ctx, gone := context.WithCancel(ctx)
