@@ -235,6 +235,16 @@ type Server struct {
 	wg                           sync.WaitGroup
 	sessions                     uint64
 	done                         chan struct{}
+	// idle hands a new session to a worker goroutine that has finished
+	// its last one (sessionWorker).
+	idle chan sessionStart
+}
+
+// sessionStart is a session handed to a worker; full says it is over
+// MaxConnections and is to be refused.
+type sessionStart struct {
+	sess *session
+	full bool
 }
 
 // Start validates cfg, listens and serves in the background.
@@ -278,6 +288,7 @@ func Serve(ln net.Listener, cfg Config) *Server {
 		logf:   cfg.Logf,
 		conns:  make(map[*session]struct{}),
 		done:   make(chan struct{}),
+		idle:   make(chan sessionStart),
 	}
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
@@ -374,21 +385,38 @@ func (s *Server) startSession(c net.Conn) {
 	sess := newSession(s, c, s.sessions)
 	full := len(s.conns) >= s.limits.MaxConnections
 	s.conns[sess] = struct{}{}
-	s.wg.Add(1)
+	start := sessionStart{sess, full}
+	select {
+	case s.idle <- start:
+	default:
+		s.wg.Add(1)
+		go s.sessionWorker(start)
+	}
 	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		defer func() {
-			s.mu.Lock()
-			delete(s.conns, sess)
-			s.mu.Unlock()
-		}()
-		if full {
-			sess.refuse()
+}
+
+// sessionWorker runs sessions one after the other until the connector
+// shuts down. A goroutine started for each session spent a sixteenth of
+// the connector's CPU growing its stack through the TLS handshake and the
+// ASN.1 of Kerberos; a worker's stack is already grown. There are at most
+// as many workers as sessions run at once.
+func (s *Server) sessionWorker(start sessionStart) {
+	defer s.wg.Done()
+	for {
+		if start.full {
+			start.sess.refuse()
+		} else {
+			start.sess.serve()
+		}
+		s.mu.Lock()
+		delete(s.conns, start.sess)
+		s.mu.Unlock()
+		select {
+		case start = <-s.idle:
+		case <-s.done:
 			return
 		}
-		sess.serve()
-	}()
+	}
 }
 
 func (s *Server) isClosing() bool {
