@@ -188,23 +188,44 @@ func TestSambaLDAP(t *testing.T) {
 
 	// The probe, through the fake hub holding HUB01$'s current keys, with
 	// the directory as evidence (smtpprobe.DirectorySettings).
+	probeWithDirectory := func(t *testing.T, hubKeytab string, ds smtpprobe.DirectorySettings) *verdict.Report {
+		t.Helper()
+		h := d.hub(hubKeytab)
+		return probe(t, smtpprobe.Config{
+			Host: hubHost, Connect: h.srv.Addr(), RootCAs: h.pki.pool,
+			Kerberos:  kerberos.New(kerberos.Settings{Krb5Conf: d.krb5Conf, Keytab: hub02Keytab, Principal: clientPrin}),
+			Directory: &ds,
+		})
+	}
 	probeWithLDAP := func(t *testing.T, hubKeytab string, dcs ...string) *verdict.Report {
 		t.Helper()
 		if dcs == nil {
 			dcs = []string{"ldaps://" + d.addr}
 		}
-		h := d.hub(hubKeytab)
-		return probe(t, smtpprobe.Config{
-			Host: hubHost, Connect: h.srv.Addr(), RootCAs: h.pki.pool,
-			Kerberos:  kerberos.New(kerberos.Settings{Krb5Conf: d.krb5Conf, Keytab: hub02Keytab, Principal: clientPrin}),
-			Directory: &smtpprobe.DirectorySettings{URLs: dcs, InsecureSkipVerify: true},
-		})
+		return probeWithDirectory(t, hubKeytab, smtpprobe.DirectorySettings{URLs: dcs, InsecureSkipVerify: true})
 	}
 	t.Run("probe/ok-directory-not-read", func(t *testing.T) {
 		r := probeWithLDAP(t, d.keytab("HUB01$"))
 		expectVerdict(t, r, verdict.VerdictOK, 0)
 		if r.Directory != nil {
 			t.Errorf("directory read for a probe that passed: %+v", r.Directory)
+		}
+	})
+	// A monitor's setting (a plan's or exporter module's ldap_every_probe):
+	// the directory is read after a probe that passed too, each DC's key
+	// version with it, and DCs that agree give no key-version-differs.
+	t.Run("probe/ok-every-probe-reads-directory", func(t *testing.T) {
+		r := probeWithDirectory(t, d.keytab("HUB01$"), smtpprobe.DirectorySettings{
+			URLs: []string{"ldaps://" + d.addr, "ldaps://" + d.addr + ":636"}, InsecureSkipVerify: true, EveryProbe: true})
+		expectVerdict(t, r, verdict.VerdictOK, 0)
+		if r.Directory == nil || r.Directory.Err != "" {
+			t.Fatalf("directory not read for a probe that passed, with EveryProbe: %+v", r.Directory)
+		}
+		if kv := r.Directory.KeyVersions; len(kv) != 2 || kv[0].KeyVersion == nil || kv[1].KeyVersion == nil || *kv[0].KeyVersion != *kv[1].KeyVersion {
+			t.Errorf("key versions by DC: %+v; want two that agree", kv)
+		}
+		if slices.Contains(r.Warnings, verdict.WarningKeyVersionDiffers) {
+			t.Errorf("warnings %v for DCs that agree", r.Warnings)
 		}
 	})
 	t.Run("probe/spn-missing", func(t *testing.T) {
