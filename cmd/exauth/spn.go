@@ -12,7 +12,6 @@ import (
 	"github.com/exauth/exauth/internal/krbclient"
 	"github.com/exauth/exauth/internal/netobs"
 	"github.com/exauth/exauth/internal/safetext"
-	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/smtpprobe"
 )
 
@@ -120,17 +119,13 @@ func (f spnFlags) config(ctx context.Context, e env) (directory.Config, []string
 		if f.bindDN != "" || f.bindPasswordFile != "" {
 			return cfg, nil, errors.New("--bind-dn and --bind-password-file are for --bind simple")
 		}
-		if f.cred == credSSPI {
-			// The directory bind is SASL GSSAPI with its RFC 4752 security
-			// layer, which the SSPI side does not build.
-			return cfg, nil, errors.New("--cred sspi is for probe; spn binds with --keytab, --ccache or a password (or --bind simple)")
-		}
-		cs := f.credentialFlags.settings(e)
-		ks, err := cs.Settings(e.getenv, nil)
+		// The same credentials as probe's, the Windows logon session
+		// (SSPI) included: the bind is SASL GSSAPI (RFC 4752) on them.
+		side, err := f.credentialFlags.kerberos(e)
 		if err != nil {
-			return cfg, nil, smtpprobe.SpellFields(err, flagOf)
+			return cfg, nil, err
 		}
-		cfg.Bind = directory.Bind{Method: directory.BindKerberos, Kerberos: smtpprobe.DirectoryKerberos(kerberos.New(ks))}
+		cfg.Bind = directory.Bind{Method: directory.BindKerberos, Kerberos: smtpprobe.DirectoryKerberos(side)}
 	case "simple":
 		if f.bindDN == "" || f.bindPasswordFile == "" {
 			return cfg, nil, errors.New("--bind simple needs --bind-dn and --bind-password-file")
@@ -163,6 +158,11 @@ func (f spnFlags) discover(ctx context.Context, e env) ([]string, error) {
 		if _, r, ok := strings.Cut(f.princ, "@"); ok {
 			realm = r
 		}
+	}
+	if src, err := f.source(e); realm == "" && err == nil && src == credSSPI {
+		// The logon session's domain, as Windows sets it for a domain
+		// user (not for SYSTEM: give --ldap there).
+		realm = e.getenv("USERDNSDOMAIN")
 	}
 	if realm == "" {
 		path := f.krb5Conf

@@ -37,6 +37,7 @@ func TestSPN_UsageErrors(t *testing.T) {
 		{"bind-dn with kerberos", []string{"spn", "--bind-dn", "CN=r", "--ldap", "ldaps://dc1", "SMTPSVC/a"}, "--bind simple"},
 		{"bad URL", []string{"spn", "--ldap", "http://dc1", "--keytab", pwFile, "--principal", "HUB02$@LAB.TEST", "SMTPSVC/a"}, "ldap:// or ldaps://"},
 		{"keytab without principal", []string{"spn", "--ldap", "ldaps://dc1", "--keytab", pwFile, "SMTPSVC/a"}, "--principal"},
+		{"sspi off Windows", []string{"spn", "--cred", "sspi", "--ldap", "ldaps://dc1", "SMTPSVC/a"}, "--cred sspi: the Windows logon session's credentials (SSPI) exist only on Windows"},
 		{"bad timeout", []string{"spn", "--timeout", "0s", "SMTPSVC/a"}, "want more than zero"},
 		{"bad CA file", []string{"spn", "--ca-file", filepath.Join(dir, "none"), "--ldap", "ldaps://dc1", "SMTPSVC/a"}, "--ca-file"},
 	}

@@ -365,28 +365,69 @@ func (c *Client) verifyAPRep(rep messages.APRep) error {
 
 // layer answers the RFC 4752 section 3.1 security-layer offer.
 func (c *Client) layer(challenge []byte) ([]byte, error) {
-	offer, err := unwrap(challenge, c.key, true)
+	offer, err := c.unwrap(challenge, "the security-layer offer")
 	if err != nil {
-		reason := ReasonMalformed
-		if errors.Is(err, errLegacyWrap) || errors.Is(err, errSealed) {
-			reason = ReasonUnsupported
-		}
-		return nil, &InitError{Reason: reason, Detail: "the security-layer offer", Err: err}
+		return nil, err
 	}
+	choice, err := NoSecurityLayer(offer, c.cfg.AuthzID)
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.wrap(choice, "wrapping the security-layer choice")
+	if err != nil {
+		return nil, err
+	}
+	c.state = clientDone
+	return out, nil
+}
+
+// NoSecurityLayer answers an RFC 4752 section 3.1 security-layer offer
+// (the acceptor's 4 octets, unwrapped) with "no security layer", a
+// maximum message size of 0 (RFC 4752: it MUST be 0 when the client
+// supports no layer) and the authorization identity. An offer of another
+// length, or one without "no security layer", is an *InitError.
+func NoSecurityLayer(offer []byte, authzID string) ([]byte, error) {
 	if len(offer) != 4 {
 		return nil, &InitError{Reason: ReasonProtocol, Detail: fmt.Sprintf("the security-layer offer is %d octets, RFC 4752 says 4", len(offer))}
 	}
 	if offer[0]&layerNone == 0 {
 		return nil, &InitError{Reason: ReasonUnsupported, Detail: fmt.Sprintf("the server requires a security layer (offer 0x%02x); this client supports none", offer[0])}
 	}
-	// "No security layer", maximum message size 0 (RFC 4752: MUST be 0
-	// when the client supports no layer), then the authorization identity.
-	choice := append([]byte{layerNone, 0, 0, 0}, c.cfg.AuthzID...)
-	out, err := wrap(choice, c.key, false, uint64(uint32(c.auth.SeqNumber)))
+	return append([]byte{layerNone, 0, 0, 0}, authzID...), nil
+}
+
+// Unwrap is GSS_Unwrap of a token from the acceptor, without
+// confidentiality (RFC 4121 section 4.2.6.2), on the context Next
+// established: it verifies the token with the context's key and returns
+// its payload. Errors are *InitError.
+func (c *Client) Unwrap(token []byte) ([]byte, error) {
+	return c.unwrap(token, "the acceptor's wrap token")
+}
+
+func (c *Client) unwrap(token []byte, what string) ([]byte, error) {
+	payload, err := unwrap(token, c.key, true)
 	if err != nil {
-		return nil, &InitError{Reason: ReasonProtocol, Detail: "wrapping the security-layer choice", Err: err}
+		reason := ReasonMalformed
+		if errors.Is(err, errLegacyWrap) || errors.Is(err, errSealed) {
+			reason = ReasonUnsupported
+		}
+		return nil, &InitError{Reason: reason, Detail: what, Err: err}
 	}
-	c.state = clientDone
+	return payload, nil
+}
+
+// Wrap is GSS_Wrap without confidentiality: an RFC 4121 wrap token from
+// the initiator, protected with the context's key and sequence number.
+// Errors are *InitError.
+func (c *Client) Wrap(payload []byte) ([]byte, error) {
+	return c.wrap(payload, "wrapping a message for the acceptor")
+}
+
+func (c *Client) wrap(payload []byte, what string) ([]byte, error) {
+	out, err := wrap(payload, c.key, false, uint64(uint32(c.auth.SeqNumber)))
+	if err != nil {
+		return nil, &InitError{Reason: ReasonProtocol, Detail: what, Err: err}
+	}
 	return out, nil
 }
 

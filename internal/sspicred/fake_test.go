@@ -22,6 +22,7 @@ type scriptedSSPI struct {
 	initErr  map[sspicred.Package]sspistatus.Status
 	token    map[sspicred.Package][]byte
 	update   sspistatus.Status // the status Update answers the acceptor's token with
+	offer    []byte            // what Unwrap returns; nil: SEC_E_MESSAGE_ALTERED
 	key      []byte
 	accepted sspicred.Accepted
 	acceptSt sspistatus.Status
@@ -33,14 +34,14 @@ type scriptedSSPI struct {
 
 func (f *scriptedSSPI) Identity() (sspicred.Identity, error) { return f.id, nil }
 
-func (f *scriptedSSPI) Initiate(pkg sspicred.Package, spn string, mutual bool) (sspicred.ClientContext, []byte, error) {
+func (f *scriptedSSPI) Initiate(pkg sspicred.Package, spn string, req sspicred.Request) (sspicred.ClientContext, []byte, error) {
 	if st, ok := f.initErr[pkg]; ok {
 		return nil, nil, &sspicred.StatusError{Op: fmt.Sprintf("InitializeSecurityContext (%s) for %s", pkg, spn), Status: st}
 	}
 	f.mu.Lock()
 	f.live++
 	f.mu.Unlock()
-	return &scriptedContext{f: f, done: !mutual}, f.token[pkg], nil
+	return &scriptedContext{f: f, done: !req.Mutual}, f.token[pkg], nil
 }
 
 func (f *scriptedSSPI) Accept(pkg sspicred.Package, token []byte) (sspicred.Accepted, error) {
@@ -62,6 +63,15 @@ func (c *scriptedContext) Update(token []byte) ([]byte, bool, error) {
 	}
 	c.done = true
 	return nil, true, nil
+}
+func (c *scriptedContext) Unwrap(token []byte) ([]byte, error) {
+	if c.f.offer == nil {
+		return nil, &sspicred.StatusError{Op: "DecryptMessage", Status: sspistatus.SEC_E_MESSAGE_ALTERED}
+	}
+	return c.f.offer, nil
+}
+func (c *scriptedContext) Wrap(msg []byte) ([]byte, error) {
+	return append([]byte("wrapped:"), msg...), nil
 }
 func (c *scriptedContext) Done() bool                  { return c.done }
 func (c *scriptedContext) Mutual() bool                { return c.done }
@@ -100,9 +110,12 @@ var statusOf = map[krberror.Code]sspistatus.Status{
 
 func (f *gokrb5SSPI) Identity() (sspicred.Identity, error) { return f.id, nil }
 
-func (f *gokrb5SSPI) Initiate(pkg sspicred.Package, spn string, mutual bool) (sspicred.ClientContext, []byte, error) {
+func (f *gokrb5SSPI) Initiate(pkg sspicred.Package, spn string, req sspicred.Request) (sspicred.ClientContext, []byte, error) {
 	use := kerberos.UseXEXPS
-	if !mutual {
+	switch {
+	case req.Integrity:
+		use = kerberos.UseAUTH
+	case !req.Mutual:
 		use = kerberos.UseExchangeAuth
 	}
 	var obs verdict.KerberosObservation
@@ -126,7 +139,7 @@ func (f *gokrb5SSPI) Initiate(pkg sspicred.Package, spn string, mutual bool) (ss
 	if err != nil {
 		return nil, nil, &sspicred.StatusError{Op: op, Status: sspistatus.SEC_E_INTERNAL_ERROR}
 	}
-	return &gokrb5Context{m: m, done: !mutual, client: obs.Client}, token, nil
+	return &gokrb5Context{m: m, done: !req.Mutual, client: obs.Client}, token, nil
 }
 
 func (f *gokrb5SSPI) Accept(pkg sspicred.Package, token []byte) (sspicred.Accepted, error) {
@@ -159,10 +172,26 @@ func (c *gokrb5Context) Update(token []byte) ([]byte, bool, error) {
 	c.done = c.m.Mutual()
 	return out, c.done, nil
 }
-func (c *gokrb5Context) Done() bool                  { return c.done }
-func (c *gokrb5Context) Mutual() bool                { return c.m.Mutual() }
-func (c *gokrb5Context) SessionKey() ([]byte, error) { return c.m.SessionKey(), nil }
-func (c *gokrb5Context) ClientName() string          { return c.client }
-func (c *gokrb5Context) Release()                    {}
+
+// perMessage is GSS_Wrap and GSS_Unwrap, which internal/gssapi's
+// client has on an established context.
+type perMessage interface {
+	Wrap([]byte) ([]byte, error)
+	Unwrap([]byte) ([]byte, error)
+}
+
+func (c *gokrb5Context) Unwrap(token []byte) ([]byte, error) {
+	b, err := c.m.(perMessage).Unwrap(token)
+	if err != nil {
+		return nil, &sspicred.StatusError{Op: "DecryptMessage", Status: sspistatus.SEC_E_MESSAGE_ALTERED}
+	}
+	return b, nil
+}
+func (c *gokrb5Context) Wrap(msg []byte) ([]byte, error) { return c.m.(perMessage).Wrap(msg) }
+func (c *gokrb5Context) Done() bool                      { return c.done }
+func (c *gokrb5Context) Mutual() bool                    { return c.m.Mutual() }
+func (c *gokrb5Context) SessionKey() ([]byte, error)     { return c.m.SessionKey(), nil }
+func (c *gokrb5Context) ClientName() string              { return c.client }
+func (c *gokrb5Context) Release()                        {}
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }

@@ -33,10 +33,6 @@ func (s *Side) identity() (Identity, error) {
 	return s.id, s.err
 }
 
-// ErrAUTHGSSAPI says SSPI credentials cannot run AUTH GSSAPI: its RFC 4752
-// security-layer step needs wrapped messages this side does not build.
-var ErrAUTHGSSAPI = errors.New("the Windows logon session (SSPI) serves X-EXPS GSSAPI, X-EXPS EXCHANGEAUTH and HTTP Negotiate; AUTH GSSAPI needs --cred keytab, ccache or password")
-
 // GSSAPIClient starts a security context for spn with the logon session's
 // credentials and records what it showed in obs: whose credentials, the
 // ticket's realm, etype and key version (read from the token SSPI built,
@@ -50,21 +46,22 @@ func (s *Side) GSSAPIClient(ctx context.Context, spn string, use kerberos.TokenU
 	}
 	obs.Credentials = id.describe()
 	obs.CredentialsAdvice = id.advice()
-	if use == kerberos.UseAUTH {
-		observeError(ErrAUTHGSSAPI, obs)
-		return nil, ErrAUTHGSSAPI
-	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	// Exchange's sender uses Negotiate for X-EXPS GSSAPI (and IIS's
 	// clients for HTTP) and the Kerberos package for ExchangeAuth's one
 	// leg, which is not mutual: the reverse ticket is its mutual part.
-	pkg, mutual := PackageNegotiate, true
-	if use == kerberos.UseExchangeAuth {
-		pkg, mutual = PackageKerberos, false
+	// RFC 4752 names the Kerberos mechanism itself, not SPNEGO, and its
+	// security-layer step is a wrapped message each way.
+	pkg, req := PackageNegotiate, Request{Mutual: true}
+	switch use {
+	case kerberos.UseExchangeAuth:
+		pkg, req = PackageKerberos, Request{}
+	case kerberos.UseAUTH:
+		pkg, req = PackageKerberos, Request{Mutual: true, Integrity: true}
 	}
-	cc, token, err := s.sspi.Initiate(pkg, spn, mutual)
+	cc, token, err := s.sspi.Initiate(pkg, spn, req)
 	if err != nil {
 		observeError(err, obs)
 		return nil, err
@@ -83,7 +80,7 @@ func (s *Side) GSSAPIClient(ctx context.Context, spn string, use kerberos.TokenU
 		obs.Realm, obs.EType = info.Realm, info.EType
 		obs.KVNO = info.KVNO
 	}
-	m := &mechanism{cc: cc, token: token, mutualWanted: mutual}
+	m := &mechanism{cc: cc, token: token, mutualWanted: req.Mutual, saslLayer: use == kerberos.UseAUTH}
 	if use == kerberos.UseExchangeAuth {
 		// The one leg is complete: keep the key ExchangeAuth's hash binds
 		// and let the context go.
@@ -109,7 +106,7 @@ func (s *Side) GSSAPIClient(ctx context.Context, spn string, use kerberos.TokenU
 // could not get a Kerberos ticket. The Kerberos package alone reports
 // why, with the status a gokrb5 client's KRB-ERROR corresponds to.
 func (s *Side) ntlmFallback(spn string, obs *verdict.KerberosObservation) error {
-	cc, _, err := s.sspi.Initiate(PackageKerberos, spn, true)
+	cc, _, err := s.sspi.Initiate(PackageKerberos, spn, Request{Mutual: true})
 	if err == nil {
 		cc.Release()
 		err = fmt.Errorf("negotiate chose NTLM for %s although the Kerberos package has a ticket for it", spn)
@@ -165,14 +162,17 @@ func firstOf(s ...string) string {
 	return ""
 }
 
-// mechanism is the GSSAPI SASL client on an SSPI context, for
-// X-EXPS GSSAPI, ExchangeAuth and HTTP Negotiate: the first token, then
-// at most the acceptor's mutual-authentication token, no security layer.
+// mechanism is the GSSAPI SASL client on an SSPI context: the first
+// token, then at most the acceptor's mutual-authentication token; for
+// RFC 4752 (saslLayer), then the acceptor's wrapped security-layer offer,
+// answered with a wrapped "no security layer".
 type mechanism struct {
 	cc           ClientContext // nil once released
 	token        []byte
 	key          []byte
 	mutualWanted bool
+	saslLayer    bool
+	layerDue     bool // the context is complete; the wrapped offer comes next
 	started      bool
 	mutual       bool
 }
@@ -187,8 +187,13 @@ func (m *mechanism) Start() (string, []byte, error) {
 
 // Next hands the acceptor's token (an AP-REP, raw or in SPNEGO) to SSPI,
 // which verifies it; a verified one completes the context and is mutual
-// authentication. The answer is empty: X-EXPS has no further step.
+// authentication. The answer is empty: X-EXPS has no further step, and
+// RFC 4752's client answers a complete context with an empty response
+// before the security-layer offer.
 func (m *mechanism) Next(challenge []byte) ([]byte, error) {
+	if m.layerDue {
+		return m.layer(challenge)
+	}
 	if m.cc == nil {
 		if len(challenge) == 0 {
 			return nil, nil
@@ -207,8 +212,37 @@ func (m *mechanism) Next(challenge []byte) ([]byte, error) {
 	if key, err := m.cc.SessionKey(); err == nil {
 		m.key = key
 	}
+	if m.saslLayer {
+		if m.mutualWanted && !m.mutual {
+			m.release()
+			return nil, errors.New("SSPI completed the context without the mutual authentication it was asked for")
+		}
+		m.layerDue = true
+		// Non-nil: go-smtp's client stops on a nil response.
+		return append([]byte{}, out...), nil
+	}
 	m.release()
 	return nil, nil
+}
+
+// layer answers RFC 4752's security-layer offer: SSPI verifies the
+// acceptor's wrap token and wraps the choice of no security layer.
+func (m *mechanism) layer(token []byte) ([]byte, error) {
+	m.layerDue = false
+	defer m.release()
+	offer, err := m.cc.Unwrap(token)
+	if err != nil {
+		return nil, fmt.Errorf("verifying the server's security-layer offer: %w", err)
+	}
+	choice, err := gssapi.NoSecurityLayer(offer, "")
+	if err != nil {
+		return nil, err
+	}
+	out, err := m.cc.Wrap(choice)
+	if err != nil {
+		return nil, fmt.Errorf("wrapping the security-layer choice: %w", err)
+	}
+	return out, nil
 }
 
 func (m *mechanism) release() {

@@ -1,6 +1,7 @@
 package sspicred_test
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -118,7 +119,7 @@ func TestProbe_SSPIMutualTokenRejected(t *testing.T) {
 	// A real token from the lab's KDC, so that the hub accepts it and
 	// answers with its AP-REP, which the scripted SSPI then refuses.
 	real := &gokrb5SSPI{id: hub02, krb: lab.ProbeConfig().Kerberos.(*kerberos.Client)}
-	cc, token, err := real.Initiate(sspicred.PackageNegotiate, lab.SPN, true)
+	cc, token, err := real.Initiate(sspicred.PackageNegotiate, lab.SPN, sspicred.Request{Mutual: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,11 +190,76 @@ func TestAcceptReverse_UserSessionSkips(t *testing.T) {
 	}
 }
 
-// AUTH GSSAPI's security layer is not built on SSPI: the probe says so.
-func TestGSSAPIClient_AUTHRefused(t *testing.T) {
-	var obs verdict.KerberosObservation
-	_, err := sspicred.New(&scriptedSSPI{id: hub02}).GSSAPIClient(context.Background(), "SMTP/mx.lab.test", kerberos.UseAUTH, &obs)
-	if err == nil || obs.CredentialsProblem == "" {
-		t.Fatalf("err %v, obs %+v", err, obs)
+// AUTH GSSAPI (RFC 4752) on the logon session: the Kerberos package's
+// token, the AP-REP verified, then the wrapped security-layer step, with
+// real tokens from the lab's KDC underneath; the same verdict as a keytab.
+func TestProbe_SSPIAUTHGSSAPI(t *testing.T) {
+	lab := startLab(t, "downgraded-gssapi") // Exchange 2003 offers AUTH GSSAPI
+	want := probeWith(t, lab, lab.ProbeConfig().Kerberos, verdict.MechAUTH)
+	f := &gokrb5SSPI{id: hub02, krb: lab.ProbeConfig().Kerberos.(*kerberos.Client)}
+	got := probeWith(t, lab, sspicred.New(f), verdict.MechAUTH)
+	if got.Verdict != verdict.VerdictOK || want.Verdict != verdict.VerdictOK {
+		t.Fatalf("SSPI side: %s (%s); keytab side: %s (%s)", got.Verdict, got.Summary, want.Verdict, want.Summary)
+	}
+	a := got.Observation.Auth
+	if a == nil || a.Verb != "AUTH" || a.Mechanism != "GSSAPI" || !a.Mutual || a.Final == nil || a.Final.Code != 235 {
+		t.Errorf("auth %+v; want AUTH GSSAPI, mutual, 235", a)
+	}
+	if k := got.Observation.Kerberos; !strings.Contains(k.Credentials, "Windows logon session (SSPI)") {
+		t.Errorf("credentials %q", k.Credentials)
+	}
+}
+
+// RFC 4752's security-layer step on an SSPI context: the offer SSPI
+// unwrapped is answered with a wrapped "no security layer"; an offer
+// without it, or one SSPI refuses, ends the exchange with the reason;
+// every way out releases the context.
+func TestMechanism_SASLSecurityLayer(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		offer   []byte
+		want    []byte // the answer, or nil for an error
+		wantErr string
+	}{
+		{"no layer offered", []byte{0x07, 0, 0x10, 0}, []byte("wrapped:\x01\x00\x00\x00"), ""},
+		{"a layer required", []byte{0x04, 0, 0x10, 0}, nil, "requires a security layer"},
+		{"short offer", []byte{0x01, 0}, nil, "RFC 4752 says 4"},
+		{"altered", nil, nil, "SEC_E_MESSAGE_ALTERED"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &scriptedSSPI{id: hub02, token: map[sspicred.Package][]byte{sspicred.PackageKerberos: {0x60}}, offer: tc.offer}
+			var obs verdict.KerberosObservation
+			m, err := sspicred.New(f).GSSAPIClient(context.Background(), "SMTP/mx.lab.test", kerberos.UseAUTH, &obs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, tok, err := m.Start(); err != nil || len(tok) == 0 {
+				t.Fatalf("Start: %v", err)
+			}
+			// The AP-REP completes the context: an empty, non-nil answer.
+			if out, err := m.Next([]byte("ap-rep")); err != nil || out == nil || len(out) != 0 {
+				t.Fatalf("after the AP-REP: %q, %v", out, err)
+			}
+			if !m.Mutual() {
+				t.Error("mutual authentication not recorded")
+			}
+			out, err := m.Next([]byte("wrapped offer"))
+			switch {
+			case tc.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Errorf("err %v, want %q", err, tc.wantErr)
+				}
+			case err != nil:
+				t.Errorf("err %v", err)
+			case !bytes.Equal(out, tc.want):
+				t.Errorf("answer %q, want %q", out, tc.want)
+			}
+			if f.live != 0 {
+				t.Errorf("%d contexts not released", f.live)
+			}
+			if _, err := m.Next([]byte("more")); err == nil {
+				t.Error("a token after the exchange was taken")
+			}
+		})
 	}
 }

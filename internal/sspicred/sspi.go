@@ -7,10 +7,13 @@
 // Side implements kerberos.Side: the X-EXPS GSSAPI token comes from
 // the Negotiate package, as Exchange's sender's does; ExchangeAuth's token
 // and its session key (SECPKG_ATTR_SESSION_KEY) from the Kerberos
-// package, which also accepts the reverse leg. SSPI status codes
-// (SEC_E_*) become the same verdict.KerberosObservation fields a gokrb5
-// client's KRB-ERRORs do, through one table (status.go), so the verdict
-// core cannot tell the two sources apart.
+// package, which also accepts the reverse leg; AUTH GSSAPI (RFC 4752:
+// SMTP's AUTH and the directory's LDAP bind) from the Kerberos package
+// too, its wrapped security-layer step through DecryptMessage and
+// EncryptMessage. SSPI status codes (SEC_E_*) become the same
+// verdict.KerberosObservation fields a gokrb5 client's KRB-ERRORs do,
+// through one table (status.go), so the verdict core cannot tell the two
+// sources apart.
 //
 // The calls into SSPI sit behind the small SSPI interface: Windows
 // implements it (sspi_windows.go, on github.com/alexbrainman/sspi), and a
@@ -21,6 +24,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	krbgss "github.com/jcmturner/gokrb5/v8/gssapi"
 )
 
 // ErrNoSessionKey says SSPI completed a context but gave no session key
@@ -48,12 +53,21 @@ type SSPI interface {
 	// Identity says whose logon session this is.
 	Identity() (Identity, error)
 	// Initiate starts a client context for spn
-	// (InitializeSecurityContext) and returns its first token; mutual
-	// asks for mutual authentication (ISC_REQ_MUTUAL_AUTH).
-	Initiate(pkg Package, spn string, mutual bool) (ClientContext, []byte, error)
+	// (InitializeSecurityContext) and returns its first token.
+	Initiate(pkg Package, spn string, req Request) (ClientContext, []byte, error)
 	// Accept accepts an initiator's one-leg token
 	// (AcceptSecurityContext) and reads what the context established.
 	Accept(pkg Package, token []byte) (Accepted, error)
+}
+
+// Request is what a client context asks SSPI for.
+type Request struct {
+	// Mutual asks for mutual authentication (ISC_REQ_MUTUAL_AUTH): the
+	// acceptor's AP-REP.
+	Mutual bool
+	// Integrity asks for per-message integrity (ISC_REQ_INTEGRITY), which
+	// RFC 4752's wrapped security-layer step needs.
+	Integrity bool
 }
 
 // ClientContext is an initiator's security context.
@@ -68,6 +82,14 @@ type ClientContext interface {
 	Mutual() bool
 	// SessionKey is SECPKG_ATTR_SESSION_KEY of a complete context.
 	SessionKey() ([]byte, error)
+	// Unwrap verifies a message the acceptor wrapped (DecryptMessage) on
+	// a complete context asked for with Integrity, and returns its
+	// payload.
+	Unwrap(token []byte) ([]byte, error)
+	// Wrap protects msg for the acceptor without confidentiality
+	// (EncryptMessage with SECQOP_WRAP_NO_ENCRYPT) and returns the whole
+	// wrap token.
+	Wrap(msg []byte) ([]byte, error)
 	// ClientName is the client principal the context authenticates
 	// (SECPKG_ATTR_NATIVE_NAMES: "HUB02$@CONTOSO.COM"), "" when SSPI does
 	// not say.
@@ -140,4 +162,19 @@ func (id Identity) advice() string {
 		return "List SYSTEM's Kerberos tickets with `klist -li 0x3e7` (and `klist -li 0x3e7 tgt`); check the server's secure channel with `Test-ComputerSecureChannel` and the DC locator with `nltest /dsgetdc:<domain> /kdc`; purge with `klist -li 0x3e7 purge` and probe again."
 	}
 	return "List this logon session's Kerberos tickets with `klist` (and `klist tgt`); a local account or a session without domain credentials has none: log on with a domain account, or run exauth as SYSTEM (`psexec -s`) to use the computer account, or give --cred keytab|ccache|password."
+}
+
+// wrapPayloadLen is the length of the payload of an RFC 4121 wrap token
+// without confidentiality: the token less its 16-octet header and its
+// EC octets of checksum, rotated or not. gokrb5 reads the header; the
+// token is verified by whoever unwraps it.
+func wrapPayloadLen(token []byte) (int, error) {
+	var wt krbgss.WrapToken
+	if err := wt.Unmarshal(token, true); err != nil {
+		return 0, fmt.Errorf("not an acceptor's RFC 4121 wrap token: %w", err)
+	}
+	if wt.Flags&0x02 != 0 {
+		return 0, errors.New("a sealed wrap token: its payload is encrypted")
+	}
+	return len(wt.Payload), nil
 }

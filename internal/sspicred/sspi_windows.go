@@ -3,6 +3,7 @@
 package sspicred
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -112,7 +113,7 @@ func maxToken(pkg Package) (uint32, error) {
 	return pi.MaxToken, nil
 }
 
-func (system) Initiate(pkg Package, spn string, mutual bool) (ClientContext, []byte, error) {
+func (system) Initiate(pkg Package, spn string, req Request) (ClientContext, []byte, error) {
 	op := fmt.Sprintf("InitializeSecurityContext (%s) for %s", pkg, spn)
 	max, err := maxToken(pkg)
 	if err != nil {
@@ -127,8 +128,11 @@ func (system) Initiate(pkg Package, spn string, mutual bool) (ClientContext, []b
 		return nil, nil, statusError("AcquireCredentialsHandle ("+string(pkg)+")", err)
 	}
 	flags := uint32(sspi.ISC_REQ_CONNECTION)
-	if mutual {
+	if req.Mutual {
 		flags |= sspi.ISC_REQ_MUTUAL_AUTH
+	}
+	if req.Integrity {
+		flags |= sspi.ISC_REQ_INTEGRITY
 	}
 	c := &clientContext{op: op, ctx: sspi.NewClientContext(cred, flags), cred: cred, target: target, max: max}
 	out, done, st := step(c.ctx, target, max, nil)
@@ -213,6 +217,82 @@ func (c *clientContext) SessionKey() ([]byte, error) {
 		return nil, errors.New("the security context was released")
 	}
 	return sessionKey(c.ctx)
+}
+
+// secqopWrapNoEncrypt is SECQOP_WRAP_NO_ENCRYPT (sspi.h): a wrap token
+// with integrity only, as RFC 4752's security-layer step is.
+const secqopWrapNoEncrypt = 0x80000001
+
+func (c *clientContext) Unwrap(token []byte) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx == nil {
+		return nil, errors.New("the security context was released")
+	}
+	op := "DecryptMessage (" + c.op + ")"
+	// Windows takes the whole token as one SECBUFFER_STREAM and points a
+	// SECBUFFER_DATA at the payload inside it; it works in place, on a
+	// copy of the caller's token.
+	var b [2]sspi.SecBuffer
+	b[0].Set(sspi.SECBUFFER_STREAM, append([]byte(nil), token...))
+	b[1].Set(sspi.SECBUFFER_DATA, nil)
+	var qop uint32
+	st := sspi.DecryptMessage(c.ctx.Handle, sspi.NewSecBufferDesc(b[:]), 0, &qop)
+	if st == sspi.SEC_E_OK {
+		return append([]byte(nil), b[1].Bytes()...), nil
+	}
+	if sspistatus.Status(uint32(st)) != sspistatus.SEC_E_INVALID_TOKEN {
+		return nil, &StatusError{Op: op, Status: sspistatus.Status(uint32(st))}
+	}
+	// Wine's Kerberos package (8.0) knows no SECBUFFER_STREAM: it
+	// unwraps SECBUFFER_DATA followed by SECBUFFER_TOKEN and copies the
+	// payload over DATA, which must then be exactly the payload's length:
+	// the token's RFC 4121 header says how long that is.
+	n, err := wrapPayloadLen(token)
+	if err != nil {
+		return nil, &StatusError{Op: op, Status: sspistatus.Status(uint32(st))}
+	}
+	data := append([]byte(nil), token[:n]...)
+	b[0].Set(sspi.SECBUFFER_DATA, data)
+	b[1].Set(sspi.SECBUFFER_TOKEN, append([]byte(nil), token[n:]...))
+	if st := sspi.DecryptMessage(c.ctx.Handle, sspi.NewSecBufferDesc(b[:]), 0, &qop); st != sspi.SEC_E_OK {
+		return nil, &StatusError{Op: op, Status: sspistatus.Status(uint32(st))}
+	}
+	return data, nil
+}
+
+func (c *clientContext) Wrap(msg []byte) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx == nil {
+		return nil, errors.New("the security context was released")
+	}
+	op := "EncryptMessage (" + c.op + ")"
+	_, maxSig, blockSize, trailer, err := c.ctx.Sizes()
+	if err != nil {
+		return nil, statusError("QueryContextAttributes (SECPKG_ATTR_SIZES)", err)
+	}
+	if maxSig == 0 {
+		return nil, fmt.Errorf("%s: the context has no integrity (ISC_REQ_INTEGRITY was not granted)", op)
+	}
+	data := append([]byte(nil), msg...)
+	var b [3]sspi.SecBuffer
+	b[0].Set(sspi.SECBUFFER_TOKEN, make([]byte, trailer))
+	b[1].Set(sspi.SECBUFFER_DATA, data)
+	b[2].Set(sspi.SECBUFFER_PADDING, make([]byte, blockSize))
+	if st := sspi.EncryptMessage(c.ctx.Handle, secqopWrapNoEncrypt, sspi.NewSecBufferDesc(b[:]), 0); st != sspi.SEC_E_OK {
+		return nil, &StatusError{Op: op, Status: sspistatus.Status(uint32(st))}
+	}
+	tok, out, pad := b[0].Bytes(), b[1].Bytes(), b[2].Bytes()
+	// Windows leaves DATA as it was (integrity only) and the wrap token
+	// is TOKEN, DATA, PADDING. Wine's Kerberos package (8.0) writes
+	// gss_wrap's output over DATA and then TOKEN instead: DATA then holds
+	// the token's first octets, an RFC 4121 header (05 04) or RFC 1964
+	// framing (60), which msg, a security-layer choice, never starts with.
+	if !bytes.Equal(out, msg) {
+		return append(append([]byte(nil), out...), tok...), nil
+	}
+	return append(append(append([]byte(nil), tok...), out...), pad...), nil
 }
 
 func (c *clientContext) ClientName() string {

@@ -111,6 +111,19 @@ func TestWine_Probe(t *testing.T) {
 				t.Errorf("X-EXPS GSSAPI: the hub's AP-REP was not verified: %+v", a)
 			}
 		}
+	case "downgraded-gssapi":
+		// Exchange 2003 offers AUTH GSSAPI: RFC 4752 on the Kerberos
+		// package, its security-layer step through DecryptMessage and
+		// EncryptMessage (MIT's gss_unwrap and gss_wrap under Wine).
+		for _, mech := range []verdict.Mech{verdict.MechAUTH, verdict.MechGSSAPI} {
+			cfg.Mech = mech
+			r := smtpprobe.Probe(context.Background(), cfg)
+			logReport(t, r)
+			a := r.Observation.Auth
+			if r.Verdict != verdict.VerdictOK || a == nil || !a.Mutual {
+				t.Errorf("%s: verdict %s, auth %+v; want ok with the AP-REP verified", mech, r.Verdict, a)
+			}
+		}
 	case "missing-spn":
 		r := smtpprobe.Probe(context.Background(), cfg)
 		logReport(t, r)
@@ -167,7 +180,7 @@ func TestWine_AcceptOneLegToken(t *testing.T) {
 	}
 	sys, _ := sspicred.System()
 	spn := "SMTPSVC/hub02." + strings.ToLower(lab.Realm)
-	cc, token, err := sys.Initiate(sspicred.PackageKerberos, spn, false)
+	cc, token, err := sys.Initiate(sspicred.PackageKerberos, spn, sspicred.Request{})
 	if err != nil {
 		t.Fatal(err)
 	}
