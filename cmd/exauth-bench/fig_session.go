@@ -68,6 +68,22 @@ func (s *smtpConn) anonymousTLS(tconf *tls.Config) (*tls.Conn, error) {
 	return tc, nil
 }
 
+// greetAnonymousTLS is the start every figure 1 session shares: connect,
+// banner, EHLO, then X-ANONYMOUSTLS and the EHLO inside it. The caller
+// closes s.c.
+func greetAnonymousTLS(addr string, tconf *tls.Config) (*smtpConn, *tls.Conn, error) {
+	s, err := greet(addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	tc, err := s.anonymousTLS(tconf)
+	if err != nil {
+		s.c.Close()
+		return nil, nil, err
+	}
+	return s, tc, nil
+}
+
 // healthySession is one full healthy session as the probe (and a sending
 // Exchange server) runs it: connect, banner, EHLO, X-ANONYMOUSTLS and the
 // handshake, EHLO, X-EXPS GSSAPI with a fresh AP-REQ (a new authenticator:
@@ -75,14 +91,11 @@ func (s *smtpConn) anonymousTLS(tconf *tls.Config) (*tls.Conn, error) {
 // comes in a 334, as Exchange sends it, and is checked like the probe does
 // (mutual authentication) before the empty line that earns the 235.
 func healthySession(addr string, tconf *tls.Config, gcfg gssapi.ClientConfig) error {
-	s, err := greet(addr)
+	s, _, err := greetAnonymousTLS(addr, tconf)
 	if err != nil {
 		return err
 	}
 	defer s.c.Close()
-	if _, err := s.anonymousTLS(tconf); err != nil {
-		return err
-	}
 	if _, err := s.cmd("X-EXPS GSSAPI", 334); err != nil {
 		return err
 	}
@@ -363,15 +376,11 @@ func newReverseCheck(path string) (*reverseCheck, error) {
 // answered by `235 <blob>` whose reverse AP-REQ and hash are checked as the
 // probe checks them, QUIT.
 func exchangeAuthSession(addr string, tconf *tls.Config, gcfg gssapi.ClientConfig, rc *reverseCheck) error {
-	s, err := greet(addr)
+	s, tc, err := greetAnonymousTLS(addr, tconf)
 	if err != nil {
 		return err
 	}
 	defer s.c.Close()
-	tc, err := s.anonymousTLS(tconf)
-	if err != nil {
-		return err
-	}
 	g, err := gssapi.NewClient(gcfg)
 	if err != nil {
 		return err
@@ -453,14 +462,11 @@ func figExchangeAuthSessions() row {
 // unauthenticatedSession is exchangeAuthSession without the authentication:
 // connect, banner, EHLO, X-ANONYMOUSTLS, the TLS 1.2 handshake, EHLO, QUIT.
 func unauthenticatedSession(addr string, tconf *tls.Config) error {
-	s, err := greet(addr)
+	s, _, err := greetAnonymousTLS(addr, tconf)
 	if err != nil {
 		return err
 	}
 	defer s.c.Close()
-	if _, err := s.anonymousTLS(tconf); err != nil {
-		return err
-	}
 	_, err = s.cmd("QUIT", 221)
 	return err
 }
