@@ -225,6 +225,11 @@ func (p *prober) run(ctx context.Context) {
 		return
 	}
 	h.Final = final
+	if final.Status == http.StatusUnauthorized {
+		// The ticket was refused: the KDC's clock against the server's
+		// tells a skewed clock from a stale key.
+		kerberos.SampleClockIfHidden(ctx, p.cfg.Kerberos, o.Kerberos)
+	}
 	if reply == nil {
 		return
 	}

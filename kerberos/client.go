@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -246,6 +247,50 @@ func (k *Client) AcceptReverse(token []byte, spn string) (Reverse, error) {
 	}
 	acc, _ := srv.Accepted()
 	return Reverse{Principal: acc.Principal(), SessionKey: acc.SessionKey}, nil
+}
+
+// SampleKDCClock reads the clock of a KDC of obs.Realm, for a side that
+// showed none (ClockSampler): one AS-REQ for obs.Client without
+// pre-authentication (krbclient.Client.SampleKDCClock), which uses no key.
+// The realm's KDCs are krb5's, or with krb5 nil its DNS SRV records, as a
+// domain member finds its domain controllers. The sample goes into
+// obs.ClockSample; a KDC that cannot be asked leaves it empty, and the
+// verdict then ranks the causes the clock would have told apart.
+func SampleKDCClock(ctx context.Context, krb5 *config.Config, obs *verdict.KerberosObservation) {
+	if obs.Realm == "" {
+		return
+	}
+	if krb5 == nil {
+		krb5 = krbclient.ConfigFor(obs.Realm, "")
+	}
+	c, err := krbclient.New(krbclient.Config{Krb5: krb5, Realm: obs.Realm}, krbclient.FromPrincipal(samplePrincipal(obs.Client, obs.Realm)))
+	if err != nil {
+		return
+	}
+	ex, err := c.SampleKDCClock(ctx)
+	off, ok := ex.ClockOffset()
+	if err != nil || !ok {
+		return
+	}
+	local := ex.SentAt.Add(ex.ReceivedAt.Sub(ex.SentAt) / 2)
+	obs.ClockSample = &verdict.ClockSample{KDC: local.Add(off), Local: local,
+		Source: "stime of the KRB-ERROR to an AS-REQ without pre-authentication, sent to " + ex.KDC + " for its clock alone"}
+}
+
+// samplePrincipal is the client as a Kerberos principal of realm: SSPI may
+// name it the Windows way (LAB\HUB02$). Any name serves: a KDC's refusal
+// carries its clock whether the name exists or not.
+func samplePrincipal(client, realm string) string {
+	if strings.Contains(client, "@") {
+		return client
+	}
+	if _, name, ok := strings.Cut(client, `\`); ok {
+		client = name
+	}
+	if client == "" {
+		client = "krbtgt"
+	}
+	return client + "@" + realm
 }
 
 // observeExchanges copies the last KDC clock reading and who answered.

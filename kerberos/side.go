@@ -27,6 +27,26 @@ type Side interface {
 	AcceptReverse(token []byte, spn string) (Reverse, error)
 }
 
+// ClockSampler is a Kerberos side whose tokens show no KDC clock (the
+// Windows logon session: SSPI keeps the KDC's answers to itself) but which
+// can read it on demand. A probe asks only when its verdict needs the
+// clock: a receiver refused a ticket the KDC issued, and the KDC's clock
+// against the receiver's tells a skewed clock from a stale key.
+type ClockSampler interface {
+	SampleKDCClock(ctx context.Context, obs *verdict.KerberosObservation)
+}
+
+// SampleClockIfHidden asks side for the KDC's clock when it is a
+// ClockSampler and obs has a ticket but no clock reading. A probe calls it
+// once the receiver refused the ticket.
+func SampleClockIfHidden(ctx context.Context, side Side, obs *verdict.KerberosObservation) {
+	s, ok := side.(ClockSampler)
+	if !ok || obs == nil || !obs.TicketObtained || obs.ClockSample != nil || ctx.Err() != nil {
+		return
+	}
+	s.SampleKDCClock(ctx, obs)
+}
+
 // TokenUse is what a Kerberos token is for; it decides its flags and the
 // exchange around it.
 type TokenUse int

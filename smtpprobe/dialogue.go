@@ -49,6 +49,9 @@ func Observe(ctx context.Context, cfg Config) *verdict.Observation {
 	if refusedExchangeAuth(obs) && ctx.Err() == nil {
 		obs.FollowUp, obs.ReverseSPN = followUp(ctx, cfg, obs, host, addr)
 	}
+	if refusedTicket(obs) {
+		kerberos.SampleClockIfHidden(ctx, cfg.Kerberos, obs.Kerberos)
+	}
 	if cfg.Directory != nil && cfg.Kerberos != nil && ctx.Err() == nil && needsDirectory(obs, cfg.Directory.EveryProbe) {
 		obs.Directory = readDirectory(ctx, cfg, obs)
 	}
@@ -793,4 +796,14 @@ func (d *dialogue) quit(ctx context.Context) {
 	if d.send("QUIT", false) == nil {
 		d.r.ReadReply()
 	}
+}
+
+// refusedTicket reports whether the receiver refused a ticket it was
+// given (454, 535) rather than answered this side's cancel: the KDC's
+// clock against the receiver's then tells a skewed clock from a stale key.
+func refusedTicket(obs *verdict.Observation) bool {
+	if obs.Auth == nil || obs.Auth.Final == nil || obs.Auth.Err != nil {
+		return false
+	}
+	return obs.Auth.Final.Code == 454 || obs.Auth.Final.Code == 535
 }

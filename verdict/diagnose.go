@@ -220,7 +220,7 @@ func (j *judgement) decide() (Verdict, string) {
 	}
 	// The authentication exchange.
 	v, summary := j.authResult()
-	if a := o.Auth; a.Final != nil && a.Final.Code == 454 && a.TokenSent {
+	if a := o.Auth; a.Final != nil && a.Final.Code == 454 && a.TokenSent && a.Err == nil {
 		j.whoLogs(true)
 	}
 	return v, summary
@@ -511,9 +511,10 @@ func (j *judgement) authResult() (Verdict, string) {
 	} else {
 		j.add("the server answered: %s", shown)
 	}
-	// Only a refusal of the token can be the clocks' doing.
+	// Only a refusal of the token can be the clocks' doing; an answer to
+	// this side's own cancel is none.
 	skewed, isSkewed := "", false
-	if a.TokenSent && (r.Code == 454 || r.Code == 535) {
+	if a.TokenSent && a.Err == nil && (r.Code == 454 || r.Code == 535) {
 		var outlier string
 		if skewed, outlier, isSkewed = j.clocks.skew(); isSkewed {
 			j.outlier(outlier)
@@ -536,6 +537,12 @@ func (j *judgement) authResult() (Verdict, string) {
 		}
 		j.okWarnings()
 		return VerdictOK, fmt.Sprintf("%s accepted %s from %s", o.Target, a.label(), orUnknown(o.Kerberos))
+	case a.Err != nil && a.ServerData:
+		// This side failed on the server's mutual-authentication data and
+		// cancelled: the final answer is to that, not to the ticket, which
+		// the server had accepted to build its AP-REP.
+		j.add("the server's mutual-authentication data did not verify: %v; this side cancelled, and the server's last answer is to that", a.Err)
+		return VerdictKeyMismatch, "the server accepted the ticket but its mutual-authentication reply did not verify: " + shortErr(a.Err)
 	case isSkewed:
 		return VerdictClockSkew, skewed
 	case r.Code == 454 && (r.Enhanced == "4.7.0" || r.Enhanced == ""):

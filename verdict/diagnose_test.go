@@ -110,6 +110,14 @@ func TestDiagnose(t *testing.T) {
 		{"this-host-off", replied(observation(-9*time.Minute, -9*time.Minute, xexps...), 454, "4.7.0", "Temporary authentication failure", true), verdict.VerdictClockSkew},
 		{"skew-does-not-explain-504", replied(observation(6*time.Minute, 0, xexps...), 504, "5.7.4", "Unrecognized authentication type", false), verdict.VerdictExchangeAuthDisabled},
 		{"454-clocks-agree", replied(observation(time.Second, 0, xexps...), 454, "4.7.0", "Temporary authentication failure", true), verdict.VerdictKeyMismatch},
+		{"ap-rep-unverified-then-cancel", func() *verdict.Observation {
+			// The server's AP-REP did not verify; this side cancelled, and
+			// the 454 answers the cancel, with a KDC clock 7 minutes off
+			// that did not matter to a ticket the server had accepted.
+			o := replied(observation(0, 7*time.Minute, xexps...), 454, "4.7.0", "Temporary authentication failure", true)
+			o.Auth.ServerData, o.Auth.Err = true, errors.New("verifying the server's mutual-authentication token: SEC_E_MUTUAL_AUTH_FAILED")
+			return o
+		}(), verdict.VerdictKeyMismatch},
 		{"454-rc4-ticket-aes-asked", func() *verdict.Observation {
 			o := replied(observation(time.Second, 0, xexps...), 454, "4.7.0", "Temporary authentication failure", true)
 			o.Kerberos.EType, o.Kerberos.RequestedETypes = 23, []int32{18, 17, 23}

@@ -29,6 +29,7 @@ const (
 	credKeytab
 	credPassword
 	credCCache
+	credName // a principal's name alone: it can ask a KDC its time, nothing more
 )
 
 // Credentials are what the client logs in with: a keytab and a principal
@@ -64,6 +65,13 @@ func FromKeytab(path, principal string) (Credentials, error) {
 		return Credentials{}, &CredentialsError{Source: src, Err: errors.New("no principal given"), Hint: "give the principal (NAME@REALM) whose keys the keytab holds"}
 	}
 	return Credentials{kind: credKeytab, source: src, principal: principal, keytab: kt}, nil
+}
+
+// FromPrincipal is a principal's name without any secret. A Client on it
+// can read its KDC's clock (SampleKDCClock) and nothing else: a Windows
+// logon session's credentials stay inside SSPI, but its name is known.
+func FromPrincipal(principal string) Credentials {
+	return Credentials{kind: credName, source: "the name " + principal + " alone", principal: principal}
 }
 
 // ErrNoKeys says that credentials hold no long-term keys: a ccache holds
@@ -272,7 +280,7 @@ func (c Credentials) String() string {
 	switch c.kind {
 	case credKeytab:
 		return c.source + " (" + c.principal + ")"
-	case credPassword, credCCache:
+	case credPassword, credCCache, credName:
 		return c.source
 	}
 	return "no credentials"

@@ -112,6 +112,9 @@ func (c *Client) login(ctx context.Context) (*tgt, error) {
 		}
 		return t, nil
 	}
+	if c.creds.kind == credName {
+		return nil, &CredentialsError{Source: c.creds.source, Err: errors.New("a name without a key, password or ticket cannot log in")}
+	}
 	c.mu.Lock()
 	c.nAS++
 	c.mu.Unlock()
@@ -528,4 +531,45 @@ func (c *Client) finishTGS(req messages.TGSReq, rep *messages.TGSRep, t *tgt, sp
 		KDC:        ex.KDC,
 		Transport:  ex.Transport,
 	}, nil
+}
+
+// ErrNoClearTime says a KDC answered SampleKDCClock's AS-REQ with a ticket:
+// it does not require pre-authentication of this principal, and an AS-REP
+// carries its times only in the part encrypted in the principal's key.
+var ErrNoClearTime = errors.New("krbclient: the KDC issued a ticket without pre-authentication, whose times are encrypted in the principal's key")
+
+// SampleKDCClock reads a KDC's clock without logging in: one AS-REQ for
+// the client without pre-authentication, which a KDC that requires it
+// (Active Directory always does) refuses with KDC_ERR_PREAUTH_REQUIRED and
+// its time (stime, RFC 4120 section 5.9.1). No key is used, so no failed
+// logon counts against the account. The exchange is recorded (Exchanges)
+// and returned: its ClockOffset is the sample, and Err the KDC's refusal.
+// It needs no more than FromPrincipal's credentials.
+func (c *Client) SampleKDCClock(ctx context.Context) (Exchange, error) {
+	krbtgt := "krbtgt/" + c.realm
+	req, err := messages.NewASReqForTGT(c.realm, c.krb5, c.cname)
+	if err != nil {
+		return Exchange{}, fmt.Errorf("krbclient: building the AS-REQ: %w", err)
+	}
+	req.ReqBody.EType = c.etypes
+	c.stampTimes(&req.ReqBody)
+	msg, err := req.Marshal()
+	if err != nil {
+		return Exchange{}, fmt.Errorf("krbclient: encoding the AS-REQ: %w", err)
+	}
+	ex, _, err := c.exchange(ctx, KindAS, krbtgt, false, msg)
+	var kerr *KDCError
+	switch {
+	case errors.As(err, &kerr):
+		// Any KRB-ERROR carries the KDC's time; the refusal is the point.
+		c.record(ex, err)
+		ex.Err = err
+		return ex, nil
+	case err != nil:
+		c.record(ex, err)
+		return ex, err
+	}
+	c.record(ex, ErrNoClearTime)
+	ex.Err = ErrNoClearTime
+	return ex, ErrNoClearTime
 }

@@ -375,3 +375,32 @@ func TestFakeKDC_RenewsAheadAndRetriesFailures(t *testing.T) {
 		t.Errorf("%d exchanges kept, want 2 to 4", n)
 	}
 }
+
+// A name alone reads the KDC's clock: one AS-REQ without
+// pre-authentication, refused with PREAUTH_REQUIRED and the KDC's time;
+// no key is tried, and the name cannot log in.
+func TestFakeKDC_SampleKDCClock(t *testing.T) {
+	k := startKDC(t, func(c *fakekdc.Config) { c.Clock = clock.Offset{By: 7 * time.Minute} })
+	c := newClient(t, krbclient.Config{Krb5: krb5Conf(t, k)}, krbclient.FromPrincipal(client))
+	ex, err := c.SampleKDCClock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, ok := ex.ClockOffset()
+	if !ok || off < 7*time.Minute-2*time.Second || off > 7*time.Minute+2*time.Second {
+		t.Errorf("ClockOffset = %v, %v; want about 7m", off, ok)
+	}
+	var kerr *krbclient.KDCError
+	if !errors.As(ex.Err, &kerr) || kerr.Code != krberror.KDC_ERR_PREAUTH_REQUIRED || ex.Preauth {
+		t.Errorf("exchange %+v; want a refusal without pre-authentication", ex)
+	}
+	if got := c.Exchanges(); len(got) != 1 {
+		t.Errorf("%d exchanges recorded, want 1", len(got))
+	}
+	if st := k.Stats(); st.ASRequests != 1 || st.Errors != 1 {
+		t.Errorf("KDC stats %+v; want the one AS-REQ, refused", st)
+	}
+	if _, err := c.ServiceTicket(context.Background(), spn); err == nil {
+		t.Error("a name alone logged in")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/exauth/exauth/fakecas"
 	"github.com/exauth/exauth/fakecas/castest"
 	"github.com/exauth/exauth/httpprobe"
+	"github.com/exauth/exauth/internal/krbclient"
 	"github.com/exauth/exauth/internal/sspicred"
 	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/verdict"
@@ -39,6 +40,25 @@ func TestHTTPProbe_SSPISide(t *testing.T) {
 			}
 			if tc.want == verdict.VerdictOK && (r.Observation.HTTP == nil || !r.Observation.HTTP.Mutual) {
 				t.Errorf("ok without mutual authentication: %+v", r.Observation.HTTP)
+			}
+		})
+	}
+}
+
+// Client Access server scenarios reach the same verdict on the SSPI side
+// as with a keytab, the KDC's clock sampled where SSPI hides it.
+func TestHTTPProbe_SSPISideMatchesGokrb5Side(t *testing.T) {
+	for _, name := range []string{"cas-healthy", "cas-spn-missing", "cas-key-mismatch", "cas-clock-skew"} {
+		t.Run(name, func(t *testing.T) {
+			lab := startLab(t, name)
+			cfg := lab.HTTPProbeConfig()
+			want := httpprobe.Probe(context.Background(), cfg)
+			side := sspicred.New(&gokrb5SSPI{id: hub02, krb: cfg.Kerberos.(*kerberos.Client)})
+			side.Krb5 = krbclient.ConfigFor(lab.Realm, "tcp/"+lab.KDC.TCPAddr())
+			cfg.Kerberos = side
+			got := httpprobe.Probe(context.Background(), cfg)
+			if got.Verdict != want.Verdict {
+				t.Fatalf("SSPI side: %s (%s); keytab side: %s (%s)", got.Verdict, got.Summary, want.Verdict, want.Summary)
 			}
 		})
 	}

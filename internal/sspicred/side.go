@@ -11,19 +11,33 @@ import (
 	"github.com/exauth/exauth/internal/sspistatus"
 	"github.com/exauth/exauth/kerberos"
 	"github.com/exauth/exauth/verdict"
+	"github.com/jcmturner/gokrb5/v8/config"
 )
 
 // Side is the probe's Kerberos side on a Windows logon session's
 // credentials. It is safe for concurrent use: every call makes its own
 // security context.
 type Side struct {
+	// Krb5 names the realm's KDCs for a clock sample (SampleKDCClock);
+	// nil finds them in DNS, as Windows does.
+	Krb5 *config.Config
+
 	sspi SSPI
 	once sync.Once
 	id   Identity
 	err  error
 }
 
-var _ kerberos.Side = (*Side)(nil)
+var (
+	_ kerberos.Side         = (*Side)(nil)
+	_ kerberos.ClockSampler = (*Side)(nil)
+)
+
+// SampleKDCClock reads a KDC's clock, which SSPI does not show, with an
+// AS-REQ that uses no key (kerberos.SampleKDCClock).
+func (s *Side) SampleKDCClock(ctx context.Context, obs *verdict.KerberosObservation) {
+	kerberos.SampleKDCClock(ctx, s.Krb5, obs)
+}
 
 // New returns the Kerberos side on s: Windows' SSPI (System) or a fake.
 func New(s SSPI) *Side { return &Side{sspi: s} }

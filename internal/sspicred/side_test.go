@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/exauth/exauth/internal/krbclient"
 	"github.com/exauth/exauth/internal/sspicred"
 	"github.com/exauth/exauth/internal/sspistatus"
 	"github.com/exauth/exauth/kerberos"
@@ -140,21 +141,22 @@ func TestProbe_SSPIMutualTokenRejected(t *testing.T) {
 // apart.
 func TestProbe_SSPISideMatchesGokrb5Side(t *testing.T) {
 	// SSPI gives no reading of the KDC's clock (a gokrb5 client reads the
-	// ticket times of the KDC's reply), so a 454 with clocks in step
-	// cannot be pinned on the receiver's key: the candidate causes stay.
-	sspiDiffers := map[string]verdict.Verdict{"stale-key": verdict.VerdictAuthTemporaryFailure}
-	for _, name := range []string{"healthy", "downgraded-gssapi", "missing-spn", "stale-key", "reverse-spn-missing", "etype-mismatch", "kdc-unreachable", "no-submit-permission"} {
+	// ticket times of the KDC's reply): after a 454 the side samples it
+	// with an AS-REQ of its own, and stale-key is pinned on the
+	// receiver's key as a keytab pins it.
+	for _, name := range []string{"healthy", "downgraded-gssapi", "missing-spn", "stale-key", "clock-skew", "client-clock-skew", "reverse-spn-missing", "etype-mismatch", "kdc-unreachable", "no-submit-permission"} {
 		t.Run(name, func(t *testing.T) {
 			lab := startLab(t, name)
 			want := probeWith(t, lab, lab.ProbeConfig().Kerberos, "")
 			f := &gokrb5SSPI{id: hub02, krb: lab.ProbeConfig().Kerberos.(*kerberos.Client)}
-			got := probeWith(t, lab, sspicred.New(f), "")
-			if v, ok := sspiDiffers[name]; ok {
-				// SSPI shows less than a gokrb5 client: name what it loses.
-				if got.Verdict != v {
-					t.Fatalf("SSPI side: %s (%s), want %s", got.Verdict, got.Summary, v)
+			side := sspicred.New(f)
+			side.Krb5 = krbclient.ConfigFor(lab.Realm, "tcp/"+lab.KDC.TCPAddr())
+			got := probeWith(t, lab, side, "")
+			if name == "stale-key" {
+				k := got.Observation.Kerberos
+				if k.ClockSample == nil || !strings.Contains(k.ClockSample.Source, "AS-REQ without pre-authentication") {
+					t.Errorf("no clock sample of its own: %+v", k.ClockSample)
 				}
-				return
 			}
 			if got.Verdict != want.Verdict {
 				t.Fatalf("SSPI side: %s (%s); gokrb5 side: %s (%s)", got.Verdict, got.Summary, want.Verdict, want.Summary)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exauth/exauth/internal/krbclient"
 	"github.com/exauth/exauth/internal/netobs"
 	"github.com/exauth/exauth/internal/sspicred"
 	"github.com/exauth/exauth/smtpprobe"
@@ -33,6 +34,7 @@ type wineLab struct {
 	Host     string `json:"host"`
 	SPN      string `json:"spn"`
 	CAFile   string `json:"ca_file"`
+	Krb5Conf string `json:"krb5_conf"`
 }
 
 // winePath makes a Unix path from the ready file usable here: Wine maps
@@ -66,9 +68,15 @@ func startWineLab(t *testing.T) (wineLab, smtpprobe.Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	side := sspicred.New(sys)
+	// The lab's realm is in no DNS: its krb5.conf names the KDC whose
+	// clock a refused ticket makes the side read.
+	if side.Krb5, err = krbclient.LoadKrb5Conf(winePath(lab.Krb5Conf)); err != nil {
+		t.Fatal(err)
+	}
 	return lab, smtpprobe.Config{
 		Host: lab.Host, Connect: lab.SMTP, EHLOName: "hub02." + strings.ToLower(lab.Realm),
-		RootCAs: pool, Timeout: 20 * time.Second, Kerberos: sspicred.New(sys),
+		RootCAs: pool, Timeout: 20 * time.Second, Kerberos: side,
 	}
 }
 
@@ -133,12 +141,17 @@ func TestWine_Probe(t *testing.T) {
 		}
 	case "stale-key":
 		// X-EXPS GSSAPI: under Wine ExchangeAuth stops at the session key
-		// before the hub could answer.
+		// before the hub could answer. After the hub's 454 the side reads
+		// the KDC's clock with an AS-REQ of its own, so the stale key is
+		// named as a keytab names it.
 		cfg.Mech = verdict.MechGSSAPI
 		r := smtpprobe.Probe(context.Background(), cfg)
 		logReport(t, r)
 		if a := r.Observation.Auth; a == nil || a.Final == nil || a.Final.Code != 454 {
 			t.Errorf("want the hub's 454, auth %+v", a)
+		}
+		if k := r.Observation.Kerberos; k == nil || k.ClockSample == nil || r.Verdict != verdict.VerdictKeyMismatch {
+			t.Errorf("verdict %s, clock sample %+v; want key-mismatch on a sampled KDC clock", r.Verdict, k)
 		}
 	default:
 		t.Skipf("no expectation for scenario %s", lab.Scenario)
