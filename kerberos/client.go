@@ -268,13 +268,12 @@ func SampleKDCClock(ctx context.Context, krb5 *config.Config, obs *verdict.Kerbe
 		return
 	}
 	ex, err := c.SampleKDCClock(ctx)
-	off, ok := ex.ClockOffset()
-	if err != nil || !ok {
+	if err != nil {
 		return
 	}
-	local := ex.SentAt.Add(ex.ReceivedAt.Sub(ex.SentAt) / 2)
-	obs.ClockSample = &verdict.ClockSample{KDC: local.Add(off), Local: local,
-		Source: "stime of the KRB-ERROR to an AS-REQ without pre-authentication, sent to " + ex.KDC + " for its clock alone"}
+	if cs := clockSample(ex, "stime of the KRB-ERROR to an AS-REQ without pre-authentication, sent to "+ex.KDC+" for its clock alone"); cs != nil {
+		obs.ClockSample = cs
+	}
 }
 
 // samplePrincipal is the client as a Kerberos principal of realm: SSPI may
@@ -299,22 +298,32 @@ func observeExchanges(exs []krbclient.Exchange, spn string, obs *verdict.Kerbero
 		if ex.KDC != "" {
 			obs.KDC, obs.Transport = ex.KDC, ex.Transport
 		}
-		if off, ok := ex.ClockOffset(); ok {
-			local := ex.SentAt.Add(ex.ReceivedAt.Sub(ex.SentAt) / 2)
-			if ex.KDCTime.Nanosecond() == 0 {
-				// Ticket times have one-second resolution: compare like
-				// with like, or the KDC seems up to a second behind.
-				off += local.Sub(local.Truncate(time.Second))
-				local = local.Truncate(time.Second)
-			}
-			src := "ticket time of the " + ex.Kind + " reply"
-			var ke *krbclient.KDCError
-			if errors.As(ex.Err, &ke) {
-				src = "stime of the KRB-ERROR to the " + ex.Kind + " request"
-			}
-			obs.ClockSample = &verdict.ClockSample{KDC: local.Add(off), Local: local, Source: src}
+		src := "ticket time of the " + ex.Kind + " reply"
+		var ke *krbclient.KDCError
+		if errors.As(ex.Err, &ke) {
+			src = "stime of the KRB-ERROR to the " + ex.Kind + " request"
+		}
+		if cs := clockSample(ex, src); cs != nil {
+			obs.ClockSample = cs
 		}
 	}
+}
+
+// clockSample is the KDC's clock as ex read it, against this host's at the
+// middle of the exchange; nil when ex carried no KDC time.
+func clockSample(ex krbclient.Exchange, source string) *verdict.ClockSample {
+	off, ok := ex.ClockOffset()
+	if !ok {
+		return nil
+	}
+	local := ex.SentAt.Add(ex.ReceivedAt.Sub(ex.SentAt) / 2)
+	if ex.KDCTime.Nanosecond() == 0 {
+		// Ticket times have one-second resolution: compare like with
+		// like, or the KDC seems up to a second behind.
+		off += local.Sub(local.Truncate(time.Second))
+		local = local.Truncate(time.Second)
+	}
+	return &verdict.ClockSample{KDC: local.Add(off), Local: local, Source: source}
 }
 
 // observeError keeps a Kerberos failure as data, its code intact.

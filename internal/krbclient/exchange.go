@@ -120,12 +120,10 @@ func (c *Client) login(ctx context.Context) (*tgt, error) {
 	c.mu.Unlock()
 
 	krbtgt := "krbtgt/" + c.realm
-	req, err := messages.NewASReqForTGT(c.realm, c.krb5, c.cname)
+	req, err := c.newASReq()
 	if err != nil {
-		return nil, fmt.Errorf("krbclient: building the AS-REQ: %w", err)
+		return nil, err
 	}
-	req.ReqBody.EType = c.etypes
-	c.stampTimes(&req.ReqBody)
 	if c.creds.kind == credKeytab {
 		if t, err, done := c.loginAtOnce(ctx, req, krbtgt); done {
 			return t, err
@@ -147,6 +145,18 @@ func (c *Client) login(ctx context.Context) (*tgt, error) {
 		return c.asWithPreauth(ctx, req, pa, hints, krbtgt)
 	}
 	return c.endAS(req, ex, r, err, nil)
+}
+
+// newASReq is this client's AS-REQ for a TGT, without pre-authentication
+// data: its etypes, its times.
+func (c *Client) newASReq() (messages.ASReq, error) {
+	req, err := messages.NewASReqForTGT(c.realm, c.krb5, c.cname)
+	if err != nil {
+		return req, fmt.Errorf("krbclient: building the AS-REQ: %w", err)
+	}
+	req.ReqBody.EType = c.etypes
+	c.stampTimes(&req.ReqBody)
+	return req, nil
 }
 
 // loginAtOnce pre-authenticates in the first AS-REQ: a keytab holds the
@@ -547,12 +557,10 @@ var ErrNoClearTime = errors.New("krbclient: the KDC issued a ticket without pre-
 // It needs no more than FromPrincipal's credentials.
 func (c *Client) SampleKDCClock(ctx context.Context) (Exchange, error) {
 	krbtgt := "krbtgt/" + c.realm
-	req, err := messages.NewASReqForTGT(c.realm, c.krb5, c.cname)
+	req, err := c.newASReq()
 	if err != nil {
-		return Exchange{}, fmt.Errorf("krbclient: building the AS-REQ: %w", err)
+		return Exchange{}, err
 	}
-	req.ReqBody.EType = c.etypes
-	c.stampTimes(&req.ReqBody)
 	msg, err := req.Marshal()
 	if err != nil {
 		return Exchange{}, fmt.Errorf("krbclient: encoding the AS-REQ: %w", err)
